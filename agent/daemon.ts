@@ -1,0 +1,105 @@
+// The agent process: TLS identity, data port, enrolment on first start, then the poll loop. Runs without the hub.
+import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import { decodeJwt } from 'jose';
+import type { EnrolResponse, HostFacts } from '../shared/protocol/control';
+import { TandemError } from '../shared/errors';
+import { backoffDelay } from '../shared/backoff';
+import { TANDEM_VERSION } from '../shared/version';
+import type { AgentConfig } from './config';
+import { DataServer, sendJson } from './data-server';
+import { HubClient } from './hub-client';
+import { filesystemTypes, hostAddresses, osDescription, readMachineId } from './identity';
+import { createAgentLogger, type AgentLogger } from './log';
+import { PollLoop, type CommandHandler } from './poll-loop';
+import { loadIdentity, saveIdentity, type AgentIdentity } from './state-store';
+import { loadOrCreateTlsIdentity } from './tls';
+
+export interface RunningAgent {
+  identity: AgentIdentity;
+  dataPort: number;
+  poll: PollLoop;
+  data: DataServer;
+  log: AgentLogger;
+  stop(): Promise<void>;
+}
+
+async function enrol(cfg: AgentConfig, facts: HostFacts, log: AgentLogger): Promise<AgentIdentity> {
+  if (!cfg.token) {
+    throw new TandemError('not_enrolled', 'This agent has not enrolled yet: start it with --token <config token> (create one on the hub with `tandem token create`).');
+  }
+  let hubUrl: string;
+  try {
+    hubUrl = String(decodeJwt(cfg.token).hub);
+    new URL(hubUrl);
+  } catch {
+    throw new TandemError('token_malformed', 'The config token is not valid: copy the whole token printed by `tandem token create`.');
+  }
+  const client = new HubClient(hubUrl);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const res = await client.call<EnrolResponse>('POST', '/v1/agent/enrol', { configToken: cfg.token, host: facts });
+      const identity = { hubUrl, serverId: res.serverId, orgId: res.orgId, credential: res.credential, enrolledAt: new Date().toISOString() };
+      await saveIdentity(cfg.dataDir, identity);
+      log.info({ serverId: res.serverId, hub: hubUrl }, 'enrolled with hub');
+      return identity;
+    } catch (err) {
+      if (err instanceof TandemError && err.code === 'hub_unreachable') {
+        log.warn({ hub: hubUrl }, 'hub unreachable for enrolment; retrying');
+        await new Promise((r) => setTimeout(r, backoffDelay(attempt)));
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+export async function runAgent(cfg: AgentConfig, extraHandlers: Record<string, CommandHandler> = {}): Promise<RunningAgent> {
+  await mkdir(cfg.dataDir, { recursive: true, mode: 0o700 });
+  const log = createAgentLogger(cfg.logLevel, { agent: cfg.name });
+  const tls = await loadOrCreateTlsIdentity(cfg.dataDir, cfg.name);
+  const data = new DataServer(tls, log);
+  const dataPort = await data.listen(cfg.port, cfg.listen);
+  const addresses = cfg.advertise ?? (hostAddresses().length ? hostAddresses() : ['127.0.0.1']);
+
+  let identity = await loadIdentity(cfg.dataDir);
+  if (!identity) {
+    const facts: HostFacts = {
+      name: cfg.name, hostname: os.hostname(), machineId: await readMachineId(), os: osDescription(),
+      agentVersion: TANDEM_VERSION, addresses, dataPort, certFingerprint: tls.fingerprint,
+      filesystems: await filesystemTypes([cfg.dataDir]),
+    };
+    try {
+      identity = await enrol(cfg, facts, log);
+    } catch (err) {
+      await data.close();
+      throw err;
+    }
+  }
+  const id = identity;
+  data.route('GET', '/v1/health', async (_req, res) => {
+    sendJson(res, 200, { ok: true, version: TANDEM_VERSION, serverId: id.serverId, name: cfg.name });
+  });
+
+  const handlers = new Map<string, CommandHandler>(Object.entries({
+    noop: async (payload: unknown) => ({ pong: true, at: new Date().toISOString(), echo: payload ?? null }),
+    ...extraHandlers,
+  }));
+  const poll = new PollLoop({
+    client: new HubClient(id.hubUrl, id.credential),
+    dataDir: cfg.dataDir,
+    pollWaitSec: cfg.pollWaitSec,
+    log,
+    handlers,
+    collect: () => ({ state: { name: cfg.name, uptimeSec: Math.round(process.uptime()) }, jobs: [], addresses, dataPort }),
+  });
+  await poll.start();
+  log.info({ serverId: id.serverId, dataPort }, 'agent running');
+  return {
+    identity: id, dataPort, poll, data, log,
+    async stop() {
+      await poll.stop();
+      await data.close();
+    },
+  };
+}

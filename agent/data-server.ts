@@ -1,0 +1,63 @@
+// The agent's HTTPS data port: peer traffic (streams, manifests, monitor probes) and a health route.
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { TandemError, errorBody } from '../shared/errors';
+import type { TlsIdentity } from './tls';
+import type { AgentLogger } from './log';
+
+export type DataHandler = (req: IncomingMessage, res: ServerResponse, params: URLSearchParams) => Promise<void>;
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const data = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) });
+  res.end(data);
+}
+
+export class DataServer {
+  private routes = new Map<string, DataHandler>();
+  private server?: https.Server;
+  port = 0;
+
+  constructor(private tls: TlsIdentity, private log: AgentLogger) {}
+
+  route(method: string, path: string, handler: DataHandler): void {
+    this.routes.set(`${method} ${path}`, handler);
+  }
+
+  async listen(port: number, host: string): Promise<number> {
+    this.server = https.createServer({ key: this.tls.key, cert: this.tls.cert }, (req, res) => void this.dispatch(req, res));
+    this.server.keepAliveTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, host, () => resolve());
+    });
+    this.port = (this.server.address() as AddressInfo).port;
+    return this.port;
+  }
+
+  async close(): Promise<void> {
+    if (!this.server) return;
+    const s = this.server;
+    await new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeAllConnections();
+    });
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://agent');
+    const handler = this.routes.get(`${req.method} ${url.pathname}`);
+    try {
+      if (!handler) throw new TandemError('route_not_found', `No data-port route ${req.method} ${url.pathname}.`, 404);
+      await handler(req, res, url.searchParams);
+    } catch (err) {
+      const e = err instanceof TandemError ? err : new TandemError('internal', (err as Error).message, 500);
+      if (e.status >= 500) this.log.error({ err: (err as Error).stack, path: url.pathname }, 'data-port handler failed');
+      else this.log.warn({ code: e.code, path: url.pathname, msg2: e.message }, 'data-port request refused');
+      if (!res.headersSent) sendJson(res, e.status, errorBody(e.code, e.message));
+      else res.destroy();
+      req.resume();
+    }
+  }
+}

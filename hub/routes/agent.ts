@@ -1,0 +1,116 @@
+// The agent channel: enrolment with a config token, the long-poll command channel, and command results.
+import { Hono } from 'hono';
+import { and, eq, inArray, asc, isNull, or, lt, sql } from 'drizzle-orm';
+import { EnrolRequest, PollRequest, CommandResult, ConfigTokenClaims } from '../../shared/protocol/control';
+import { TandemError, conflict, notFound } from '../../shared/errors';
+import { verifyHubJwt, randomId, randomSecret, hashSecret } from '../../shared/tokens';
+import { agentTokens, servers, commands } from '../db/schema';
+import { requireAgent } from '../middleware/auth';
+import { parseBody } from '../middleware/validate';
+import type { HubDeps, HubEnv, AuthAgent } from '../deps';
+import { iso } from './time';
+
+async function pendingCommands(deps: HubDeps, serverId: string) {
+  return deps.db.select().from(commands)
+    .where(and(eq(commands.serverId, serverId), inArray(commands.status, ['pending', 'delivered'])))
+    .orderBy(asc(commands.createdAt))
+    .limit(100);
+}
+
+export const agentRoutes = new Hono<HubEnv>()
+  .post('/v1/agent/enrol', async (c) => {
+    const deps = c.get('deps');
+    const { db, clock, keys, log } = deps;
+    const body = await parseBody(c, EnrolRequest);
+    const now = clock.now();
+    const claims = ConfigTokenClaims.parse(
+      await verifyHubJwt(body.configToken, keys.publicJwks(), 'agent-config', Math.floor(now / 1000)),
+    );
+    const [tok] = await db.select().from(agentTokens).where(eq(agentTokens.id, claims.sub));
+    if (!tok) throw new TandemError('token_unknown', 'This config token is not known to the hub. Create a new one.', 401);
+    if (tok.revokedAt != null) throw new TandemError('token_revoked', 'This config token was revoked. Create a new one.', 401);
+    if (tok.maxUses != null && tok.uses >= tok.maxUses) {
+      throw new TandemError('token_used_up', `This config token has been used ${tok.uses} of ${tok.maxUses} times. Create a new one.`, 401);
+    }
+    const host = body.host;
+    const [existing] = await db.select().from(servers).where(and(eq(servers.orgId, tok.orgId), eq(servers.name, host.name)));
+    if (existing && existing.machineId !== host.machineId) {
+      throw conflict('server_name_taken', `A different machine is already enrolled as "${host.name}". Start the agent with another --name, or remove that server first.`);
+    }
+    // Count the use atomically, so two hosts racing for the last use cannot both enrol.
+    const used = await db.update(agentTokens).set({ uses: sql`${agentTokens.uses} + 1` })
+      .where(and(eq(agentTokens.id, tok.id), isNull(agentTokens.revokedAt),
+        or(isNull(agentTokens.maxUses), lt(agentTokens.uses, agentTokens.maxUses))))
+      .returning({ uses: agentTokens.uses });
+    if (used.length === 0) throw new TandemError('token_used_up', 'This config token has no uses left. Create a new one.', 401);
+
+    const credential = randomSecret('tnd_agent');
+    const settings = { ...(tok.defaults ?? {}), ...(existing?.settings ?? {}) };
+    const facts = {
+      hostname: host.hostname, machineId: host.machineId, os: host.os, agentVersion: host.agentVersion,
+      addresses: host.addresses, dataPort: host.dataPort, certFingerprint: host.certFingerprint, filesystems: host.filesystems,
+    };
+    const serverId = existing?.id ?? randomId('srv');
+    if (existing) {
+      await db.update(servers).set({ ...facts, credentialHash: await hashSecret(credential), enrolledWith: tok.id, settings })
+        .where(eq(servers.id, existing.id));
+    } else {
+      await db.insert(servers).values({
+        id: serverId, orgId: tok.orgId, name: host.name, credentialHash: await hashSecret(credential),
+        enrolledWith: tok.id, ...facts, settings, state: null, createdAt: now, lastSeenAt: null,
+        lastPollWaitSec: null, clockSkewMs: null,
+      });
+    }
+    log.info({ serverId, name: host.name, reenrolled: !!existing }, 'agent enrolled');
+    return c.json({ serverId, orgId: tok.orgId, credential, settings }, existing ? 200 : 201);
+  })
+  .post('/v1/agent/poll', requireAgent, async (c) => {
+    const deps = c.get('deps');
+    const { db, clock, waker, config } = deps;
+    const auth = c.get('auth') as AuthAgent;
+    const body = await parseBody(c, PollRequest);
+    const wait = Math.min(body.wait, config.maxPollWaitSec);
+    const start = clock.now();
+    await db.update(servers).set({
+      lastSeenAt: start, lastPollWaitSec: Math.ceil(wait), clockSkewMs: body.agentTime - start,
+      agentVersion: body.agentVersion, state: body.state, ...(body.addresses ? { addresses: body.addresses } : {}),
+      ...(body.dataPort ? { dataPort: body.dataPort } : {}),
+    }).where(eq(servers.id, auth.serverId));
+
+    let rows = await pendingCommands(deps, auth.serverId);
+    const deadline = start + wait * 1000;
+    const signal = c.req.raw.signal;
+    while (rows.length === 0 && clock.now() < deadline && !signal.aborted) {
+      // Woken at once by a command queued in this process; other hub instances are seen on the next 1 s re-check.
+      await waker.wait(auth.serverId, Math.min(1000, deadline - clock.now()), signal);
+      rows = await pendingCommands(deps, auth.serverId);
+    }
+    const end = clock.now();
+    const fresh = rows.filter((r) => r.status === 'pending').map((r) => r.id);
+    if (fresh.length) {
+      await db.update(commands).set({ status: 'delivered', deliveredAt: end }).where(inArray(commands.id, fresh));
+    }
+    if (wait > 0) await db.update(servers).set({ lastSeenAt: end }).where(eq(servers.id, auth.serverId));
+    const [server] = await db.select({ settings: servers.settings }).from(servers).where(eq(servers.id, auth.serverId));
+    return c.json({
+      serverId: auth.serverId,
+      hubTime: end,
+      commands: rows.map((r) => ({ id: r.id, kind: r.kind, payload: r.payload, createdAt: iso(r.createdAt) })),
+      desired: {},
+      settings: server?.settings ?? {},
+    });
+  })
+  .post('/v1/agent/commands/:id/result', requireAgent, async (c) => {
+    const { db, clock } = c.get('deps');
+    const auth = c.get('auth') as AuthAgent;
+    const id = c.req.param('id');
+    const body = await parseBody(c, CommandResult);
+    const [cmd] = await db.select().from(commands).where(and(eq(commands.id, id), eq(commands.serverId, auth.serverId)));
+    if (!cmd) throw notFound('command', id);
+    // At-least-once delivery: a repeated result for a finished command is accepted and ignored.
+    if (cmd.status === 'succeeded' || cmd.status === 'failed') return c.json({ id, status: cmd.status, duplicate: true });
+    const status = body.ok ? 'succeeded' : 'failed';
+    await db.update(commands).set({ status, result: body.ok ? (body.result ?? null) : body.error ?? null, completedAt: clock.now() })
+      .where(eq(commands.id, id));
+    return c.json({ id, status, duplicate: false });
+  });

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { AbsolutePathSchema, isSameOrInside, normalizeAbsolutePath, pathSegments, relativeBelow } from './absolute-path';
+
+describe('normalizeAbsolutePath', () => {
+  it('collapses slashes, drops . and trailing slashes', () => {
+    expect(normalizeAbsolutePath('//a///b/./c/')).toBe('/a/b/c');
+    expect(normalizeAbsolutePath('/')).toBe('/');
+    expect(normalizeAbsolutePath('///')).toBe('/');
+  });
+
+  it('refuses relative paths, .. and NUL with path_invalid', () => {
+    for (const bad of ['a/b', '', '/a/../b', '/a/b\0c']) {
+      expect(() => normalizeAbsolutePath(bad)).toThrow(expect.objectContaining({ code: 'path_invalid' }));
+    }
+  });
+
+  it('keeps names that merely contain dots', () => {
+    expect(normalizeAbsolutePath('/a/..b/.c/...')).toBe('/a/..b/.c/...');
+  });
+});
+
+describe('path helpers', () => {
+  it('pathSegments of root is empty', () => {
+    expect(pathSegments('/')).toEqual([]);
+    expect(pathSegments('/a/b')).toEqual(['a', 'b']);
+  });
+
+  it('isSameOrInside respects segment boundaries', () => {
+    expect(isSameOrInside('/data', '/data/x')).toBe(true);
+    expect(isSameOrInside('/data', '/data')).toBe(true);
+    expect(isSameOrInside('/data', '/data2/x')).toBe(false);
+    expect(isSameOrInside('/', '/anything')).toBe(true);
+  });
+
+  it('relativeBelow gives the remainder or null', () => {
+    expect(relativeBelow('/a', '/a/b/c')).toBe('b/c');
+    expect(relativeBelow('/a', '/a')).toBe('');
+    expect(relativeBelow('/', '/a/b')).toBe('a/b');
+    expect(relativeBelow('/a', '/ab')).toBeNull();
+  });
+
+  it('AbsolutePathSchema rejects relative, NUL and .. paths', () => {
+    expect(AbsolutePathSchema.safeParse('/ok/path').success).toBe(true);
+    expect(AbsolutePathSchema.safeParse('rel').success).toBe(false);
+    expect(AbsolutePathSchema.safeParse('/a/../b').success).toBe(false);
+    expect(AbsolutePathSchema.safeParse('/a\0').success).toBe(false);
+  });
+});

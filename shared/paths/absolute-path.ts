@@ -1,0 +1,64 @@
+// Canonical form for absolute POSIX paths (rules, source paths, mapping roots), so every
+// comparison in the rules engine and path mapping works on one spelling of a path.
+import { z } from 'zod';
+import { TandemError } from '../errors';
+
+/**
+ * Normalises an absolute POSIX path: collapses repeated slashes, drops `.` segments and a
+ * trailing slash. `..` is refused rather than resolved, because a path that climbs is either
+ * a mistake or an attack, and resolving it would hide which.
+ */
+export function normalizeAbsolutePath(path: string): string {
+  if (typeof path !== 'string' || !path.startsWith('/')) {
+    throw new TandemError('path_invalid', `Path "${path}" must be absolute (start with "/").`, 400);
+  }
+  if (path.includes('\0')) {
+    throw new TandemError('path_invalid', 'Path contains a NUL byte; remove it.', 400);
+  }
+  const segments: string[] = [];
+  for (const seg of path.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') {
+      throw new TandemError('path_invalid', `Path "${path}" contains ".."; give the path without climbing.`, 400);
+    }
+    segments.push(seg);
+  }
+  return '/' + segments.join('/');
+}
+
+/** Segments of an already-normalised absolute path; the root "/" has none. */
+export function pathSegments(normalized: string): string[] {
+  return normalized === '/' ? [] : normalized.slice(1).split('/');
+}
+
+/** True when `child` is `parent` or lies below it (segment-wise, so /data2 is not inside /data). */
+export function isSameOrInside(parent: string, child: string): boolean {
+  const p = normalizeAbsolutePath(parent);
+  const c = normalizeAbsolutePath(child);
+  if (p === '/' || p === c) return true;
+  return c.startsWith(p + '/');
+}
+
+/** Joins a normalised absolute base with a relative remainder (possibly empty). */
+export function joinAbsolute(base: string, rel: string): string {
+  if (rel === '') return base;
+  return base === '/' ? '/' + rel : base + '/' + rel;
+}
+
+/** Remainder of `child` below `parent` ('' when equal), or null when `child` is outside. */
+export function relativeBelow(parent: string, child: string): string | null {
+  const p = normalizeAbsolutePath(parent);
+  const c = normalizeAbsolutePath(child);
+  if (p === c) return '';
+  if (p === '/') return c.slice(1);
+  return c.startsWith(p + '/') ? c.slice(p.length + 1) : null;
+}
+
+/** zod schema for an absolute path field; accepts any spelling normalizeAbsolutePath accepts. */
+export const AbsolutePathSchema = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((p) => p.startsWith('/'), 'must be an absolute path starting with "/"')
+  .refine((p) => !p.includes('\0'), 'must not contain NUL bytes')
+  .refine((p) => !p.split('/').includes('..'), 'must not contain ".." segments');
