@@ -21,3 +21,11 @@ export async function ensureAdminToken(db: Db, now: number): Promise<string | nu
   });
   return token;
 }
+
+/** Workers: makes sure the operator-chosen admin token (a secret binding) is a valid admin token. */
+export async function ensureAdminTokenHash(db: Db, tokenHash: string, now: number): Promise<void> {
+  await db.insert(apiTokens).values({
+    id: `tok_admin_${tokenHash.slice(0, 12)}`, orgId: DEFAULT_ORG, name: 'admin (TANDEM_ADMIN_TOKEN secret)', role: 'admin',
+    tokenHash, createdAt: now, lastUsedAt: null,
+  }).onConflictDoNothing();
+}

@@ -1,0 +1,51 @@
+// The hub on Cloudflare Workers: D1 through drizzle's D1 driver, keys and admin token from secrets, no long polls.
+import { drizzle } from 'drizzle-orm/d1';
+import type { AnyD1Database } from 'drizzle-orm/d1';
+import { createApp } from './app';
+import * as schema from './db/schema';
+import type { Db } from './db/types';
+import { loadKeyStore, type KeyStore } from './keys';
+import { createCommandWaker } from './commands/waker';
+import { ensureDefaultOrg, ensureAdminTokenHash } from './bootstrap';
+import { consoleLogger } from './log';
+import { systemClock, type HubDeps } from './deps';
+import { hashSecret, type SigningKeyMaterial } from '../shared/tokens';
+
+export interface WorkerEnv {
+  DB: AnyD1Database;
+  /** JSON SigningKeyMaterial; when unset the key is created in D1 on first use. */
+  HUB_SIGNING_KEY?: string;
+  /** An admin API token chosen by the operator (wrangler secret put TANDEM_ADMIN_TOKEN). */
+  TANDEM_ADMIN_TOKEN?: string;
+  TANDEM_PUBLIC_URL?: string;
+}
+
+let ready: Promise<{ db: Db; keys: KeyStore }> | undefined;
+
+async function init(env: WorkerEnv) {
+  // D1 implements the same async query builder and batch() the routes use; migrations are applied with
+  // `wrangler d1 migrations apply` (wrangler.toml points migrations_dir at hub/db/migrations).
+  const db = drizzle(env.DB as never, { schema }) as unknown as Db;
+  const now = systemClock.now();
+  await ensureDefaultOrg(db, now);
+  if (env.TANDEM_ADMIN_TOKEN) await ensureAdminTokenHash(db, await hashSecret(env.TANDEM_ADMIN_TOKEN), now);
+  const supplied = env.HUB_SIGNING_KEY ? (JSON.parse(env.HUB_SIGNING_KEY) as SigningKeyMaterial) : undefined;
+  const keys = await loadKeyStore(db, now, supplied);
+  return { db, keys };
+}
+
+export default {
+  async fetch(request: Request, env: WorkerEnv, ctx: unknown): Promise<Response> {
+    ready ??= init(env).catch((err) => {
+      ready = undefined;
+      throw err;
+    });
+    const { db, keys } = await ready;
+    const deps: HubDeps = {
+      db, keys, clock: systemClock, waker: createCommandWaker(), log: consoleLogger({ svc: 'hub-worker' }),
+      // Workers cannot hold a request open cheaply: polls answer at once and agents poll again.
+      config: { maxPollWaitSec: 0, maxBodyBytes: 1024 * 1024, startedAt: systemClock.now(), publicUrl: env.TANDEM_PUBLIC_URL },
+    };
+    return createApp(deps).fetch(request, env, ctx as never);
+  },
+};
