@@ -14,6 +14,7 @@ import { createAgentLogger, type AgentLogger } from './log';
 import { PollLoop, type CommandHandler } from './poll-loop';
 import { loadIdentity, saveIdentity, type AgentIdentity } from './state-store';
 import { loadOrCreateTlsIdentity } from './tls';
+import { JobManager } from './jobs/job-manager';
 
 export interface RunningAgent {
   identity: AgentIdentity;
@@ -21,6 +22,7 @@ export interface RunningAgent {
   poll: PollLoop;
   data: DataServer;
   log: AgentLogger;
+  jobs: JobManager;
   stop(): Promise<void>;
 }
 
@@ -85,20 +87,30 @@ export async function runAgent(cfg: AgentConfig, extraHandlers: Record<string, C
     noop: async (payload: unknown) => ({ pong: true, at: new Date().toISOString(), echo: payload ?? null }),
     ...extraHandlers,
   }));
+  // Job status changes are pushed to the hub promptly (at most every 500 ms) by cutting the long poll short.
+  let nudgeTimer: NodeJS.Timeout | null = null;
+  const onJobChange = () => {
+    nudgeTimer ??= setTimeout(() => { nudgeTimer = null; poll.nudge(); }, 500);
+  };
+  const jobs = new JobManager({ dataDir: cfg.dataDir, serverId: id.serverId, log, data, onChange: onJobChange });
+  await jobs.start();
   const poll = new PollLoop({
     client: new HubClient(id.hubUrl, id.credential),
     dataDir: cfg.dataDir,
     pollWaitSec: cfg.pollWaitSec,
     log,
     handlers,
-    collect: () => ({ state: { name: cfg.name, uptimeSec: Math.round(process.uptime()) }, jobs: [], addresses, dataPort }),
+    collect: () => ({ state: { name: cfg.name, uptimeSec: Math.round(process.uptime()) }, jobs: jobs.reports(), addresses, dataPort }),
+    onResponse: (res) => jobs.apply(res.desired as { jobs?: unknown; hubKeys?: unknown }),
   });
   await poll.start();
   log.info({ serverId: id.serverId, dataPort }, 'agent running');
   return {
-    identity: id, dataPort, poll, data, log,
+    identity: id, dataPort, poll, data, log, jobs,
     async stop() {
+      if (nudgeTimer) clearTimeout(nudgeTimer);
       await poll.stop();
+      await jobs.stop();
       await data.close();
     },
   };

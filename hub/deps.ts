@@ -3,6 +3,8 @@ import type { Db } from './db/types';
 import type { KeyStore } from './keys';
 import type { CommandWaker } from './commands/waker';
 import type { Logger } from './log';
+import type { EventBus } from './events/bus';
+import type { PasswordHasher } from './portal/password';
 
 export interface Clock {
   now(): number;
@@ -26,6 +28,10 @@ export interface HubDeps {
   waker: CommandWaker;
   log: Logger;
   config: HubConfig;
+  /** Raise catalog events: `deps.events.raise({ event: 'job.started', orgId, jobId, fields })`; never throws or waits. */
+  events: EventBus;
+  /** Portal password KDF; Node injects scrypt (hub/portal/password-node.ts), Workers fall back to PBKDF2. */
+  passwordHasher?: PasswordHasher;
 }
 
 export interface AuthApi {

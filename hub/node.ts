@@ -11,6 +11,9 @@ import { createCommandWaker } from './commands/waker';
 import { ensureAdminToken, ensureDefaultOrg } from './bootstrap';
 import { systemClock, type HubDeps } from './deps';
 import type { Logger } from './log';
+import { createEvents } from './events';
+import { createSmtpTransport } from './notify/email-smtp';
+import type { TargetPolicy } from './notify/types';
 
 export interface HubOptions {
   port: number;
@@ -22,6 +25,10 @@ export interface HubOptions {
   logLevel?: string;
   /** Print the banner (URL, admin token) to stdout. */
   banner?: boolean;
+  /** Webhook target policy; default self-hosted (loopback and private targets allowed). Env: TANDEM_MULTI_TENANT=1, TANDEM_WEBHOOK_ALLOW=cidr,host. */
+  notifyPolicy?: TargetPolicy;
+  /** Days events are kept (env TANDEM_EVENT_RETENTION_DAYS, default 30). */
+  eventRetentionDays?: number;
 }
 
 export interface RunningHub {
@@ -47,8 +54,17 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     await writeFile(tokenFile, adminToken + '\n', { mode: 0o600 });
     await chmod(tokenFile, 0o600);
   }
+  const events = createEvents({
+    db, clock, log, email: createSmtpTransport(),
+    policy: opts.notifyPolicy ?? {
+      multiTenant: process.env.TANDEM_MULTI_TENANT === '1',
+      allow: (process.env.TANDEM_WEBHOOK_ALLOW ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    },
+    retentionDays: opts.eventRetentionDays ?? (Number(process.env.TANDEM_EVENT_RETENTION_DAYS) || undefined),
+  });
+  events.notify.start();
   const deps: HubDeps = {
-    db, clock, keys, log, waker: createCommandWaker(),
+    db, clock, keys, log, waker: createCommandWaker(), events,
     config: { publicUrl: opts.publicUrl, maxPollWaitSec: 25, maxBodyBytes: 1024 * 1024, startedAt: now },
   };
   const app = createApp(deps);
@@ -73,7 +89,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   return {
     url, port, deps,
     close: () => new Promise<void>((resolve) => {
-      server.close(() => { closeDb(); resolve(); });
+      server.close(() => { void events.notify.stop().then(() => events.flush()).finally(() => { closeDb(); resolve(); }); });
       // Long polls hold connections open; end them so close() does not wait 25 s.
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
     }),

@@ -10,8 +10,9 @@ import { ensureDefaultOrg, ensureAdminTokenHash } from './bootstrap';
 import { consoleLogger } from './log';
 import { systemClock, type HubDeps } from './deps';
 import { hashSecret, type SigningKeyMaterial } from '../shared/tokens';
+import { createWorkerEvents, settleEvents, type WorkerNotifyEnv } from './events/workers';
 
-export interface WorkerEnv {
+export interface WorkerEnv extends WorkerNotifyEnv {
   DB: AnyD1Database;
   /** JSON SigningKeyMaterial; when unset the key is created in D1 on first use. */
   HUB_SIGNING_KEY?: string;
@@ -41,11 +42,16 @@ export default {
       throw err;
     });
     const { db, keys } = await ready;
+    const log = consoleLogger({ svc: 'hub-worker' });
+    const events = createWorkerEvents(env, db, systemClock, log);
     const deps: HubDeps = {
-      db, keys, clock: systemClock, waker: createCommandWaker(), log: consoleLogger({ svc: 'hub-worker' }),
+      db, keys, clock: systemClock, waker: createCommandWaker(), log, events,
       // Workers cannot hold a request open cheaply: polls answer at once and agents poll again.
       config: { maxPollWaitSec: 0, maxBodyBytes: 1024 * 1024, startedAt: systemClock.now(), publicUrl: env.TANDEM_PUBLIC_URL },
     };
-    return createApp(deps).fetch(request, env, ctx as never);
+    const res = await createApp(deps).fetch(request, env, ctx as never);
+    // Events raised by this request are stored and sent after the response, within the request's lifetime.
+    (ctx as { waitUntil?: (p: Promise<unknown>) => void } | undefined)?.waitUntil?.(settleEvents(events));
+    return res;
   },
 };

@@ -1,6 +1,7 @@
 // Wakes long polls when a command is queued for a server. In-process only: other hub instances notice within a second.
 export interface CommandWaker {
-  wait(serverId: string, ms: number, signal?: AbortSignal): Promise<void>;
+  /** Resolves true when woken, false on timeout or abort. */
+  wait(serverId: string, ms: number, signal?: AbortSignal): Promise<boolean>;
   wake(serverId: string): void;
 }
 
@@ -11,15 +12,17 @@ export function createCommandWaker(): CommandWaker {
       return new Promise((resolve) => {
         const set = waiters.get(serverId) ?? new Set();
         waiters.set(serverId, set);
+        let woken = false;
         const done = () => {
           clearTimeout(timer);
-          set.delete(done);
+          set.delete(wake);
           if (set.size === 0) waiters.delete(serverId);
           signal?.removeEventListener('abort', done);
-          resolve();
+          resolve(woken);
         };
         const timer = setTimeout(done, ms);
-        set.add(done);
+        const wake = () => { woken = true; done(); };
+        set.add(wake);
         signal?.addEventListener('abort', done);
       });
     },

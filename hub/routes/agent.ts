@@ -9,6 +9,9 @@ import { requireAgent } from '../middleware/auth';
 import { parseBody } from '../middleware/validate';
 import type { HubDeps, HubEnv, AuthAgent } from '../deps';
 import { iso } from './time';
+import { notePollEdges } from '../events/agent-watch';
+import { desiredJobsFor } from '../jobs/desired';
+import { ingestJobReports } from '../jobs/ingest';
 
 async function pendingCommands(deps: HubDeps, serverId: string) {
   return deps.db.select().from(commands)
@@ -62,6 +65,7 @@ export const agentRoutes = new Hono<HubEnv>()
       });
     }
     log.info({ serverId, name: host.name, reenrolled: !!existing }, 'agent enrolled');
+    deps.events.raise({ event: 'agent.enrolled', orgId: tok.orgId, serverId, fields: { serverName: host.name, hostname: host.hostname, reenrolled: !!existing } });
     return c.json({ serverId, orgId: tok.orgId, credential, settings }, existing ? 200 : 201);
   })
   .post('/v1/agent/poll', requireAgent, async (c) => {
@@ -71,6 +75,7 @@ export const agentRoutes = new Hono<HubEnv>()
     const body = await parseBody(c, PollRequest);
     const wait = Math.min(body.wait, config.maxPollWaitSec);
     const start = clock.now();
+    await notePollEdges(deps, auth.serverId, start, body.agentTime - start);
     await db.update(servers).set({
       lastSeenAt: start, lastPollWaitSec: Math.ceil(wait), clockSkewMs: body.agentTime - start,
       agentVersion: body.agentVersion, state: body.state, ...(body.addresses ? { addresses: body.addresses } : {}),
@@ -80,10 +85,12 @@ export const agentRoutes = new Hono<HubEnv>()
     let rows = await pendingCommands(deps, auth.serverId);
     const deadline = start + wait * 1000;
     const signal = c.req.raw.signal;
+    await ingestJobReports(deps, auth.serverId, body.jobs);
     while (rows.length === 0 && clock.now() < deadline && !signal.aborted) {
-      // Woken at once by a command queued in this process; other hub instances are seen on the next 1 s re-check.
-      await waker.wait(auth.serverId, Math.min(1000, deadline - clock.now()), signal);
+      // Woken at once by a command or job change in this process; other hub instances' commands are seen on the next 1 s re-check.
+      const woken = await waker.wait(auth.serverId, Math.min(1000, deadline - clock.now()), signal);
       rows = await pendingCommands(deps, auth.serverId);
+      if (woken) break;
     }
     const end = clock.now();
     const fresh = rows.filter((r) => r.status === 'pending').map((r) => r.id);
@@ -96,7 +103,7 @@ export const agentRoutes = new Hono<HubEnv>()
       serverId: auth.serverId,
       hubTime: end,
       commands: rows.map((r) => ({ id: r.id, kind: r.kind, payload: r.payload, createdAt: iso(r.createdAt) })),
-      desired: {},
+      desired: { jobs: await desiredJobsFor(deps, auth.serverId), hubKeys: deps.keys.publicJwks() },
       settings: server?.settings ?? {},
     });
   })

@@ -7,6 +7,10 @@ import { agentTokenRoutes } from './agent-tokens';
 import { agentRoutes } from './agent';
 import { serverRoutes } from './servers';
 import { openapiRoutes } from './openapi';
+import { eventRoutes } from './events';
+import { notificationRoutes } from './notifications';
+import { webhookRoutes } from './webhooks';
+import { jobRoutes } from './jobs';
 
 export const routeGroups: Hono<HubEnv>[] = [
   healthRoutes,
@@ -15,4 +19,8 @@ export const routeGroups: Hono<HubEnv>[] = [
   agentTokenRoutes,
   agentRoutes,
   serverRoutes,
+  eventRoutes,
+  notificationRoutes,
+  webhookRoutes,
+  jobRoutes,
 ];

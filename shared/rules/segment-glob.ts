@@ -41,6 +41,7 @@ export function matchPrefixes(
   pattern: SegmentMatcher[],
   path: string[],
 ): { namedLengths: number[]; canMatchBelow: boolean } {
+  if (!pattern.some((m) => m.kind === 'globstar')) return matchFixedLength(pattern, path);
   const namedLengths: number[] = [];
   let states = closure(pattern, new Set([0]));
   if (states.has(pattern.length)) namedLengths.push(0);
@@ -59,4 +60,15 @@ export function matchPrefixes(
   let canMatchBelow = false;
   for (const i of states) if (i < pattern.length) canMatchBelow = true;
   return { namedLengths, canMatchBelow };
+}
+
+/** Fast path for patterns without `**`: they can only name the prefix of their own length. */
+function matchFixedLength(pattern: SegmentMatcher[], path: string[]): { namedLengths: number[]; canMatchBelow: boolean } {
+  const upto = Math.min(pattern.length, path.length);
+  for (let j = 0; j < upto; j++) {
+    if (!matchOne(pattern[j], path[j])) return { namedLengths: [], canMatchBelow: false };
+  }
+  return path.length >= pattern.length
+    ? { namedLengths: [pattern.length], canMatchBelow: false }
+    : { namedLengths: [], canMatchBelow: true };
 }

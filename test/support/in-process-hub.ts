@@ -9,6 +9,7 @@ import { createCommandWaker } from '../../hub/commands/waker';
 import { ensureAdminToken, ensureDefaultOrg } from '../../hub/bootstrap';
 import { silentLogger } from '../../hub/log';
 import type { HubDeps } from '../../hub/deps';
+import { createEvents, type EventsOptions } from '../../hub/events';
 
 export interface TestClock {
   now(): number;
@@ -21,15 +22,17 @@ export function testClock(start = Date.now()): TestClock {
   return { now: () => t, advance: (ms) => { t += ms; }, set: (ms) => { t = ms; } };
 }
 
-export async function inProcessHub(opts: { clock?: TestClock } = {}) {
+export async function inProcessHub(opts: { clock?: TestClock; events?: Partial<EventsOptions> } = {}) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tandem-hub-'));
   const clock = opts.clock ?? testClock();
   const { db, close } = await openLibsqlDb({ url: `file:${path.join(dir, 'hub.db')}` });
   await ensureDefaultOrg(db, clock.now());
   const keys = await loadKeyStore(db, clock.now());
   const adminToken = (await ensureAdminToken(db, clock.now()))!;
+  // No e-mail transport unless a test injects one; retries come due when a test advances the clock and calls events.notify.runDue().
+  const events = createEvents({ db, clock, log: silentLogger, email: null, ...opts.events });
   const deps: HubDeps = {
-    db, clock, keys, waker: createCommandWaker(), log: silentLogger,
+    db, clock, keys, waker: createCommandWaker(), log: silentLogger, events,
     config: { maxPollWaitSec: 25, maxBodyBytes: 1024 * 1024, startedAt: clock.now(), publicUrl: 'http://hub.test' },
   };
   const app = createApp(deps);

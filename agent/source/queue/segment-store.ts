@@ -204,14 +204,16 @@ export class SegmentStore {
       const reader = await SegmentReader.open(seg);
       try {
         let offset = fromSeq > seg.firstSeq ? await this.offsetOf(seg, reader, fromSeq) : 0;
+        let seq = Math.max(fromSeq, seg.firstSeq);
         while (offset < seg.size) {
           const prefix = await reader.bytes(offset, PREFIX_BYTES);
           const check = checkPrefix(prefix.buf, prefix.off);
           if (check.kind !== 'ok') throw damagedSegment(seg, offset, 'record prefix');
           if (check.recordBytes > budget && !(atLeastOne && out.length === 0)) {
-            this.readCursor = { seq: peekSeqAndTime(prefix.buf, prefix.off).seq, segment: seg, offset };
+            this.readCursor = { seq, segment: seg, offset };
             return out;
           }
+          seq++;
           const whole = await reader.bytes(offset, check.recordBytes);
           const decoded = decodeRecord(whole.buf, whole.off);
           if (decoded.kind !== 'ok') throw damagedSegment(seg, offset, decoded.kind === 'corrupt' ? decoded.why : 'short read');

@@ -1,0 +1,96 @@
+// Reconciles the agent's jobs with the hub's goal state (kept on disk, so jobs carry on after a restart
+// without the hub), and gathers their status reports for the next poll.
+import path from 'node:path';
+import { rm } from 'node:fs/promises';
+import { z } from 'zod';
+import type { JWK } from 'jose';
+import { DesiredJob, type JobReport } from '../../shared/protocol/jobs';
+import type { AgentLogger } from '../log';
+import { readJson, writeFileAtomic } from '../state-store';
+import type { DataServer } from '../data-server';
+import { SourceJob } from '../source/source-job';
+import { TargetJob } from '../target/target-job';
+import { registerTargetRoutes } from '../target/receiver';
+import { HubKeyCache } from './hub-keys';
+
+const DesiredFile = z.array(DesiredJob);
+
+export class JobManager {
+  private sources = new Map<string, SourceJob>();
+  private targets = new Map<string, TargetJob>();
+  readonly keys: HubKeyCache;
+  private lastDesired = '';
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(private ctx: { dataDir: string; serverId: string; log: AgentLogger; data: DataServer; onChange: () => void }) {
+    this.keys = new HubKeyCache(ctx.dataDir);
+    registerTargetRoutes(ctx.data, (id) => this.targets.get(id));
+  }
+
+  private get desiredFile() {
+    return path.join(this.ctx.dataDir, 'jobs', 'desired.json');
+  }
+
+  /** Restores the last goal state from disk: replication does not wait for the hub. */
+  async start(): Promise<void> {
+    await this.keys.load();
+    const saved = await readJson(this.desiredFile, DesiredFile).catch(() => null);
+    if (saved) await this.reconcile(saved, null);
+  }
+
+  /** Called with each poll's desired state; serialised so reconciliations never interleave. */
+  apply(desired: { jobs?: unknown; hubKeys?: unknown }): Promise<void> {
+    const run = async () => {
+      if (Array.isArray(desired.hubKeys)) await this.keys.update(desired.hubKeys as JWK[]);
+      const parsed = DesiredFile.safeParse(desired.jobs ?? []);
+      if (!parsed.success) {
+        this.ctx.log.error({}, 'hub sent a goal state this agent cannot read; upgrade the agent');
+        return;
+      }
+      await this.reconcile(parsed.data, JSON.stringify(parsed.data));
+    };
+    this.chain = this.chain.then(run, run);
+    return this.chain;
+  }
+
+  private async reconcile(list: DesiredJob[], serialized: string | null): Promise<void> {
+    if (serialized !== null && serialized !== this.lastDesired) {
+      this.lastDesired = serialized;
+      await writeFileAtomic(this.desiredFile, serialized);
+    }
+    const wantSource = new Map(list.filter((d) => d.role === 'source').map((d) => [d.jobId, d]));
+    const wantTarget = new Map(list.filter((d) => d.role === 'target').map((d) => [d.jobId, d]));
+    for (const [id, job] of this.sources) {
+      if (!wantSource.has(id)) {
+        await job.stop();
+        this.sources.delete(id);
+        await rm(path.join(this.ctx.dataDir, 'jobs', id), { recursive: true, force: true });
+        this.ctx.log.info({ job: id }, 'job removed from this source');
+      }
+    }
+    for (const id of this.targets.keys()) if (!wantTarget.has(id)) this.targets.delete(id);
+    for (const d of wantTarget.values()) {
+      const t = this.targets.get(d.jobId);
+      if (t) t.update(d);
+      else this.targets.set(d.jobId, new TargetJob(d, { serverId: this.ctx.serverId, keys: this.keys, log: this.ctx.log }));
+    }
+    for (const d of wantSource.values()) {
+      let s = this.sources.get(d.jobId);
+      if (!s) {
+        s = new SourceJob(d, { dataDir: this.ctx.dataDir, log: this.ctx.log, onChange: this.ctx.onChange });
+        await s.init();
+        this.sources.set(d.jobId, s);
+      }
+      await s.update(d);
+    }
+  }
+
+  reports(): JobReport[] {
+    return [...[...this.sources.values()].map((s) => s.report()), ...[...this.targets.values()].map((t) => t.report())];
+  }
+
+  async stop(): Promise<void> {
+    await this.chain.catch(() => {});
+    for (const s of this.sources.values()) await s.stop();
+  }
+}

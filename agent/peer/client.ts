@@ -1,0 +1,69 @@
+// HTTPS client to a peer agent's data port, pinned to the certificate fingerprint the hub registered.
+import { Agent, buildConnector, request, type Dispatcher } from 'undici';
+import type { TLSSocket } from 'node:tls';
+import { Readable } from 'node:stream';
+import { TandemError } from '../../shared/errors';
+import type { PeerInfo } from '../../shared/protocol/jobs';
+
+export function pinnedDispatcher(fingerprint: string): Agent {
+  const base = buildConnector({ rejectUnauthorized: false });
+  return new Agent({
+    keepAliveTimeout: 30_000,
+    connect: (opts, cb) => {
+      base(opts, (err, socket) => {
+        if (err) return cb(err, null);
+        const fp = (socket as TLSSocket).getPeerCertificate?.()?.fingerprint256;
+        if (fp !== fingerprint) {
+          socket.destroy();
+          return cb(new TandemError('peer_cert_mismatch', `The peer at ${opts.hostname}:${opts.port} presented certificate ${fp ?? 'none'}, not the registered ${fingerprint}. Refusing to send data.`, 502), null);
+        }
+        cb(null, socket);
+      });
+    },
+  });
+}
+
+export class PeerClient {
+  private dispatcher: Agent;
+  readonly baseUrl: string;
+
+  constructor(readonly peer: PeerInfo, private token: () => string) {
+    this.dispatcher = pinnedDispatcher(peer.fingerprint);
+    const host = peer.addresses[0] ?? '127.0.0.1';
+    this.baseUrl = `https://${host.includes(':') ? `[${host}]` : host}:${peer.port}`;
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close().catch(() => {});
+  }
+
+  private async send<T>(path: string, body: Dispatcher.DispatchOptions['body'], contentType: string, signal?: AbortSignal): Promise<T> {
+    let res;
+    try {
+      res = await request(`${this.baseUrl}${path}`, {
+        method: 'POST', dispatcher: this.dispatcher, signal, body,
+        headers: { 'content-type': contentType, authorization: `Bearer ${this.token()}` },
+        headersTimeout: 600_000, bodyTimeout: 600_000,
+      });
+    } catch (err) {
+      if (err instanceof TandemError) throw err;
+      throw new TandemError('peer_unreachable', `Cannot reach ${this.peer.name} at ${this.baseUrl}: ${(err as Error).message}`, 503);
+    }
+    const text = await res.body.text();
+    let json: unknown;
+    try { json = JSON.parse(text); } catch { json = undefined; }
+    if (res.statusCode >= 400) {
+      const e = (json as { error?: { code?: string; message?: string } })?.error;
+      throw new TandemError(e?.code ?? 'peer_error', e?.message ?? `peer answered ${res.statusCode}`, res.statusCode as 400);
+    }
+    return json as T;
+  }
+
+  json<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+    return this.send<T>(path, JSON.stringify(body), 'application/json', signal);
+  }
+
+  stream<T>(path: string, body: AsyncIterable<Buffer>, signal?: AbortSignal): Promise<T> {
+    return this.send<T>(path, Readable.from(body), 'application/x-tandem-frames', signal);
+  }
+}

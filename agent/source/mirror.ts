@@ -1,0 +1,232 @@
+// A mirror (or verify) run: walks the protected set, exchanges manifests with the target in batches and sends
+// only what differs (whole files, or changed blocks), resuming from a cursor after any interruption.
+import fs from 'node:fs/promises';
+import { encodeFrameParts, FrameType, createByteCounter, type FrameByteCounter } from '../../shared/protocol/frames';
+import type { FileOp, ManifestEntry, FileMeta } from '../../shared/protocol/ops';
+import type { MirrorStats, VerifyReport } from '../../shared/protocol/jobs';
+import { hashFile, planBlockDelta, splitRanges, type BlockHashes } from '../../shared/delta';
+import type { RuleInput } from '../../shared/rules';
+import type { PeerClient } from '../peer/client';
+import type { ManifestResponse, Need } from '../target/manifest';
+import { walkProtectedSet, type WalkItem } from './walker';
+
+export const CHUNK_BYTES = 4 * 1024 * 1024;
+export const BATCH_ENTRIES = 512;
+const VERIFY_PATHS_MAX = 1000;
+
+export interface MirrorParams {
+  jobId: string;
+  mirrorId: string;
+  purpose: 'mirror' | 'verify';
+  rules: RuleInput[];
+  mode: 'all' | 'different';
+  newerOnly: boolean;
+  blockChecksum: boolean;
+  orphans: { action: 'keep' | 'delete' | 'move'; moveTo?: string };
+  compression: number;
+  peer: PeerClient;
+  after: string | null;
+  stats: MirrorStats;
+  verify?: VerifyReport;
+  signal: AbortSignal;
+  /** Called after each acknowledged batch with the new cursor. */
+  onBatch: (cursor: string | null) => Promise<void>;
+}
+
+export function emptyMirrorStats(mirrorId: string | null): MirrorStats {
+  return {
+    mirrorId, filesTotal: null, bytesTotal: null, filesSent: 0, bytesSent: 0, filesSkipped: 0, bytesSkipped: 0,
+    wireRawBytes: 0, wireCompressedBytes: 0, startedAt: null, completedAt: null, throughputBps: 0, orphansFound: 0, orphansRemoved: 0,
+  };
+}
+
+type Outgoing = { op: FileOp; payload?: Buffer } | { read: { path: string; offset: number; length: number; op: FileOp } };
+
+async function* readChunks(path: string, size: number, meta: FileMeta): AsyncGenerator<{ op: FileOp; payload: Buffer }> {
+  const fh = await fs.open(path, 'r');
+  try {
+    let offset = 0;
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(size, 1)));
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+      const final = bytesRead < buf.length || offset + bytesRead >= size;
+      yield { op: { op: 'file', path, offset, final: final, size: offset + bytesRead, meta }, payload: Buffer.from(buf.subarray(0, bytesRead)) };
+      offset += bytesRead;
+      if (final) return;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
+  const fh = await fs.open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(length);
+    const { bytesRead } = await fh.read(buf, 0, length, offset);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+function targetHashes(need: Extract<Need, { action: 'blocks' }>): BlockHashes {
+  return { blockSize: need.blockSize, fileSize: need.fileSize, digests: Buffer.from(need.digests, 'base64') };
+}
+
+export class MirrorRun {
+  readonly wire: FrameByteCounter = createByteCounter();
+  private startedMs = Date.now();
+  private bytesAtStart: number;
+
+  constructor(private p: MirrorParams) {
+    this.bytesAtStart = p.stats.bytesSent;
+    p.stats.startedAt ??= Date.now();
+  }
+
+  private updateThroughput() {
+    const secs = (Date.now() - this.startedMs) / 1000;
+    if (secs > 0.2) this.p.stats.throughputBps = Math.round((this.p.stats.bytesSent - this.bytesAtStart) / secs);
+  }
+
+  async run(): Promise<void> {
+    let batch: WalkItem[] = [];
+    for await (const item of walkProtectedSet(this.p.rules, { after: this.p.after, signal: this.p.signal })) {
+      if (this.p.signal.aborted) return;
+      batch.push(item);
+      if (item.kind === 'entry' && batch.filter((b) => b.kind === 'entry').length >= BATCH_ENTRIES) {
+        await this.flush(batch);
+        batch = [];
+      }
+    }
+    if (this.p.signal.aborted) return;
+    if (batch.length) await this.flush(batch);
+    this.p.stats.completedAt = Date.now();
+    if (this.p.verify) this.p.verify.completedAt = Date.now();
+    this.updateThroughput();
+  }
+
+  private async flush(batch: WalkItem[]): Promise<void> {
+    const entries = batch.filter((b): b is Extract<WalkItem, { kind: 'entry' }> => b.kind === 'entry').map((b) => b.entry);
+    const dirs = batch.filter((b): b is Extract<WalkItem, { kind: 'dirDone' }> => b.kind === 'dirDone');
+    const res = await this.p.peer.json<ManifestResponse>(`/v1/data/manifest?job=${encodeURIComponent(this.p.jobId)}`, {
+      mirrorId: this.p.mirrorId, purpose: this.p.purpose, mode: this.p.purpose === 'verify' ? 'different' : this.p.mode,
+      newerOnly: this.p.newerOnly, blockChecksum: this.p.blockChecksum, orphans: this.p.orphans,
+      entries, dirs: dirs.map((d) => ({ path: d.path, names: d.names })),
+    }, this.p.signal);
+    this.p.stats.orphansFound += res.orphans.found;
+    this.p.stats.orphansRemoved += res.orphans.removed + res.orphans.moved;
+    if (this.p.purpose === 'verify') {
+      await this.tallyVerify(entries, res);
+    } else {
+      const frames = this.framesFor(batch, entries, res.needs);
+      await this.p.peer.stream(`/v1/data/apply?job=${encodeURIComponent(this.p.jobId)}`, frames, this.p.signal);
+      this.p.stats.wireRawBytes = this.p.stats.wireRawBytes + this.wire.rawBytes;
+      this.p.stats.wireCompressedBytes = this.p.stats.wireCompressedBytes + this.wire.wireBytes;
+      this.wire.rawBytes = 0;
+      this.wire.wireBytes = 0;
+      this.wire.frames = 0;
+    }
+    this.updateThroughput();
+    const last = entries.at(-1)?.path ?? null;
+    await this.p.onBatch(last);
+  }
+
+  private encode(op: FileOp, payload?: Buffer): Buffer[] {
+    return encodeFrameParts({ type: FrameType.fileOp, header: op, payload }, { compressLevel: this.p.compression, counter: this.wire }).parts;
+  }
+
+  private async *framesFor(batch: WalkItem[], entries: ManifestEntry[], needs: Need[]): AsyncGenerator<Buffer> {
+    const needByPath = new Map(entries.map((e, i) => [e.path, needs[i]!]));
+    const s = this.p.stats;
+    for (const item of batch) {
+      if (item.kind === 'dirDone') {
+        // Directory times last: writing its children changed them.
+        yield* this.encode({ op: 'meta', path: item.path, meta: item.meta });
+        continue;
+      }
+      const e = item.entry;
+      const need = needByPath.get(e.path)!;
+      const countFile = e.type === 'file';
+      switch (need.action) {
+        case 'skip':
+          if (countFile) { s.filesSkipped++; s.bytesSkipped += e.size; }
+          break;
+        case 'mkdir':
+          yield* this.encode({ op: 'mkdir', path: e.path, meta: e.meta });
+          break;
+        case 'symlink':
+          yield* this.encode({ op: 'symlink', path: e.path, target: e.target ?? '', meta: e.meta });
+          break;
+        case 'hardlink':
+          yield* this.encode({ op: 'hardlink', path: e.path, existing: e.linkOf! });
+          s.filesSent++;
+          break;
+        case 'meta':
+          yield* this.encode({ op: 'meta', path: e.path, meta: e.meta });
+          s.filesSkipped++; s.bytesSkipped += e.size;
+          break;
+        case 'whole': {
+          try {
+            for await (const chunk of readChunks(e.path, e.size, e.meta)) {
+              yield* this.encode(chunk.op, chunk.payload);
+              s.bytesSent += chunk.payload.length;
+            }
+            s.filesSent++;
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // deleted since the walk: replication sends the delete
+          }
+          break;
+        }
+        case 'blocks': {
+          let source: BlockHashes;
+          try {
+            source = await hashFile(e.path, { blockSize: need.blockSize });
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === 'ENOENT') break;
+            throw err;
+          }
+          const plan = planBlockDelta(source, targetHashes(need));
+          for (const r of splitRanges(plan.ranges, CHUNK_BYTES)) {
+            const data = await readRange(e.path, r.offset, r.length);
+            yield* this.encode({ op: 'write', path: e.path, offset: r.offset }, data);
+          }
+          if (plan.truncate || need.fileSize !== plan.finalSize) yield* this.encode({ op: 'truncate', path: e.path, size: plan.finalSize });
+          yield* this.encode({ op: 'meta', path: e.path, meta: e.meta });
+          s.bytesSent += plan.bytesToSend;
+          s.bytesSkipped += Math.max(0, e.size - plan.bytesToSend);
+          if (plan.bytesToSend > 0 || plan.truncate) s.filesSent++;
+          else s.filesSkipped++;
+          break;
+        }
+      }
+    }
+  }
+
+  private async tallyVerify(entries: ManifestEntry[], res: ManifestResponse): Promise<void> {
+    const v = this.p.verify!;
+    v.orphansOnTarget += res.orphans.found;
+    for (const [i, e] of entries.entries()) {
+      const need = res.needs[i]!;
+      if (e.type === 'file') v.filesCompared++;
+      let reason: string | null = null;
+      if (need.action === 'blocks') {
+        const source = await hashFile(e.path, { blockSize: need.blockSize }).catch(() => null);
+        if (source) {
+          const plan = planBlockDelta(source, targetHashes(need));
+          if (plan.bytesToSend > 0 || plan.truncate) reason = `${plan.changedBlocks} of ${plan.totalBlocks} blocks differ`;
+        }
+      } else if (need.action !== 'skip') {
+        reason = need.reason;
+      }
+      if (!reason) {
+        if (e.type === 'file') v.identical++;
+        continue;
+      }
+      if (need.reason === 'missing') v.missingOnTarget++;
+      else v.different++;
+      if (v.paths.length < VERIFY_PATHS_MAX) v.paths.push({ path: e.path, reason });
+      else v.truncated = true;
+    }
+  }
+}

@@ -1,0 +1,116 @@
+// Streams the protected set in depth-first, name-sorted order with the rules applied; resumable after a cursor.
+// Memory is bounded by the largest directory and the tree's depth, never by the number of files.
+import fs from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import type { ManifestEntry, FileMeta } from '../../shared/protocol/ops';
+import { compileRules, protectedRoots, type RuleInput } from '../../shared/rules';
+import { joinAbsolute } from '../../shared/paths';
+
+export type WalkItem =
+  | { kind: 'entry'; entry: ManifestEntry }
+  /** After a directory's contents: the names the source has there (for orphans) and its metadata (applied last). */
+  | { kind: 'dirDone'; path: string; names: string[]; meta: FileMeta };
+
+export const metaOf = (st: Stats): FileMeta => ({ mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs });
+
+/** Depth-first order of two absolute paths: compares segment by segment. */
+export function dfsCompare(a: string, b: string): number {
+  const sa = a.split('/');
+  const sb = b.split('/');
+  for (let i = 0; i < Math.min(sa.length, sb.length); i++) {
+    if (sa[i] !== sb[i]) return sa[i]! < sb[i]! ? -1 : 1;
+  }
+  return sa.length - sb.length;
+}
+
+const isSameOrAncestor = (a: string, b: string) => a === b || b.startsWith(a.endsWith('/') ? a : a + '/');
+
+export interface WalkOptions {
+  /** Resume after this path (the last entry fully acknowledged); everything up to it is skipped. */
+  after?: string | null;
+  signal?: AbortSignal;
+}
+
+export async function* walkProtectedSet(rules: RuleInput[], opts: WalkOptions = {}): AsyncGenerator<WalkItem> {
+  const matcher = compileRules(rules);
+  const after = opts.after ?? null;
+  const hardLinks = new Map<string, string>();
+
+  function entryOf(p: string, st: Stats, target?: string): ManifestEntry {
+    if (st.isDirectory()) return { path: p, type: 'dir', size: 0, meta: metaOf(st) };
+    if (st.isSymbolicLink()) return { path: p, type: 'symlink', size: 0, meta: metaOf(st), target };
+    const e: ManifestEntry = { path: p, type: 'file', size: st.size, meta: metaOf(st) };
+    if (st.nlink > 1) {
+      const key = `${st.dev}:${st.ino}`;
+      const first = hardLinks.get(key);
+      if (first) e.linkOf = first;
+      else hardLinks.set(key, p);
+    }
+    return e;
+  }
+
+  async function* visitDir(dir: string, dirSt: Stats): AsyncGenerator<WalkItem> {
+    let names: string[];
+    try {
+      names = (await fs.readdir(dir)).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // vanished while walking: replication catches up
+      throw err;
+    }
+    const present: string[] = [];
+    for (const name of names) {
+      if (opts.signal?.aborted) return;
+      const p = joinAbsolute(dir, name);
+      const included = matcher.isIncluded(p);
+      let st: Stats;
+      try {
+        st = await fs.lstat(p);
+      } catch {
+        continue;
+      }
+      const descend = st.isDirectory() && (included || matcher.mayContainIncluded(p));
+      if (!included && !descend) continue;
+      if (!st.isFile() && !st.isDirectory() && !st.isSymbolicLink()) continue; // sockets, fifos, devices are not replicated
+      present.push(name);
+      if (after && !isSameOrAncestor(p, after) && dfsCompare(p, after) < 0) continue; // done before the cursor
+      const alreadySent = after !== null && isSameOrAncestor(p, after);
+      if (included && !alreadySent) {
+        const target = st.isSymbolicLink() ? await fs.readlink(p).catch(() => '') : undefined;
+        yield { kind: 'entry', entry: entryOf(p, st, target) };
+      } else if (included && st.isFile() && st.nlink > 1) {
+        entryOf(p, st); // remember the first name of a hard link even when it was sent before the cursor
+      }
+      if (descend) yield* visitDir(p, st);
+    }
+    yield { kind: 'dirDone', path: dir, names: present, meta: metaOf(dirSt) };
+  }
+
+  for (const root of [...protectedRoots(rules)].sort(dfsCompare)) {
+    let st: Stats;
+    try {
+      st = await fs.lstat(root);
+    } catch {
+      continue; // a root that does not exist yet is simply empty
+    }
+    const rootIncluded = matcher.isIncluded(root);
+    const alreadySent = after !== null && (isSameOrAncestor(root, after) || dfsCompare(root, after) < 0);
+    if (rootIncluded && !alreadySent) {
+      const target = st.isSymbolicLink() ? await fs.readlink(root).catch(() => '') : undefined;
+      yield { kind: 'entry', entry: entryOf(root, st, target) };
+    }
+    if (st.isDirectory() && !(after && !isSameOrAncestor(root, after) && dfsCompare(root, after) < 0)) yield* visitDir(root, st);
+  }
+}
+
+/** Counts what a mirror will look at (manual "calculate size"): files and bytes of the protected set. */
+export async function measureProtectedSet(rules: RuleInput[], signal?: AbortSignal): Promise<{ files: number; bytes: number }> {
+  let files = 0;
+  let bytes = 0;
+  for await (const item of walkProtectedSet(rules, { signal })) {
+    if (item.kind === 'entry' && item.entry.type === 'file') {
+      files++;
+      if (!item.entry.linkOf) bytes += item.entry.size;
+    }
+  }
+  return { files, bytes };
+}

@@ -1,0 +1,123 @@
+// The target's half of a mirror or verify: for each source entry, what it needs (nothing, metadata, whole file,
+// or block hashes for a delta), plus orphan handling for each directory the source listed.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { ManifestEntry, type FileMeta } from '../../shared/protocol/ops';
+import { chooseBlockSize, hashFile } from '../../shared/delta';
+import { isSameOrInside, joinAbsolute } from '../../shared/paths';
+import { TandemError } from '../../shared/errors';
+import { isTempName, type ReplicaFs } from './replica-fs';
+
+export const ManifestRequest = z.object({
+  mirrorId: z.string(),
+  purpose: z.enum(['mirror', 'verify']),
+  mode: z.enum(['all', 'different']),
+  newerOnly: z.boolean(),
+  blockChecksum: z.boolean(),
+  orphans: z.object({ action: z.enum(['keep', 'delete', 'move']), moveTo: z.string().optional() }),
+  entries: z.array(ManifestEntry).max(10_000),
+  dirs: z.array(z.object({ path: z.string(), names: z.array(z.string()).max(1_000_000) })).max(10_000),
+});
+export type ManifestRequest = z.infer<typeof ManifestRequest>;
+
+export type Need =
+  | { action: 'skip'; reason: 'identical' | 'target_newer' }
+  | { action: 'meta' | 'whole' | 'mkdir' | 'symlink' | 'hardlink'; reason: string }
+  | { action: 'blocks'; reason: string; blockSize: number; fileSize: number; digests: string };
+
+export interface ManifestResponse {
+  needs: Need[];
+  orphans: { found: number; removed: number; moved: number; kept: number; paths: string[] };
+}
+
+const IS_ROOT = process.getuid?.() === 0;
+const sameTime = (a: number, b: number) => Math.floor(a) === Math.floor(b);
+
+function metaDiffers(st: import('node:fs').Stats, meta: FileMeta, isLink: boolean): boolean {
+  if (!sameTime(st.mtimeMs, meta.mtimeMs)) return true;
+  if (!isLink && (st.mode & 0o7777) !== (meta.mode & 0o7777)) return true;
+  if (IS_ROOT && (st.uid !== meta.uid || st.gid !== meta.gid)) return true;
+  return false;
+}
+
+async function needFor(replica: ReplicaFs, req: ManifestRequest, e: ManifestEntry): Promise<Need> {
+  const target = await replica.resolve(e.path);
+  const st = await fs.lstat(target).catch(() => null);
+  if (e.type === 'dir') {
+    if (!st?.isDirectory()) return { action: 'mkdir', reason: st ? 'not_a_directory' : 'missing' };
+    return metaDiffers(st, e.meta, false) ? { action: 'mkdir', reason: 'metadata' } : { action: 'skip', reason: 'identical' };
+  }
+  if (e.type === 'symlink') {
+    if (!st?.isSymbolicLink()) return { action: 'symlink', reason: st ? 'not_a_symlink' : 'missing' };
+    if ((await fs.readlink(target)) !== e.target) return { action: 'symlink', reason: 'link_target' };
+    return metaDiffers(st, e.meta, true) && req.mode === 'all' ? { action: 'symlink', reason: 'metadata' } : { action: 'skip', reason: 'identical' };
+  }
+  if (e.linkOf) {
+    const first = await fs.lstat(await replica.resolve(e.linkOf)).catch(() => null);
+    if (st && first && st.ino === first.ino && st.dev === first.dev) return { action: 'skip', reason: 'identical' };
+    return { action: 'hardlink', reason: 'link' };
+  }
+  if (!st?.isFile()) return { action: 'whole', reason: st ? 'not_a_file' : 'missing' };
+  if (req.newerOnly && st.mtimeMs >= e.meta.mtimeMs && !sameTime(st.mtimeMs, e.meta.mtimeMs)) return { action: 'skip', reason: 'target_newer' };
+  const sameData = st.size === e.size && sameTime(st.mtimeMs, e.meta.mtimeMs);
+  if (req.mode === 'different' && sameData && !req.blockChecksum) {
+    return metaDiffers(st, e.meta, false) ? { action: 'meta', reason: 'metadata' } : { action: 'skip', reason: 'identical' };
+  }
+  if (req.mode === 'different' && sameData && req.purpose === 'mirror') {
+    return metaDiffers(st, e.meta, false) ? { action: 'meta', reason: 'metadata' } : { action: 'skip', reason: 'identical' };
+  }
+  if (req.blockChecksum && st.size > 0 && e.size > 0) {
+    const blockSize = chooseBlockSize(e.size);
+    const h = await hashFile(target, { blockSize });
+    return { action: 'blocks', reason: sameData ? 'verify_blocks' : 'size_or_time', blockSize, fileSize: h.fileSize, digests: h.digests.toString('base64') };
+  }
+  if (sameData && req.purpose === 'verify') return { action: 'skip', reason: 'identical' };
+  return { action: 'whole', reason: sameData ? 'mirror_all' : 'size_or_time' };
+}
+
+async function handleOrphans(replica: ReplicaFs, req: ManifestRequest, out: ManifestResponse['orphans']): Promise<void> {
+  for (const d of req.dirs) {
+    const targetDir = await replica.resolve(d.path);
+    let names: string[];
+    try {
+      names = await fs.readdir(targetDir);
+    } catch {
+      continue;
+    }
+    const present = new Set(d.names);
+    for (const name of names) {
+      if (present.has(name) || isTempName(name)) continue;
+      const sourcePath = joinAbsolute(d.path, name);
+      // An excluded source path keeps its target copy (manual: exclude rules protect files from orphan deletion).
+      if (replica.matcher.isProtectedFromOrphanDeletion(sourcePath)) continue;
+      const victim = path.posix.join(targetDir, name);
+      if (req.orphans.moveTo && isSameOrInside(victim, req.orphans.moveTo)) continue;
+      out.found++;
+      if (out.paths.length < 1000) out.paths.push(sourcePath);
+      if (req.purpose === 'verify' || req.orphans.action === 'keep') {
+        out.kept++;
+      } else if (req.orphans.action === 'delete') {
+        await fs.rm(victim, { recursive: true, force: true });
+        replica.forgetDirs();
+        out.removed++;
+      } else {
+        if (!req.orphans.moveTo) throw new TandemError('orphans_move_to_missing', 'Orphans are set to move but no moveTo folder is configured.');
+        const dest = joinAbsolute(req.orphans.moveTo, sourcePath.slice(1));
+        await fs.mkdir(path.posix.dirname(dest), { recursive: true });
+        await fs.rm(dest, { recursive: true, force: true });
+        await fs.rename(victim, dest);
+        replica.forgetDirs();
+        out.moved++;
+      }
+    }
+  }
+}
+
+export async function answerManifest(replica: ReplicaFs, req: ManifestRequest): Promise<ManifestResponse> {
+  const needs: Need[] = [];
+  for (const e of req.entries) needs.push(await needFor(replica, req, e));
+  const orphans = { found: 0, removed: 0, moved: 0, kept: 0, paths: [] as string[] };
+  await handleOrphans(replica, req, orphans);
+  return { needs, orphans };
+}

@@ -1,0 +1,125 @@
+// A job on its target: checks every stream's job token and epoch, answers manifests, applies frames in order.
+import type { IncomingMessage } from 'node:http';
+import { TandemError } from '../../shared/errors';
+import { verifyHubJwt } from '../../shared/tokens';
+import { decodeFrames, FrameType, createByteCounter } from '../../shared/protocol/frames';
+import { FileOp } from '../../shared/protocol/ops';
+import { JobTokenClaims, type DesiredJob, type JobReport } from '../../shared/protocol/jobs';
+import type { FilesJobSpec } from '../../shared/jobs/definition';
+import type { AgentLogger } from '../log';
+import type { HubKeyCache } from '../jobs/hub-keys';
+import { ReplicaFs } from './replica-fs';
+import { ApplySession } from './apply';
+import { answerManifest, ManifestRequest, type ManifestResponse } from './manifest';
+
+/** Per-frame limit on the data port (the frame codec refuses larger frames before buffering them). */
+export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+
+export interface ApplyResult {
+  applied: number;
+  refused: Array<{ path: string; code: string; message: string }>;
+  bytes: number;
+}
+
+export class TargetJob {
+  private replica: ReplicaFs;
+  private desired: DesiredJob;
+  private busy: Promise<unknown> = Promise.resolve();
+  private lastApplyAt: number | null = null;
+  private lastError: string | null = null;
+  readonly wire = createByteCounter();
+
+  constructor(desired: DesiredJob, private ctx: { serverId: string; keys: HubKeyCache; log: AgentLogger }) {
+    this.desired = desired;
+    this.replica = this.buildReplica(desired);
+  }
+
+  private buildReplica(d: DesiredJob): ReplicaFs {
+    const spec = d.spec as unknown as FilesJobSpec;
+    return new ReplicaFs(spec.rules, spec.pathMapping, d.sourceName);
+  }
+
+  get jobId() {
+    return this.desired.jobId;
+  }
+
+  get epoch() {
+    return this.desired.epoch;
+  }
+
+  update(d: DesiredJob): void {
+    const specChanged = JSON.stringify(d.spec) !== JSON.stringify(this.desired.spec) || d.sourceName !== this.desired.sourceName;
+    this.desired = d;
+    if (specChanged) this.replica = this.buildReplica(d);
+  }
+
+  /** Every request must carry a hub-signed job token for this job, this target and this epoch. */
+  async authorize(req: IncomingMessage): Promise<JobTokenClaims> {
+    const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
+    if (!m) throw new TandemError('job_token_missing', 'Data-port requests need a job token.', 401);
+    const claims = JobTokenClaims.parse(await verifyHubJwt(m[1]!, this.ctx.keys.get(), 'job'));
+    if (claims.job !== this.jobId || claims.tgt !== this.ctx.serverId) {
+      throw new TandemError('job_token_scope', 'This job token is for another job or target.', 403);
+    }
+    if (claims.epoch < this.epoch) {
+      throw new TandemError('epoch_stale', `Stream refused: epoch ${claims.epoch} is older than the job's epoch ${this.epoch} (the job has failed over or been restored). The source must not replicate over this target.`, 409);
+    }
+    if (claims.epoch > this.epoch) {
+      throw new TandemError('epoch_ahead', `Epoch ${claims.epoch} is newer than this target knows (${this.epoch}); retry after the target's next poll.`, 409);
+    }
+    if (this.desired.run !== 'running') throw new TandemError('job_not_running', 'The job is not running on this target.', 409);
+    return claims;
+  }
+
+  /** One request at a time per job, so operations land in the order the source sent them. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.busy.then(fn, fn);
+    this.busy = next.catch(() => {});
+    return next;
+  }
+
+  manifest(body: unknown): Promise<ManifestResponse> {
+    const req = ManifestRequest.parse(body);
+    return this.serial(() => answerManifest(this.replica, req));
+  }
+
+  apply(source: AsyncIterable<Uint8Array>): Promise<ApplyResult> {
+    return this.serial(async () => {
+      const session = new ApplySession(this.replica);
+      const result: ApplyResult = { applied: 0, refused: [], bytes: 0 };
+      try {
+        for await (const frame of decodeFrames(source, { maxFrameBytes: MAX_FRAME_BYTES, counter: this.wire })) {
+          if (frame.type !== FrameType.fileOp) throw new TandemError('frame_unexpected', `Unexpected frame type ${frame.type} on the apply stream.`);
+          const op = FileOp.parse(frame.header);
+          try {
+            await session.apply(op, frame.payload);
+            result.applied++;
+            result.bytes += frame.payload.length;
+          } catch (err) {
+            const e = err as TandemError;
+            if (!(err instanceof TandemError) || !e.code.startsWith('path_')) throw err;
+            // Refused paths are logged and counted, never performed; the rest of the batch goes on.
+            result.refused.push({ path: op.path.slice(0, 500), code: e.code, message: e.message });
+            this.ctx.log.warn({ job: this.jobId, code: e.code, path: op.path.slice(0, 500) }, 'refused operation');
+          }
+        }
+        await session.commit();
+        this.lastApplyAt = Date.now();
+        this.lastError = null;
+        return result;
+      } catch (err) {
+        await session.abort();
+        this.lastError = (err as Error).message;
+        throw err;
+      }
+    });
+  }
+
+  report(): JobReport {
+    return {
+      jobId: this.jobId, role: 'target', epoch: this.epoch, at: Date.now(),
+      refusedPaths: this.replica.refused, lastError: this.lastError,
+      replication: { lastApplyAt: this.lastApplyAt, wireRawBytes: this.wire.rawBytes, wireCompressedBytes: this.wire.wireBytes },
+    };
+  }
+}

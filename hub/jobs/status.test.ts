@@ -1,0 +1,31 @@
+import { describe, it, expect } from 'vitest';
+import { rollUpJobStatus } from './status';
+import type { JobReport } from '../../shared/protocol/jobs';
+
+const now = 1_000_000;
+const mirror = { mirrorId: 'm', filesTotal: 10, bytesTotal: 1000, filesSent: 4, bytesSent: 400, filesSkipped: 1, bytesSkipped: 100, wireRawBytes: 400, wireCompressedBytes: 200, startedAt: now - 10_000, completedAt: null, throughputBps: 50, orphansFound: 0, orphansRemoved: 0 };
+const src: JobReport = { jobId: 'j', role: 'source', epoch: 1, at: now, mirrorStatus: 'in_progress', mirror, targetDataState: 'mirroring' };
+const tgt: JobReport = { jobId: 'j', role: 'target', epoch: 1, at: now };
+
+describe('rollUpJobStatus', () => {
+  it('a mirroring job shows percent, remaining and ETA from the source report', () => {
+    const v = rollUpJobStatus({ state: 'mirroring', sourceReport: src, targetReport: tgt, sourceReportAt: now, targetReportAt: now, now, calculateSize: true });
+    expect(v).toMatchObject({ health: 'healthy', mirrorStatus: 'in_progress', targetDataState: 'mirroring', activity: 'Mirroring 50%' });
+    expect(v.stats).toMatchObject({ percentComplete: 50, bytesRemaining: 500, filesRemaining: 5, etaSec: 10 });
+  });
+  it('percent is only shown when the size was calculated', () => {
+    const v = rollUpJobStatus({ state: 'mirroring', sourceReport: src, targetReport: tgt, sourceReportAt: now, targetReportAt: now, now, calculateSize: false });
+    expect(v.stats.percentComplete).toBeNull();
+    expect(v.activity).toBe('Mirroring');
+  });
+  it('stale reports make the job a warning with the agent named', () => {
+    const v = rollUpJobStatus({ state: 'protecting', sourceReport: src, targetReport: tgt, sourceReportAt: now - 120_000, targetReportAt: now, now, calculateSize: true });
+    expect(v.health).toBe('warning');
+    expect(v.mirrorStatus).toBe('unknown');
+    expect(v.warnings.map((w) => w.code)).toContain('source_not_reporting');
+  });
+  it('a stopped job reads stopped whatever old reports say', () => {
+    const v = rollUpJobStatus({ state: 'stopped', sourceReport: src, targetReport: tgt, sourceReportAt: now, targetReportAt: now, now, calculateSize: true });
+    expect(v).toMatchObject({ mirrorStatus: 'stopped', replicationStatus: 'stopped', transmitMode: 'stopped', health: 'unknown' });
+  });
+});

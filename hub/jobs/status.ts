@@ -1,0 +1,99 @@
+// Pure roll-up of what the operator sees for a job: health, activity, the manual's status columns and stats,
+// from the hub's lifecycle state and the latest reports of the two agents.
+import type { JobReport, MirrorStats } from '../../shared/protocol/jobs';
+import type { JobHealth, MirrorStatus, ReplicationStatus, TargetDataState, TransmitMode, JobState } from '../../shared/states';
+import { jobActivity } from '../../shared/jobs/job-state';
+
+/** A report older than this is not trusted: the agent is probably down. */
+export const REPORT_STALE_MS = 60_000;
+
+export interface JobStatusInput {
+  state: JobState;
+  sourceReport: JobReport | null;
+  targetReport: JobReport | null;
+  sourceReportAt: number | null;
+  targetReportAt: number | null;
+  now: number;
+  calculateSize: boolean;
+}
+
+export interface JobStatusView {
+  health: JobHealth;
+  activity: string;
+  mirrorStatus: MirrorStatus;
+  replicationStatus: ReplicationStatus;
+  transmitMode: TransmitMode;
+  targetDataState: TargetDataState;
+  stats: Record<string, unknown>;
+  warnings: Array<{ code: string; message: string }>;
+}
+
+export function rollUpJobStatus(i: JobStatusInput): JobStatusView {
+  const fresh = (at: number | null) => at != null && i.now - at <= REPORT_STALE_MS;
+  const src = fresh(i.sourceReportAt) ? i.sourceReport : null;
+  const tgt = fresh(i.targetReportAt) ? i.targetReport : null;
+  const warnings = [...(src?.warnings ?? []), ...(tgt?.warnings ?? [])];
+  const stopped = i.state === 'stopped';
+
+  const mirrorStatus: MirrorStatus = stopped ? 'stopped' : src?.mirrorStatus ?? 'unknown';
+  const replicationStatus: ReplicationStatus = stopped ? 'stopped' : src?.replicationStatus ?? 'unknown';
+  const transmitMode: TransmitMode = stopped ? 'stopped' : i.state === 'paused' ? 'paused' : src?.transmitMode ?? 'unknown';
+  const targetDataState: TargetDataState =
+    i.state === 'mirror_required' ? 'mirror_required'
+      : i.state === 'restore_required' ? 'restore_required'
+        : src?.targetDataState ?? tgt?.targetDataState ?? 'unknown';
+
+  let activity = jobActivity(i.state);
+  if (i.state === 'mirroring' && src?.mirror) activity += progressSuffix(src.mirror, i.calculateSize);
+  if (src?.lastError && !stopped) activity += ` (${src.lastError})`;
+
+  let health: JobHealth = 'healthy';
+  if (stopped) health = 'unknown';
+  else if (['error'].includes(i.state) || replicationStatus === 'failed' || transmitMode === 'error') health = 'error';
+  else if (!src || !tgt) health = 'warning';
+  else if (warnings.length || ['failover_condition_met', 'mirror_required', 'restore_required'].includes(i.state) || (src?.refusedPaths ?? 0) > 0 || (tgt?.refusedPaths ?? 0) > 0) health = 'warning';
+  if (!stopped && !src) warnings.push({ code: 'source_not_reporting', message: 'The source agent has not reported recently: is it running and can it reach the hub?' });
+  if (!stopped && !tgt) warnings.push({ code: 'target_not_reporting', message: 'The target agent has not reported recently: is it running and can it reach the hub?' });
+
+  return { health, activity, mirrorStatus, replicationStatus, transmitMode, targetDataState, stats: statsOf(src, tgt, i.calculateSize, i.now), warnings };
+}
+
+function progressSuffix(m: MirrorStats, calculateSize: boolean): string {
+  if (!calculateSize || !m.bytesTotal) return '';
+  const done = m.bytesSent + m.bytesSkipped;
+  return ` ${Math.min(100, Math.floor((done / m.bytesTotal) * 100))}%`;
+}
+
+function statsOf(src: JobReport | null, tgt: JobReport | null, calculateSize: boolean, now: number): Record<string, unknown> {
+  const m = src?.mirror;
+  const done = m ? m.bytesSent + m.bytesSkipped : 0;
+  const remaining = m?.bytesTotal != null ? Math.max(0, m.bytesTotal - done) : null;
+  const filesRemaining = m?.filesTotal != null ? Math.max(0, m.filesTotal - m.filesSent - m.filesSkipped) : null;
+  const eta = remaining != null && m && m.throughputBps > 0 && !m.completedAt ? Math.round(remaining / m.throughputBps) : null;
+  const rep = (src?.replication ?? {}) as Record<string, unknown>;
+  return {
+    bytesTotal: m?.bytesTotal ?? null,
+    bytesSent: m?.bytesSent ?? 0,
+    bytesSkipped: m?.bytesSkipped ?? 0,
+    bytesRemaining: remaining,
+    filesTotal: m?.filesTotal ?? null,
+    filesSent: m?.filesSent ?? 0,
+    filesSkipped: m?.filesSkipped ?? 0,
+    filesRemaining,
+    percentComplete: calculateSize && m?.bytesTotal ? Math.min(100, Math.round((done / m.bytesTotal) * 1000) / 10) : null,
+    wireRawBytes: (m?.wireRawBytes ?? 0) + Number(rep.wireRawBytes ?? 0),
+    wireCompressedBytes: (m?.wireCompressedBytes ?? 0) + Number(rep.wireCompressedBytes ?? 0),
+    throughputBps: m?.throughputBps ?? 0,
+    etaSec: eta,
+    orphansFound: m?.orphansFound ?? 0,
+    orphansRemoved: m?.orphansRemoved ?? 0,
+    mirrorStartedAt: m?.startedAt ? new Date(m.startedAt).toISOString() : null,
+    mirrorCompletedAt: m?.completedAt ? new Date(m.completedAt).toISOString() : null,
+    connectionId: src?.connection?.id ?? null,
+    connectedSince: src?.connection?.since ? new Date(src.connection.since).toISOString() : null,
+    refusedPaths: tgt?.refusedPaths ?? 0,
+    replication: rep,
+    reportedAt: src ? new Date(src.at).toISOString() : null,
+    ageSec: src ? Math.round((now - src.at) / 1000) : null,
+  };
+}

@@ -1,0 +1,36 @@
+// The API view of a job: definition, lifecycle, and the status roll-up.
+import type { FilesJobSpec } from '../../shared/jobs/definition';
+import type { JobReport } from '../../shared/protocol/jobs';
+import type { JobState } from '../../shared/states';
+import { legalCommands } from '../../shared/jobs/job-state';
+import { iso } from '../routes/time';
+import type { JobRow } from './lookup';
+import { rollUpJobStatus } from './status';
+
+export function jobView(job: JobRow, now: number, names: { source?: string; target?: string } = {}) {
+  const spec = job.spec as unknown as FilesJobSpec;
+  const status = rollUpJobStatus({
+    state: job.state as JobState,
+    sourceReport: job.sourceStatus as JobReport | null,
+    targetReport: job.targetStatus as JobReport | null,
+    sourceReportAt: job.sourceStatusAt,
+    targetReportAt: job.targetStatusAt,
+    now,
+    calculateSize: spec.mirror?.calculateSize ?? true,
+  });
+  return {
+    id: job.id,
+    name: job.name,
+    type: job.type,
+    source: { id: job.sourceServerId, name: names.source ?? null },
+    target: { id: job.targetServerId, name: names.target ?? null },
+    state: job.state,
+    epoch: job.epoch,
+    legalCommands: legalCommands(job.state as JobState),
+    ...status,
+    mirrorRequest: job.mirrorRequest,
+    spec,
+    createdAt: iso(job.createdAt),
+    updatedAt: iso(job.updatedAt),
+  };
+}

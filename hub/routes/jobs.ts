@@ -1,0 +1,191 @@
+// Files jobs: create (validated), list, show with status, edit, delete; lifecycle and mirror/verify controls.
+import { Hono } from 'hono';
+import { and, eq, inArray } from 'drizzle-orm';
+import { JobCreate, JobPatch, MirrorControl, VerifyRequest, FilesJobSpec } from '../../shared/jobs/definition';
+import { requireJobCommand, type JobCommand } from '../../shared/jobs/job-state';
+import { TandemError, conflict } from '../../shared/errors';
+import { randomId } from '../../shared/tokens';
+import type { JobState } from '../../shared/states';
+import { jobs, servers } from '../db/schema';
+import { requireAdmin, requireRead, apiAuth } from '../middleware/auth';
+import { parseBody } from '../middleware/validate';
+import type { HubDeps, HubEnv } from '../deps';
+import { documentRoutes } from '../openapi';
+import { findJob, type JobRow } from '../jobs/lookup';
+import { validateJob } from '../jobs/validate';
+import { jobView } from '../jobs/view';
+
+documentRoutes([
+  { method: 'post', path: '/v1/jobs/validate', summary: 'Validate a job definition', auth: 'read', body: JobCreate },
+  { method: 'post', path: '/v1/jobs', summary: 'Create (and by default start) a files job', auth: 'admin', body: JobCreate },
+  { method: 'get', path: '/v1/jobs', summary: 'List jobs with status', auth: 'read' },
+  { method: 'get', path: '/v1/jobs/{id}', summary: 'Show a job: state, health, mirror/replication status and stats', auth: 'read' },
+  { method: 'patch', path: '/v1/jobs/{id}', summary: 'Edit a job (validated)', auth: 'admin', body: JobPatch },
+  { method: 'delete', path: '/v1/jobs/{id}', summary: 'Stop and delete a job', auth: 'admin' },
+  { method: 'post', path: '/v1/jobs/{id}/start', summary: 'Start (or resume) protection; a start after stop remirrors', auth: 'admin' },
+  { method: 'post', path: '/v1/jobs/{id}/stop', summary: 'Stop protection, discarding queues', auth: 'admin' },
+  { method: 'post', path: '/v1/jobs/{id}/pause', summary: 'Pause transmission (the source keeps queueing)', auth: 'admin' },
+  { method: 'post', path: '/v1/jobs/{id}/resume', summary: 'Resume transmission from the queue', auth: 'admin' },
+  { method: 'post', path: '/v1/jobs/{id}/mirror', summary: 'Mirror control: start, pause, resume, stop', auth: 'admin', body: MirrorControl },
+  { method: 'post', path: '/v1/jobs/{id}/verify', summary: 'Verify the target against the source', auth: 'admin', body: VerifyRequest },
+  { method: 'get', path: '/v1/jobs/{id}/verify', summary: 'The latest verification report', auth: 'read' },
+]);
+
+async function serverNames(deps: HubDeps, rows: JobRow[]) {
+  const ids = [...new Set(rows.flatMap((r) => [r.sourceServerId, r.targetServerId]))];
+  if (!ids.length) return new Map<string, string>();
+  return new Map((await deps.db.select({ id: servers.id, name: servers.name }).from(servers).where(inArray(servers.id, ids))).map((s) => [s.id, s.name]));
+}
+
+async function viewOf(deps: HubDeps, job: JobRow) {
+  const names = await serverNames(deps, [job]);
+  return jobView(job, deps.clock.now(), { source: names.get(job.sourceServerId), target: names.get(job.targetServerId) });
+}
+
+function wakeAgents(deps: HubDeps, job: Pick<JobRow, 'sourceServerId' | 'targetServerId'>) {
+  deps.waker.wake(job.sourceServerId);
+  deps.waker.wake(job.targetServerId);
+}
+
+/** Applies an operator command through the transition table (409 with the reason when illegal) and saves extra fields. */
+export async function commandJob(deps: HubDeps, job: JobRow, command: JobCommand, extra: Partial<JobRow> = {}): Promise<JobRow> {
+  const r = requireJobCommand(job.state as JobState, command, { resumeState: (job.resumeState ?? undefined) as JobState | undefined });
+  const patch: Partial<JobRow> = { state: r.next, epoch: r.bumpEpoch ? job.epoch + 1 : job.epoch, updatedAt: deps.clock.now(), ...extra };
+  if (r.resumeState) patch.resumeState = r.resumeState;
+  await deps.db.update(jobs).set(patch).where(eq(jobs.id, job.id));
+  const updated = { ...job, ...patch };
+  wakeAgents(deps, updated);
+  return updated;
+}
+
+const newMirror = (mode: 'all' | 'different', blockChecksum?: boolean) =>
+  ({ id: randomId('mir'), action: 'start', mode, ...(blockChecksum ? { blockChecksum } : {}) });
+
+export const jobRoutes = new Hono<HubEnv>()
+  .post('/v1/jobs/validate', requireRead, async (c) => {
+    const deps = c.get('deps');
+    const body = await parseBody(c, JobCreate);
+    const { name, source, target, start: _s, type: _t, ...spec } = body;
+    const result = await validateJob(deps, apiAuth(c).orgId, { name, source, target, spec });
+    return c.json({ ok: result.ok, items: result.items });
+  })
+  .post('/v1/jobs', requireAdmin, async (c) => {
+    const deps = c.get('deps');
+    const orgId = apiAuth(c).orgId;
+    const body = await parseBody(c, JobCreate);
+    const { name, source, target, start, type, ...spec } = body;
+    const result = await validateJob(deps, orgId, { name, source, target, spec });
+    if (!result.ok) {
+      throw new TandemError('job_invalid', `The job is not valid: ${result.items.filter((i) => i.severity === 'error').map((i) => i.message).join(' ')}`, 422, { items: result.items });
+    }
+    const now = deps.clock.now();
+    const row: JobRow = {
+      id: randomId('job'), orgId, name, type, sourceServerId: result.source!.id, targetServerId: result.target!.id,
+      spec: spec as unknown as Record<string, unknown>, state: start ? 'starting' : 'stopped', resumeState: null, epoch: 1,
+      mirrorRequest: start ? newMirror(spec.mirror.mode) : null, verifyRequest: null, controls: {},
+      sourceStatus: null, targetStatus: null, sourceStatusAt: null, targetStatusAt: null, verifyReport: null,
+      createdAt: now, updatedAt: now,
+    };
+    await deps.db.insert(jobs).values(row);
+    wakeAgents(deps, row);
+    return c.json({ ...(await viewOf(deps, row)), validation: result.items }, 201);
+  })
+  .get('/v1/jobs', requireRead, async (c) => {
+    const deps = c.get('deps');
+    const rows = await deps.db.select().from(jobs).where(eq(jobs.orgId, apiAuth(c).orgId));
+    const names = await serverNames(deps, rows);
+    const now = deps.clock.now();
+    return c.json({ items: rows.map((j) => jobView(j, now, { source: names.get(j.sourceServerId), target: names.get(j.targetServerId) })) });
+  })
+  .get('/v1/jobs/:id', requireRead, async (c) => {
+    const deps = c.get('deps');
+    return c.json(await viewOf(deps, await findJob(deps.db, apiAuth(c).orgId, c.req.param('id'))));
+  })
+  .patch('/v1/jobs/:id', requireAdmin, async (c) => {
+    const deps = c.get('deps');
+    const orgId = apiAuth(c).orgId;
+    const job = await findJob(deps.db, orgId, c.req.param('id'));
+    const body = await parseBody(c, JobPatch);
+    const { name, ...changes } = body;
+    const spec = FilesJobSpec.parse({ ...(job.spec as object), ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) });
+    const result = await validateJob(deps, orgId, { name: name ?? job.name, source: job.sourceServerId, target: job.targetServerId, spec }, job.id);
+    if (!result.ok) {
+      throw new TandemError('job_invalid', `The change is not valid: ${result.items.filter((i) => i.severity === 'error').map((i) => i.message).join(' ')}`, 422, { items: result.items });
+    }
+    const patch = { name: name ?? job.name, spec: spec as unknown as Record<string, unknown>, updatedAt: deps.clock.now() };
+    await deps.db.update(jobs).set(patch).where(eq(jobs.id, job.id));
+    wakeAgents(deps, job);
+    return c.json({ ...(await viewOf(deps, { ...job, ...patch })), validation: result.items });
+  })
+  .delete('/v1/jobs/:id', requireAdmin, async (c) => {
+    const deps = c.get('deps');
+    const job = await findJob(deps.db, apiAuth(c).orgId, c.req.param('id'));
+    // Deleting stops first: once the job is gone from their goal state, agents stop it and drop its queues.
+    await deps.db.delete(jobs).where(and(eq(jobs.id, job.id), eq(jobs.orgId, job.orgId)));
+    wakeAgents(deps, job);
+    return c.json({ deleted: job.id });
+  })
+  .post('/v1/jobs/:id/start', requireAdmin, async (c) => {
+    const deps = c.get('deps');
+    const job = await findJob(deps.db, apiAuth(c).orgId, c.req.param('id'));
+    const spec = job.spec as unknown as FilesJobSpec;
+    // Start from stopped remirrors (differences, block checksums where enabled); from paused it resumes.
+    const extra = job.state === 'stopped' ? { mirrorRequest: newMirror(spec.mirror.mode) } : {};
+    return c.json(await viewOf(deps, await commandJob(deps, job, 'start', extra)));
+  })
+  .post('/v1/jobs/:id/stop', requireAdmin, async (c) => {
+    const deps = c.get('deps');
+    const job = await findJob(deps.db, apiAuth(c).orgId, c.req.param('id'));
+    return c.json(await viewOf(deps, await commandJob(deps, job, 'stop', { mirrorRequest: null })));
+  })
+  .post('/v1/jobs/:id/pause', requireAdmin, async (c) => {
+    const deps = c.get('deps');
+    const job = await findJob(deps.db, apiAuth(c).orgId, c.req.param('id'));
+    return c.json(await viewOf(deps, await commandJob(deps, job, 'pause')));
+  })
+  .post('/v1/jobs/:id/resume', requireAdmin, async (c) => {
+    const deps = c.get('deps');
+    const job = await findJob(deps.db, apiAuth(c).orgId, c.req.param('id'));
+    return c.json(await viewOf(deps, await commandJob(deps, job, 'resume')));
+  })
+  .post('/v1/jobs/:id/mirror', requireAdmin, async (c) => {
+    const deps = c.get('deps');
+    const job = await findJob(deps.db, apiAuth(c).orgId, c.req.param('id'));
+    const body = await parseBody(c, MirrorControl);
+    if (!['starting', 'mirroring', 'protecting', 'paused'].includes(job.state)) {
+      throw conflict('job_not_running', `Mirror controls need a running job; the job is ${job.state}. Start it first.`);
+    }
+    const current = job.mirrorRequest as { id: string; mode?: string } | null;
+    if (body.action !== 'start' && !current) throw conflict('no_mirror', 'There is no mirror to pause, resume or stop; start one.');
+    const spec = job.spec as unknown as FilesJobSpec;
+    const mirrorRequest = body.action === 'start'
+      ? newMirror(body.mode ?? spec.mirror.mode)
+      : { ...current!, id: randomId('mir'), action: body.action, mode: current!.mode, mirrorId: (current as { mirrorId?: string }).mirrorId ?? current!.id };
+    await deps.db.update(jobs).set({ mirrorRequest, updatedAt: deps.clock.now() }).where(eq(jobs.id, job.id));
+    wakeAgents(deps, job);
+    return c.json(await viewOf(deps, { ...job, mirrorRequest }));
+  })
+  .post('/v1/jobs/:id/verify', requireAdmin, async (c) => {
+    const deps = c.get('deps');
+    const job = await findJob(deps.db, apiAuth(c).orgId, c.req.param('id'));
+    const body = await parseBody(c, VerifyRequest);
+    if (!['starting', 'mirroring', 'protecting', 'paused'].includes(job.state)) {
+      throw conflict('job_not_running', `Verification needs a running job; the job is ${job.state}.`);
+    }
+    const spec = job.spec as unknown as FilesJobSpec;
+    const verifyRequest = {
+      id: randomId('ver'),
+      mirrorDifferences: body.mirrorDifferences ?? spec.verify.mirrorDifferences,
+      newerOnly: body.newerOnly ?? spec.verify.newerOnly,
+      blockChecksum: body.blockChecksum ?? spec.verify.blockChecksum,
+    };
+    await deps.db.update(jobs).set({ verifyRequest, verifyReport: null, updatedAt: deps.clock.now() }).where(eq(jobs.id, job.id));
+    wakeAgents(deps, job);
+    return c.json({ verifyId: verifyRequest.id, status: 'requested' }, 202);
+  })
+  .get('/v1/jobs/:id/verify', requireRead, async (c) => {
+    const deps = c.get('deps');
+    const job = await findJob(deps.db, apiAuth(c).orgId, c.req.param('id'));
+    const req = job.verifyRequest as { id: string } | null;
+    return c.json({ verifyId: req?.id ?? null, report: job.verifyReport ?? null, status: !req ? 'none' : job.verifyReport?.completedAt ? 'done' : 'running' });
+  });

@@ -1,0 +1,116 @@
+// What the hub tells agents about their jobs (desired state) and what agents report back, per job.
+import { z } from 'zod';
+import { MirrorStatus, ReplicationStatus, TransmitMode, TargetDataState } from '../states';
+
+export const PeerInfo = z.object({
+  serverId: z.string(),
+  name: z.string(),
+  addresses: z.array(z.string()),
+  port: z.number(),
+  fingerprint: z.string(),
+});
+export type PeerInfo = z.infer<typeof PeerInfo>;
+
+export const MirrorRequest = z.object({
+  id: z.string(),
+  action: z.enum(['start', 'pause', 'resume', 'stop']),
+  /** The start request this control belongs to (absent on a start: its own id). */
+  mirrorId: z.string().optional(),
+  mode: z.enum(['all', 'different']).optional(),
+  /** Set when the hub forces block checksums (e.g. after an auto-disconnect). */
+  blockChecksum: z.boolean().optional(),
+});
+export type MirrorRequest = z.infer<typeof MirrorRequest>;
+
+export const VerifyOrder = z.object({
+  id: z.string(),
+  mirrorDifferences: z.boolean(),
+  newerOnly: z.boolean(),
+  blockChecksum: z.boolean(),
+});
+export type VerifyOrder = z.infer<typeof VerifyOrder>;
+
+/** The goal state for one job on one agent, sent on every poll (idempotent, like a keeper's goal state). */
+export const DesiredJob = z.object({
+  jobId: z.string(),
+  name: z.string(),
+  role: z.enum(['source', 'target']),
+  /** running: protect; stopped: do nothing and drop queues. */
+  run: z.enum(['running', 'stopped']),
+  state: z.string(),
+  epoch: z.number().int(),
+  spec: z.record(z.string(), z.unknown()),
+  sourceName: z.string(),
+  peer: PeerInfo,
+  /** Short-lived EdDSA JWT scoped to the job and epoch; the source presents it on every stream. */
+  jobToken: z.string(),
+  mirror: MirrorRequest.nullable(),
+  verify: VerifyOrder.nullable(),
+  controls: z.record(z.string(), z.unknown()),
+});
+export type DesiredJob = z.infer<typeof DesiredJob>;
+
+export const JobTokenClaims = z.object({
+  job: z.string(),
+  epoch: z.number().int(),
+  src: z.string(),
+  tgt: z.string(),
+  exp: z.number(),
+});
+export type JobTokenClaims = z.infer<typeof JobTokenClaims>;
+
+export const MirrorStats = z.object({
+  mirrorId: z.string().nullable(),
+  filesTotal: z.number().nullable(),
+  bytesTotal: z.number().nullable(),
+  filesSent: z.number(),
+  bytesSent: z.number(),
+  filesSkipped: z.number(),
+  bytesSkipped: z.number(),
+  /** Bytes of frames before and after compression. */
+  wireRawBytes: z.number(),
+  wireCompressedBytes: z.number(),
+  startedAt: z.number().nullable(),
+  completedAt: z.number().nullable(),
+  throughputBps: z.number(),
+  orphansFound: z.number(),
+  orphansRemoved: z.number(),
+});
+export type MirrorStats = z.infer<typeof MirrorStats>;
+
+export const VerifyReport = z.object({
+  verifyId: z.string(),
+  startedAt: z.number(),
+  completedAt: z.number().nullable(),
+  filesCompared: z.number(),
+  identical: z.number(),
+  different: z.number(),
+  missingOnTarget: z.number(),
+  orphansOnTarget: z.number(),
+  /** First differing paths (capped). */
+  paths: z.array(z.object({ path: z.string(), reason: z.string() })),
+  truncated: z.boolean(),
+});
+export type VerifyReport = z.infer<typeof VerifyReport>;
+
+export const JobReport = z.object({
+  jobId: z.string(),
+  role: z.enum(['source', 'target']),
+  epoch: z.number().int(),
+  at: z.number(),
+  mirrorStatus: MirrorStatus.optional(),
+  mirror: MirrorStats.optional(),
+  /** The mirror request id the agent has acted on, and whether that mirror finished. */
+  mirrorRequestId: z.string().nullable().optional(),
+  mirrorComplete: z.boolean().optional(),
+  replicationStatus: ReplicationStatus.optional(),
+  transmitMode: TransmitMode.optional(),
+  targetDataState: TargetDataState.optional(),
+  verify: VerifyReport.nullable().optional(),
+  connection: z.object({ id: z.string().nullable(), since: z.number().nullable(), error: z.string().nullable() }).optional(),
+  replication: z.record(z.string(), z.unknown()).optional(),
+  warnings: z.array(z.object({ code: z.string(), message: z.string() })).optional(),
+  refusedPaths: z.number().optional(),
+  lastError: z.string().nullable().optional(),
+});
+export type JobReport = z.infer<typeof JobReport>;

@@ -1,0 +1,45 @@
+// File operations sent from source to target, shared by the mirror and continuous replication.
+// Paths are the source's absolute POSIX paths; the target maps them through the job's path mapping
+// and refuses any that leave its replica roots.
+import { z } from 'zod';
+
+const AbsPath = z.string().min(1).max(4096);
+
+/** Ownership and times applied after content ("metadata last"). Owners only take effect when the target runs as root. */
+export const FileMeta = z.object({
+  mode: z.number().int().min(0).max(0o7777),
+  uid: z.number().int().min(0),
+  gid: z.number().int().min(0),
+  mtimeMs: z.number(),
+});
+export type FileMeta = z.infer<typeof FileMeta>;
+
+export const FileOp = z.discriminatedUnion('op', [
+  /** Create or replace a directory's metadata (creating it if missing). */
+  z.object({ op: z.literal('mkdir'), path: AbsPath, meta: FileMeta }),
+  /** Whole-file content in chunks: offset 0 starts a new temp file; `final` renames it into place with meta. */
+  z.object({ op: z.literal('file'), path: AbsPath, offset: z.number().int().min(0), final: z.boolean(), size: z.number().int().min(0), meta: FileMeta }),
+  /** In-place write of a byte range of an existing file (block delta, replicated writes, appends). */
+  z.object({ op: z.literal('write'), path: AbsPath, offset: z.number().int().min(0) }),
+  z.object({ op: z.literal('truncate'), path: AbsPath, size: z.number().int().min(0) }),
+  z.object({ op: z.literal('symlink'), path: AbsPath, target: z.string().max(4096), meta: FileMeta.optional() }),
+  /** `path` becomes another name for the already-replicated file `existing`. */
+  z.object({ op: z.literal('hardlink'), path: AbsPath, existing: AbsPath }),
+  z.object({ op: z.literal('meta'), path: AbsPath, meta: FileMeta }),
+  z.object({ op: z.literal('delete'), path: AbsPath }),
+  z.object({ op: z.literal('rename'), path: AbsPath, from: AbsPath }),
+]);
+export type FileOp = z.infer<typeof FileOp>;
+
+/** One manifest entry: what the source has at a path, so the target can say what it needs. */
+export const ManifestEntry = z.object({
+  path: AbsPath,
+  type: z.enum(['file', 'dir', 'symlink']),
+  size: z.number().int().min(0),
+  meta: FileMeta,
+  /** Symlink target. */
+  target: z.string().max(4096).optional(),
+  /** Set on the second and later names of a hard-linked file: the first name seen. */
+  linkOf: AbsPath.optional(),
+});
+export type ManifestEntry = z.infer<typeof ManifestEntry>;
