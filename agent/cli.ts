@@ -5,6 +5,9 @@ import { TANDEM_VERSION } from '../shared/version';
 import { loadAgentConfig, printableConfig } from './config';
 import { registerServerCommands } from './cli/servers';
 import { registerTokenCommands } from './cli/tokens';
+import { registerJobCommands } from './cli/jobs';
+import { registerEventCommands } from './cli/events';
+import { registerNotifyCommands } from './cli/notify';
 
 const program = new Command('tandem')
   .version(TANDEM_VERSION)
@@ -62,6 +65,9 @@ program.command('agent')
 
 registerTokenCommands(program);
 registerServerCommands(program);
+registerJobCommands(program);
+registerEventCommands(program);
+registerNotifyCommands(program);
 
 try {
   await program.parseAsync(process.argv);

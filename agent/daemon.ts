@@ -15,6 +15,7 @@ import { PollLoop, type CommandHandler } from './poll-loop';
 import { loadIdentity, saveIdentity, type AgentIdentity } from './state-store';
 import { loadOrCreateTlsIdentity } from './tls';
 import { JobManager } from './jobs/job-manager';
+import { LicenceManager } from './licence/manager';
 
 export interface RunningAgent {
   identity: AgentIdentity;
@@ -83,8 +84,12 @@ export async function runAgent(cfg: AgentConfig, extraHandlers: Record<string, C
     sendJson(res, 200, { ok: true, version: TANDEM_VERSION, serverId: id.serverId, name: cfg.name });
   });
 
+  // Licence files: pushed by the hub after activation, refreshed online, verified offline (agent/licence).
+  const licence = new LicenceManager({ dataDir: cfg.dataDir, client: new HubClient(id.hubUrl, id.credential), log });
+  await licence.start();
   const handlers = new Map<string, CommandHandler>(Object.entries({
     noop: async (payload: unknown) => ({ pong: true, at: new Date().toISOString(), echo: payload ?? null }),
+    ...licence.handlers(),
     ...extraHandlers,
   }));
   // Job status changes are pushed to the hub promptly (at most every 500 ms) by cutting the long poll short.
@@ -100,7 +105,7 @@ export async function runAgent(cfg: AgentConfig, extraHandlers: Record<string, C
     pollWaitSec: cfg.pollWaitSec,
     log,
     handlers,
-    collect: () => ({ state: { name: cfg.name, uptimeSec: Math.round(process.uptime()) }, jobs: jobs.reports(), addresses, dataPort }),
+    collect: () => ({ state: { name: cfg.name, uptimeSec: Math.round(process.uptime()), licence: licence.report() }, jobs: jobs.reports(), addresses, dataPort }),
     onResponse: (res) => jobs.apply(res.desired as { jobs?: unknown; hubKeys?: unknown }),
   });
   await poll.start();
@@ -109,6 +114,7 @@ export async function runAgent(cfg: AgentConfig, extraHandlers: Record<string, C
     identity: id, dataPort, poll, data, log, jobs,
     async stop() {
       if (nudgeTimer) clearTimeout(nudgeTimer);
+      licence.stop();
       await poll.stop();
       await jobs.stop();
       await data.close();

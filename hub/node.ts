@@ -11,6 +11,8 @@ import { createCommandWaker } from './commands/waker';
 import { ensureAdminToken, ensureDefaultOrg } from './bootstrap';
 import { systemClock, type HubDeps } from './deps';
 import type { Logger } from './log';
+import { scryptHasher } from './portal/password-node';
+import { startLicenceSweep } from './licensing/sweep';
 import { createEvents } from './events';
 import { createSmtpTransport } from './notify/email-smtp';
 import type { TargetPolicy } from './notify/types';
@@ -64,10 +66,11 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   });
   events.notify.start();
   const deps: HubDeps = {
-    db, clock, keys, log, waker: createCommandWaker(), events,
+    db, clock, keys, log, waker: createCommandWaker(), events, passwordHasher: scryptHasher(),
     config: { publicUrl: opts.publicUrl, maxPollWaitSec: 25, maxBodyBytes: 1024 * 1024, startedAt: now },
   };
   const app = createApp(deps);
+  const stopLicenceSweep = startLicenceSweep(deps);
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host }, () => resolve(s));
   });
@@ -89,6 +92,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   return {
     url, port, deps,
     close: () => new Promise<void>((resolve) => {
+      stopLicenceSweep();
       server.close(() => { void events.notify.stop().then(() => events.flush()).finally(() => { closeDb(); resolve(); }); });
       // Long polls hold connections open; end them so close() does not wait 25 s.
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();

@@ -70,3 +70,147 @@ describe('files job: mirror', () => {
     expect(diffTrees(await snapshotTree(src), await snapshotTree(dst))).toEqual([]);
   });
 });
+
+describe('files job: orphans, rules, verify, controls, resume', () => {
+  async function seededPair() {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    await fs.mkdir(path.join(src, 'keep'), { recursive: true });
+    await fs.writeFile(path.join(src, 'keep/a.txt'), 'a');
+    await fs.mkdir(path.join(dst, 'keep'), { recursive: true });
+    await fs.writeFile(path.join(dst, 'keep/orphan.txt'), 'not on the source');
+    await fs.mkdir(path.join(dst, 'gone-dir/sub'), { recursive: true });
+    await fs.writeFile(path.join(dst, 'gone-dir/sub/x'), 'x');
+    return { src, dst };
+  }
+
+  it('orphans: keep leaves them, delete removes them, move relocates them', async () => {
+    const keep = await seededPair();
+    const k = await c.api('POST', '/v1/jobs', filesJob('orphans-keep', keep.src, keep.dst, { orphans: { action: 'keep' } }));
+    const kj = await c.waitJob('mirror', k.body.id, mirrored);
+    expect(kj.stats.orphansFound).toBe(2);
+    expect(await fs.readFile(path.join(keep.dst, 'keep/orphan.txt'), 'utf8')).toBe('not on the source');
+
+    const del = await seededPair();
+    const d = await c.api('POST', '/v1/jobs', filesJob('orphans-delete', del.src, del.dst, { orphans: { action: 'delete' } }));
+    await c.waitJob('mirror', d.body.id, mirrored);
+    expect(diffTrees(await snapshotTree(del.src, { dirMtimes: false }), await snapshotTree(del.dst, { dirMtimes: false }))).toEqual([]);
+
+    const mv = await seededPair();
+    const moveTo = await tempDir('moved');
+    const m = await c.api('POST', '/v1/jobs', filesJob('orphans-move', mv.src, mv.dst, { orphans: { action: 'move', moveTo } }));
+    await c.waitJob('mirror', m.body.id, mirrored);
+    expect(await fs.readFile(path.join(moveTo, mv.src.slice(1), 'keep/orphan.txt'), 'utf8')).toBe('not on the source');
+    await expect(fs.access(path.join(mv.dst, 'keep/orphan.txt'))).rejects.toThrow();
+  });
+
+  it('nested include/exclude rules with wildcards decide what is copied, and excluded target files are not orphans', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    for (const f of ['app/main.c', 'app/build/out.o', 'app/build/keep/important.txt', 'app/logs/x.log', 'app/logs/readme.txt', 'app/cache.tmp', 'other/skip.txt']) {
+      await fs.mkdir(path.dirname(path.join(src, f)), { recursive: true });
+      await fs.writeFile(path.join(src, f), f);
+    }
+    await fs.mkdir(path.join(dst, 'app/build'), { recursive: true });
+    await fs.writeFile(path.join(dst, 'app/build/old.o'), 'excluded on the source: protected from orphan deletion');
+    const rules = [
+      { path: `${src}/app`, type: 'include', recursive: true },
+      { path: `${src}/app/build`, type: 'exclude', recursive: true },
+      { path: `${src}/app/build/keep`, type: 'include', recursive: true },
+      { path: `${src}/app/*.tmp`, type: 'exclude', recursive: false },
+      { path: `${src}/app/logs/*.log`, type: 'exclude', recursive: false },
+    ];
+    const job = await c.api('POST', '/v1/jobs', { ...filesJob('rules', src, dst), rules, orphans: { action: 'delete' } });
+    expect(job.status, JSON.stringify(job.body)).toBe(201);
+    await c.waitJob('mirror', job.body.id, mirrored);
+    const got = Object.entries(await snapshotTree(dst)).filter(([, e]) => e.type === 'file').map(([p]) => p).sort();
+    expect(got).toEqual(['app/build/keep/important.txt', 'app/build/old.o', 'app/logs/readme.txt', 'app/main.c']);
+  });
+
+  it('verify reports differences and, when asked, mirrors them', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    await fs.writeFile(path.join(src, 'one.txt'), 'one');
+    await fs.writeFile(path.join(src, 'two.txt'), 'two');
+    const job = await c.api('POST', '/v1/jobs', filesJob('verify', src, dst));
+    await c.waitJob('mirror', job.body.id, mirrored);
+    // Change the target behind the job's back: same size and time, different content (only block checksums see it).
+    const st = await fs.stat(path.join(dst, 'one.txt'));
+    await fs.writeFile(path.join(dst, 'one.txt'), 'ONE');
+    await fs.utimes(path.join(dst, 'one.txt'), st.atime, st.mtime);
+    await fs.rm(path.join(dst, 'two.txt'));
+    const v = await c.api('POST', `/v1/jobs/${job.body.id}/verify`, { blockChecksum: true, mirrorDifferences: true });
+    expect(v.status).toBe(202);
+    const report = await waitForReport(job.body.id);
+    expect(report).toMatchObject({ filesCompared: 2, identical: 0, different: 1, missingOnTarget: 1 });
+    expect(report.paths.map((p: any) => path.basename(p.path)).sort()).toEqual(['one.txt', 'two.txt']);
+    await waitForEqual(src, dst);
+  });
+
+  it('pause keeps the cursor and resume continues; stop drops it', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    for (let i = 0; i < 40; i++) await fs.writeFile(path.join(src, `f${String(i).padStart(2, '0')}.bin`), randomData(2 * 1024 * 1024));
+    // zstd level 19 on random data is slow: the mirror takes long enough to be paused part-way.
+    const job = await c.api('POST', '/v1/jobs', filesJob('controls', src, dst, { compression: 19 }));
+    await c.waitJob('some progress', job.body.id, (j) => j.stats.bytesSent >= 32 * 1024 * 1024 && j.mirrorStatus === 'in_progress');
+    expect((await c.api('POST', `/v1/jobs/${job.body.id}/mirror`, { action: 'pause' })).status).toBe(200);
+    const paused = await c.waitJob('paused', job.body.id, (j) => j.mirrorStatus === 'paused');
+    const sentAtPause = paused.stats.bytesSent;
+    expect(sentAtPause).toBeLessThan(80 * 1024 * 1024);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await c.job(job.body.id)).stats.bytesSent).toBe(sentAtPause);
+    expect((await c.api('POST', `/v1/jobs/${job.body.id}/mirror`, { action: 'resume' })).status).toBe(200);
+    const done = await c.waitJob('resumed mirror complete', job.body.id, mirrored, 120_000);
+    // Resumed from the cursor: at most one batch (32 MiB) is sent twice.
+    expect(done.stats.bytesSent).toBeLessThan((80 + 33) * 1024 * 1024);
+    expect(diffTrees(await snapshotTree(src), await snapshotTree(dst))).toEqual([]);
+    expect((await c.api('POST', `/v1/jobs/${job.body.id}/mirror`, { action: 'stop' })).status).toBe(200);
+  });
+
+  it('kill the target agent mid-mirror and restart it: the mirror resumes and ends exact', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    for (let i = 0; i < 40; i++) await fs.writeFile(path.join(src, `f${String(i).padStart(2, '0')}.bin`), randomData(2 * 1024 * 1024));
+    const job = await c.api('POST', '/v1/jobs', filesJob('kill-target', src, dst, { compression: 19 }));
+    await c.waitJob('some progress', job.body.id, (j) => j.stats.bytesSent >= 32 * 1024 * 1024 && j.mirrorStatus === 'in_progress');
+    await c.restartTarget('SIGKILL');
+    const done = await c.waitJob('mirror complete after target restart', job.body.id, mirrored, 120_000);
+    expect(done.stats.bytesSent).toBeLessThan((80 + 33) * 1024 * 1024);
+    expect(diffTrees(await snapshotTree(src), await snapshotTree(dst))).toEqual([]);
+  });
+
+  it('kill the source agent mid-mirror and restart it: the mirror resumes and ends exact', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    for (let i = 0; i < 40; i++) await fs.writeFile(path.join(src, `f${String(i).padStart(2, '0')}.bin`), randomData(2 * 1024 * 1024));
+    const job = await c.api('POST', '/v1/jobs', filesJob('kill-source', src, dst, { compression: 19 }));
+    await c.waitJob('some progress', job.body.id, (j) => j.stats.bytesSent >= 32 * 1024 * 1024 && j.mirrorStatus === 'in_progress');
+    await c.restartSource('SIGKILL');
+    const done = await c.waitJob('mirror complete after source restart', job.body.id, mirrored, 120_000);
+    expect(done.stats.bytesSent).toBeLessThan((80 + 33) * 1024 * 1024);
+    expect(diffTrees(await snapshotTree(src), await snapshotTree(dst))).toEqual([]);
+  });
+
+  it('a server used by a job cannot be removed; deleting the job frees it', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    const job = await c.api('POST', '/v1/jobs', filesJob('in-use', src, dst, { start: false }));
+    const rm = await c.api('DELETE', '/v1/servers/beta');
+    expect(rm).toMatchObject({ status: 409, body: { error: { code: 'server_in_use' } } });
+    expect((await c.api('DELETE', `/v1/jobs/${job.body.id}`)).status).toBe(200);
+  });
+});
+
+async function waitForReport(jobId: string) {
+  const { waitFor } = await import('./support/processes');
+  return waitFor('verify report', async () => {
+    const r = await c.api('GET', `/v1/jobs/${jobId}/verify`);
+    return r.body.status === 'done' && r.body.report;
+  });
+}
+
+async function waitForEqual(a: string, b: string) {
+  const { waitFor } = await import('./support/processes');
+  await waitFor('trees identical', async () => diffTrees(await snapshotTree(a), await snapshotTree(b)).length === 0, 30_000);
+}

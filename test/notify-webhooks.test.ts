@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { inProcessHub, testClock } from './support/in-process-hub';
-import { generateWebhookSecret, verifyWebhook } from '../hub/notify/signing';
+import { generateWebhookSecret, verifyWebhook } from '../shared/events/webhook-signing';
 
 interface Received { headers: http.IncomingHttpHeaders; body: string; json: any; verified: boolean }
 

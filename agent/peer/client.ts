@@ -6,7 +6,8 @@ import { TandemError } from '../../shared/errors';
 import type { PeerInfo } from '../../shared/protocol/jobs';
 
 export function pinnedDispatcher(fingerprint: string): Agent {
-  const base = buildConnector({ rejectUnauthorized: false });
+  // No TLS session reuse: a resumed session carries no peer certificate, so the pin could not be checked.
+  const base = buildConnector({ rejectUnauthorized: false, maxCachedSessions: 0 });
   return new Agent({
     keepAliveTimeout: 30_000,
     connect: (opts, cb) => {

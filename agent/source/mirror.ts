@@ -12,6 +12,8 @@ import { walkProtectedSet, type WalkItem } from './walker';
 
 export const CHUNK_BYTES = 4 * 1024 * 1024;
 export const BATCH_ENTRIES = 512;
+/** A batch is also cut once its files add up to this, so a resume never repeats much work. */
+export const BATCH_BYTES = 32 * 1024 * 1024;
 const VERIFY_PATHS_MAX = 1000;
 
 export interface MirrorParams {
@@ -91,12 +93,19 @@ export class MirrorRun {
 
   async run(): Promise<void> {
     let batch: WalkItem[] = [];
+    let entries = 0;
+    let bytes = 0;
     for await (const item of walkProtectedSet(this.p.rules, { after: this.p.after, signal: this.p.signal })) {
       if (this.p.signal.aborted) return;
       batch.push(item);
-      if (item.kind === 'entry' && batch.filter((b) => b.kind === 'entry').length >= BATCH_ENTRIES) {
+      if (item.kind !== 'entry') continue;
+      entries++;
+      bytes += item.entry.size;
+      if (entries >= BATCH_ENTRIES || bytes >= BATCH_BYTES) {
         await this.flush(batch);
         batch = [];
+        entries = 0;
+        bytes = 0;
       }
     }
     if (this.p.signal.aborted) return;
@@ -208,6 +217,8 @@ export class MirrorRun {
     v.orphansOnTarget += res.orphans.found;
     for (const [i, e] of entries.entries()) {
       const need = res.needs[i]!;
+      // Directory times move whenever their contents change; verification is about files and links.
+      if (e.type === 'dir') continue;
       if (e.type === 'file') v.filesCompared++;
       let reason: string | null = null;
       if (need.action === 'blocks') {

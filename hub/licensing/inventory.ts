@@ -85,14 +85,20 @@ export async function addCodes(deps: HubDeps, orgId: string, input: string | str
       bad.push({ code: c, error: e.code, message: e.message });
     }
   }
+  const now = deps.clock.now();
+  for (const l of found) {
+    if (l.expiresAt != null && l.expiresAt <= now) {
+      bad.push({ code: formatCode(l.code), error: 'licence_expired', message: `Licence ${formatCode(l.code)} expired on ${new Date(l.expiresAt).toISOString().slice(0, 10)}.` });
+    }
+  }
   if (bad.length) {
     const first = bad[0]!;
     const more = bad.length > 1 ? ` (${bad.length - 1} more bad code${bad.length > 2 ? 's' : ''} listed in details)` : '';
-    throw new TandemError(first.error, `${first.message}${more} Nothing was added.`, first.error === 'licence_other_org' ? 403 : first.error === 'licence_unknown' ? 404 : 400, { invalid: bad });
+    throw new TandemError(first.error, `${first.message}${more} Nothing was added.`, first.error === 'licence_other_org' ? 403 : first.error === 'licence_unknown' ? 404 : first.error === 'licence_expired' ? 409 : 400, { invalid: bad });
   }
   const fresh = found.filter((l) => l.addedAt == null);
   if (fresh.length) {
-    await deps.db.update(licences).set({ addedAt: deps.clock.now() }).where(inArray(licences.id, fresh.map((l) => l.id)));
+    await deps.db.update(licences).set({ addedAt: now }).where(inArray(licences.id, fresh.map((l) => l.id)));
   }
   return {
     added: fresh.map((l) => formatCode(l.code)),

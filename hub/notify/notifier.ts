@@ -10,7 +10,7 @@ import { randomId } from '../../shared/tokens';
 import { eventView } from '../events/store';
 import { emailContent, webhookBody } from './payloads';
 import { classifyResponse, nextRetryDelay, parseRetryAfter } from './retry';
-import { webhookHeaders } from './signing';
+import { webhookHeaders } from '../../shared/events/webhook-signing';
 import { checkWebhookUrl } from './targets';
 import { DEFAULT_TIMEOUTS, type EmailTransport, type NotifyTimeouts, type TargetPolicy } from './types';
 
@@ -54,7 +54,14 @@ export interface NotifierOptions {
   /** How the notifier reports its own failures (endpoint disabled, e-mail failing); wired to the event bus. */
   raise: (input: RaiseInput) => void;
   maxInFlight?: number;
+  /** Sends in flight per target (one org's SMTP server, one webhook endpoint), so a stuck target cannot take every slot. */
+  maxPerTarget?: number;
   jitter?: () => number;
+}
+
+/** Deliveries to the same SMTP settings or endpoint share a target; each target gets only a few concurrent sends. */
+export function deliveryTarget(d: { channel: string; orgId: string; endpointId: string | null }): string {
+  return d.channel === 'email' ? `email:${d.orgId}` : `webhook:${d.endpointId}`;
 }
 
 const LEASE_EXTRA_MS = 60_000;
@@ -69,7 +76,9 @@ export function createNotifier(opts: NotifierOptions): Notifier {
   const { db, clock, log } = opts;
   const timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
   const doFetch = opts.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a));
-  const maxInFlight = opts.maxInFlight ?? 16;
+  const maxInFlight = opts.maxInFlight ?? 32;
+  const maxPerTarget = opts.maxPerTarget ?? 2;
+  const perTarget = new Map<string, number>();
   const jitter = opts.jitter ?? (() => 0);
   const leaseMs = Math.max(timeouts.webhookMs, timeouts.smtpMs) * 2 + LEASE_EXTRA_MS;
   const inFlight = new Map<string, Promise<AttemptOutcome | null>>();
@@ -77,6 +86,8 @@ export function createNotifier(opts: NotifierOptions): Notifier {
   let timer: ReturnType<typeof setInterval> | undefined;
   let maintTimer: ReturnType<typeof setInterval> | undefined;
   let ticking: Promise<void> | null = null;
+  let stopped = false;
+  let rerun = false;
 
   async function claim(id: string, now: number): Promise<boolean> {
     const res = await db.update(notificationDeliveries).set({ status: 'sending', leaseUntil: now + leaseMs })
@@ -87,34 +98,65 @@ export function createNotifier(opts: NotifierOptions): Notifier {
     return res.length > 0;
   }
 
-  async function dueIds(now: number, limit: number): Promise<string[]> {
-    const rows = await db.select({ id: notificationDeliveries.id }).from(notificationDeliveries)
+  async function dueRows(now: number, limit: number) {
+    const rows = await db.select({ id: notificationDeliveries.id, channel: notificationDeliveries.channel, orgId: notificationDeliveries.orgId, endpointId: notificationDeliveries.endpointId })
+      .from(notificationDeliveries)
       .where(or(
         and(eq(notificationDeliveries.status, 'pending'), lte(notificationDeliveries.nextAttemptAt, now)),
         and(eq(notificationDeliveries.status, 'sending'), lt(notificationDeliveries.leaseUntil, now)),
       ))
-      .orderBy(notificationDeliveries.nextAttemptAt).limit(limit + inFlight.size);
-    return rows.map((r) => r.id).filter((id) => !inFlight.has(id)).slice(0, limit);
+      .orderBy(notificationDeliveries.nextAttemptAt).limit(Math.max(200, limit + inFlight.size));
+    const picked: typeof rows = [];
+    const planned = new Map(perTarget);
+    for (const r of rows) {
+      if (picked.length >= limit) break;
+      if (inFlight.has(r.id)) continue;
+      const t = deliveryTarget(r);
+      if ((planned.get(t) ?? 0) >= maxPerTarget) continue;
+      planned.set(t, (planned.get(t) ?? 0) + 1);
+      picked.push(r);
+    }
+    return picked;
+  }
+
+  function track(target: string, id: string, p: Promise<AttemptOutcome | null>): Promise<AttemptOutcome | null> {
+    perTarget.set(target, (perTarget.get(target) ?? 0) + 1);
+    const done = p.finally(() => {
+      inFlight.delete(id);
+      const n = (perTarget.get(target) ?? 1) - 1;
+      if (n <= 0) perTarget.delete(target); else perTarget.set(target, n);
+      // A freed slot may unblock deliveries waiting behind a slow target.
+      if (!stopped) void tickOnce();
+    });
+    inFlight.set(id, done);
+    return done;
   }
 
   async function tick(): Promise<void> {
     const now = clock.now();
     const room = maxInFlight - inFlight.size;
     if (room <= 0) return;
-    for (const id of await dueIds(now, room)) {
-      if (!(await claim(id, now))) continue;
-      const p = attempt(id).catch((err: unknown) => {
-        log.error({ deliveryId: id, err: String(err) }, 'notification delivery crashed');
+    for (const row of await dueRows(now, room)) {
+      if (!(await claim(row.id, now))) continue;
+      track(deliveryTarget(row), row.id, attempt(row.id).catch((err: unknown) => {
+        log.error({ deliveryId: row.id, err: String(err) }, 'notification delivery crashed');
         return null;
-      }).finally(() => inFlight.delete(id));
-      inFlight.set(id, p);
+      }));
     }
   }
 
   function tickOnce(): Promise<void> {
-    // Ticks do not overlap; a kick during a tick is served by the next interval or kick.
-    ticking ??= tick().catch((err: unknown) => { log.error({ err: String(err) }, 'delivery loop tick failed'); })
-      .finally(() => { ticking = null; });
+    // Ticks never overlap; a request during a tick runs one more tick (with a fresh clock reading) after it.
+    if (ticking) {
+      rerun = true;
+      return ticking;
+    }
+    ticking = (async () => {
+      do {
+        rerun = false;
+        await tick().catch((err: unknown) => { log.error({ err: String(err) }, 'delivery loop tick failed'); });
+      } while (rerun && !stopped);
+    })().finally(() => { ticking = null; });
     return ticking;
   }
 
@@ -217,8 +259,11 @@ export function createNotifier(opts: NotifierOptions): Notifier {
     timeouts,
     kick() { void tickOnce(); },
     async runDue() {
-      await tickOnce();
-      while (inFlight.size > 0) await Promise.all([...inFlight.values()]);
+      // Repeat while sends finish, so deliveries queued behind a busy target go out too.
+      do {
+        await tickOnce();
+        if (inFlight.size > 0) await Promise.race([...inFlight.values()]);
+      } while (inFlight.size > 0);
     },
     async settle() {
       await ticking;
@@ -234,12 +279,13 @@ export function createNotifier(opts: NotifierOptions): Notifier {
         await ticking;
         return inFlight.get(id) ?? null;
       }
-      const p = attempt(id).finally(() => inFlight.delete(id));
-      inFlight.set(id, p);
-      return p;
+      const [row] = await db.select({ channel: notificationDeliveries.channel, orgId: notificationDeliveries.orgId, endpointId: notificationDeliveries.endpointId })
+        .from(notificationDeliveries).where(eq(notificationDeliveries.id, id));
+      return track(row ? deliveryTarget(row) : id, id, attempt(id));
     },
     start(intervalMs = 1000) {
       if (timer) return;
+      stopped = false;
       timer = setInterval(() => void tickOnce(), intervalMs);
       maintTimer = setInterval(() => void runMaintenance(), 60_000);
       timer.unref?.();
@@ -247,6 +293,7 @@ export function createNotifier(opts: NotifierOptions): Notifier {
       void runMaintenance();
     },
     async stop() {
+      stopped = true;
       clearInterval(timer);
       clearInterval(maintTimer);
       timer = maintTimer = undefined;

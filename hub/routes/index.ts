@@ -11,6 +11,8 @@ import { eventRoutes } from './events';
 import { notificationRoutes } from './notifications';
 import { webhookRoutes } from './webhooks';
 import { jobRoutes } from './jobs';
+import { licenceRoutes } from './licences';
+import { orgRoutes } from './orgs';
 
 export const routeGroups: Hono<HubEnv>[] = [
   healthRoutes,
@@ -23,4 +25,6 @@ export const routeGroups: Hono<HubEnv>[] = [
   notificationRoutes,
   webhookRoutes,
   jobRoutes,
+  licenceRoutes,
+  orgRoutes,
 ];

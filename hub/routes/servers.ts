@@ -11,6 +11,7 @@ import { serverView } from '../servers/view';
 import { findServer } from '../servers/lookup';
 import { jobsUsingServer } from '../servers/usage';
 import { queueCommand, commandView } from '../commands/queue';
+import { deactivateServerLicences } from '../licensing/activation';
 
 export const serverRoutes = new Hono<HubEnv>()
   .get('/v1/servers', requireRead, async (c) => {
@@ -42,11 +43,13 @@ export const serverRoutes = new Hono<HubEnv>()
     if (jobs.length) {
       throw conflict('server_in_use', `Server "${row.name}" is used by job(s) ${jobs.join(', ')}. Delete those jobs first.`, { jobs });
     }
+    // Managed uninstall: ?deactivate=true frees the server's licences for other hosts (unlimited, unlike transfers).
+    const deactivated = c.req.query('deactivate') === 'true' ? await deactivateServerLicences(deps, row.orgId, row.id) : [];
     await deps.db.batch([
       deps.db.delete(commands).where(eq(commands.serverId, row.id)),
       deps.db.delete(servers).where(eq(servers.id, row.id)),
     ]);
-    return c.json({ deleted: row.id });
+    return c.json({ deleted: row.id, deactivatedLicences: deactivated.map((d) => d.code) });
   })
   .post('/v1/servers/:id/commands', requireAdmin, async (c) => {
     const deps = c.get('deps');

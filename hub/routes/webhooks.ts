@@ -9,7 +9,7 @@ import { requireAdmin, requireRead, apiAuth } from '../middleware/auth';
 import { parseBody } from '../middleware/validate';
 import { documentRoutes } from '../openapi';
 import type { HubDeps, HubEnv } from '../deps';
-import { isValidWebhookSecret } from '../notify/signing';
+import { isValidWebhookSecret } from '../../shared/events/webhook-signing';
 import { checkWebhookUrl } from '../notify/targets';
 import { iso, isoOrNull } from './time';
 

@@ -9,6 +9,7 @@ import { createCommandWaker } from '../../hub/commands/waker';
 import { ensureAdminToken, ensureDefaultOrg } from '../../hub/bootstrap';
 import { silentLogger } from '../../hub/log';
 import type { HubDeps } from '../../hub/deps';
+import { scryptHasher } from '../../hub/portal/password-node';
 import { createEvents, type EventsOptions } from '../../hub/events';
 
 export interface TestClock {
@@ -33,6 +34,8 @@ export async function inProcessHub(opts: { clock?: TestClock; events?: Partial<E
   const events = createEvents({ db, clock, log: silentLogger, email: null, ...opts.events });
   const deps: HubDeps = {
     db, clock, keys, waker: createCommandWaker(), log: silentLogger, events,
+    // Cheap scrypt parameters keep portal sign-in tests fast; production uses N=2^15.
+    passwordHasher: scryptHasher({ N: 1024, r: 8, p: 1 }),
     config: { maxPollWaitSec: 25, maxBodyBytes: 1024 * 1024, startedAt: clock.now(), publicUrl: 'http://hub.test' },
   };
   const app = createApp(deps);

@@ -100,7 +100,7 @@ export async function startAgentProcess(opts: { name: string; token?: string; da
   const dataDir = opts.dataDir ?? (await tempDir(`agent-${opts.name}`));
   const port = opts.port ?? (await freePort());
   const args = ['agent', '--name', opts.name, '--data-dir', dataDir, '--port', String(port), '--listen', '127.0.0.1',
-    '--advertise', '127.0.0.1', '--poll-wait', String(opts.pollWait ?? 5), '--log-level', 'warn', ...(opts.extraArgs ?? [])];
+    '--advertise', '127.0.0.1', '--poll-wait', String(opts.pollWait ?? 5), '--log-level', process.env.TANDEM_TEST_LOG ?? 'warn', ...(opts.extraArgs ?? [])];
   if (opts.token) args.push('--token', opts.token);
   const p = await startProcess(args, /running as (\S+); data port (\d+)/);
   return { ...p, serverId: p.match[1]!, dataPort: Number(p.match[2]), dataDir };

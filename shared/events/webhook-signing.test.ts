@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { generateWebhookSecret, isValidWebhookSecret, signWebhook, verifyWebhook, webhookHeaders } from './signing';
+import { generateWebhookSecret, isValidWebhookSecret, signWebhook, verifyWebhook, webhookHeaders } from './webhook-signing';
 
 describe('Standard Webhooks signing', () => {
   it('signs id.timestamp.body with HMAC-SHA256 of the base64-decoded whsec_ secret', async () => {

@@ -1,0 +1,129 @@
+// `tandem job …`: create, list, show (with --watch and a progress bar), remove, and the job controls.
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { hubClient, output, table } from './context';
+
+interface JobView {
+  id: string; name: string; state: string; health: string; activity: string; mirrorStatus: string; replicationStatus: string;
+  transmitMode: string; targetDataState: string; epoch: number; source: { name: string | null }; target: { name: string | null };
+  stats: Record<string, any>; warnings: Array<{ code: string; message: string }>;
+}
+
+const mb = (n: number | null | undefined) => (n == null ? '-' : `${(n / 1048576).toFixed(1)} MiB`);
+
+export function progressBar(percent: number | null, width = 30): string {
+  if (percent == null) return '';
+  const filled = Math.round((Math.max(0, Math.min(100, percent)) / 100) * width);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${percent.toFixed(1)}%`;
+}
+
+export function renderJob(j: JobView): string {
+  const s = j.stats;
+  const lines = [
+    `${j.name} (${j.id})  ${j.source.name} → ${j.target.name}  epoch ${j.epoch}`,
+    `  health ${j.health}   activity ${j.activity}`,
+    `  mirror ${j.mirrorStatus}   replication ${j.replicationStatus}   transmit ${j.transmitMode}   target data ${j.targetDataState}`,
+  ];
+  if (j.mirrorStatus === 'in_progress' || j.mirrorStatus === 'calculating') {
+    lines.push(`  ${progressBar(s.percentComplete)}  ${mb(s.bytesSent + s.bytesSkipped)} of ${mb(s.bytesTotal)}  ${mb(s.throughputBps)}/s  ETA ${s.etaSec ?? '-'} s`);
+  }
+  lines.push(`  files sent ${s.filesSent} skipped ${s.filesSkipped} remaining ${s.filesRemaining ?? '-'}   bytes sent ${mb(s.bytesSent)} (on the wire ${mb(s.wireCompressedBytes)})`);
+  if (s.replication && Object.keys(s.replication).length) lines.push(`  replication ${JSON.stringify(s.replication)}`);
+  for (const w of j.warnings) lines.push(`  ! ${w.code}: ${w.message}`);
+  return lines.join('\n');
+}
+
+function readBody(o: { file?: string; json?: string }): Record<string, unknown> {
+  if (o.file) return JSON.parse(readFileSync(o.file, 'utf8'));
+  if (o.json) return JSON.parse(o.json);
+  return {};
+}
+
+export function registerJobCommands(program: Command): void {
+  const job = program.command('job').description('files jobs: protect paths on a source server onto a target server');
+  job.command('create')
+    .option('--name <name>')
+    .option('--source <server>')
+    .option('--target <server>')
+    .option('--include <paths...>', 'paths to protect (recursive include rules)')
+    .option('--exclude <paths...>', 'paths to leave out (recursive exclude rules)')
+    .option('--target-root <dir>', 'all-to-one mapping: replicas go to <dir>/<source name>/<path>')
+    .option('--map <pairs...>', 'custom mapping entries SOURCE=TARGET')
+    .option('--file <job.json>', 'full job definition as JSON (flags override it)')
+    .option('--no-start', 'create without starting')
+    .action(async (o, cmd: Command) => {
+      const body: Record<string, any> = readBody({ file: o.file });
+      if (o.name) body.name = o.name;
+      if (o.source) body.source = o.source;
+      if (o.target) body.target = o.target;
+      if (o.include || o.exclude) {
+        body.rules = [
+          ...(o.include ?? []).map((p: string) => ({ path: p, type: 'include', recursive: true })),
+          ...(o.exclude ?? []).map((p: string) => ({ path: p, type: 'exclude', recursive: true })),
+        ];
+      }
+      if (o.targetRoot) body.pathMapping = { mode: 'all_to_one', targetRoot: o.targetRoot };
+      if (o.map) body.pathMapping = { mode: 'custom', entries: o.map.map((m: string) => { const [source, target] = m.split('='); return { source, target }; }) };
+      if (o.start === false) body.start = false;
+      const res = await hubClient(cmd).call<JobView>('POST', '/v1/jobs', body);
+      output(cmd, res, () => `created job ${res.id} (${res.state})\n${renderJob(res)}`);
+    });
+  job.command('validate').option('--file <job.json>').option('--json-body <json>').action(async (o, cmd: Command) => {
+    const res = await hubClient(cmd).call<{ ok: boolean; items: Array<{ severity: string; code: string; message: string }> }>('POST', '/v1/jobs/validate', readBody({ file: o.file, json: o.jsonBody }));
+    output(cmd, res, () => res.items.map((i) => `${i.severity.padEnd(7)} ${i.code}: ${i.message}`).join('\n'));
+    if (!res.ok) process.exitCode = 1;
+  });
+  job.command('ls').action(async (_o, cmd: Command) => {
+    const res = await hubClient(cmd).call<{ items: JobView[] }>('GET', '/v1/jobs');
+    output(cmd, res.items, () => table(['ID', 'NAME', 'SOURCE', 'TARGET', 'HEALTH', 'ACTIVITY', 'MIRROR', 'REPLICATION', 'TARGET DATA'],
+      res.items.map((j) => [j.id, j.name, j.source.name, j.target.name, j.health, j.activity, j.mirrorStatus, j.replicationStatus, j.targetDataState])));
+  });
+  job.command('show <job>')
+    .option('--watch', 'refresh every second until interrupted')
+    .action(async (id: string, o, cmd: Command) => {
+      const client = hubClient(cmd);
+      const get = () => client.call<JobView>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
+      if (!o.watch) {
+        const j = await get();
+        output(cmd, j, () => renderJob(j));
+        return;
+      }
+      for (;;) {
+        const j = await get();
+        process.stdout.write(`\x1b[2J\x1b[H${renderJob(j)}\n\n(refreshing every second; Ctrl-C to stop)\n`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    });
+  job.command('rm <job>').description('stop and delete a job').action(async (id: string, _o, cmd: Command) => {
+    output(cmd, await hubClient(cmd).call('DELETE', `/v1/jobs/${encodeURIComponent(id)}`), () => `deleted ${id}`);
+  });
+  for (const action of ['start', 'stop', 'pause', 'resume'] as const) {
+    job.command(`${action} <job>`).action(async (id: string, _o, cmd: Command) => {
+      const j = await hubClient(cmd).call<JobView>('POST', `/v1/jobs/${encodeURIComponent(id)}/${action}`, {});
+      output(cmd, j, () => renderJob(j));
+    });
+  }
+  job.command('mirror <job> <action>').description('mirror control: start | pause | resume | stop')
+    .option('--mode <mode>', 'all | different')
+    .action(async (id: string, action: string, o, cmd: Command) => {
+      const j = await hubClient(cmd).call<JobView>('POST', `/v1/jobs/${encodeURIComponent(id)}/mirror`, { action, ...(o.mode ? { mode: o.mode } : {}) });
+      output(cmd, j, () => renderJob(j));
+    });
+  job.command('verify <job>').description('compare target with source; --run starts a verification, otherwise shows the last report')
+    .option('--run', 'start a verification')
+    .option('--mirror-differences', 'mirror what differs when done')
+    .option('--block-checksum', 'compare block hashes, not just size and time')
+    .action(async (id: string, o, cmd: Command) => {
+      const client = hubClient(cmd);
+      if (o.run) {
+        await client.call('POST', `/v1/jobs/${encodeURIComponent(id)}/verify`, { ...(o.mirrorDifferences ? { mirrorDifferences: true } : {}), ...(o.blockChecksum ? { blockChecksum: true } : {}) });
+      }
+      const r = await client.call<{ status: string; report: any }>('GET', `/v1/jobs/${encodeURIComponent(id)}/verify`);
+      output(cmd, r, () => {
+        if (!r.report) return `verification: ${r.status}`;
+        const p = r.report;
+        return [`verification: ${r.status}`, `  compared ${p.filesCompared}  identical ${p.identical}  different ${p.different}  missing on target ${p.missingOnTarget}  orphans on target ${p.orphansOnTarget}`,
+          ...p.paths.map((x: { path: string; reason: string }) => `  ${x.reason.padEnd(20)} ${x.path}`), ...(p.truncated ? ['  … (list truncated)'] : [])].join('\n');
+      });
+    });
+}

@@ -1,0 +1,185 @@
+// In-memory model of the protected tree as last sent to the target: path → inode, inode → stat and
+// block hashes. The planner updates it while planning; the index store persists it between runs.
+import { posix } from 'node:path';
+import type { BlockHashes } from '../../../shared/delta';
+import type { Observed } from './types';
+
+/** Block hashes of a file's content as last sent, and when that read started (for the racy-mtime check). */
+export interface FileHashes extends BlockHashes {
+  hashedAtMs: number;
+}
+
+/** One inode; a hard-linked file has several paths, a directory exactly one. */
+export interface TreeNode extends Observed {
+  readonly paths: Set<string>;
+  hashes?: FileHashes;
+}
+
+export interface TreeChanges {
+  /** Paths added, updated or removed since the last takeChanges(). */
+  paths: string[];
+  /** Inodes whose stat or hashes changed, or that were removed. */
+  keys: string[];
+}
+
+const parentOf = (path: string): string => posix.dirname(path);
+const isUnder = (path: string, dir: string): boolean => dir === '/' ? path !== '/' : path.startsWith(dir + '/');
+
+function copyStat(into: Observed, from: Observed): void {
+  into.kind = from.kind;
+  into.size = from.size;
+  into.mtimeMs = from.mtimeMs;
+  into.ctimeMs = from.ctimeMs;
+  into.mode = from.mode;
+  into.uid = from.uid;
+  into.gid = from.gid;
+  into.nlink = from.nlink;
+  if (from.target === undefined) delete into.target;
+  else into.target = from.target;
+}
+
+export class TreeIndex {
+  private readonly keyByPath = new Map<string, string>();
+  private readonly nodes = new Map<string, TreeNode>();
+  private readonly kids = new Map<string, Set<string>>();
+  private changedPaths = new Set<string>();
+  private changedKeys = new Set<string>();
+
+  /** Number of paths. */
+  get size(): number {
+    return this.keyByPath.size;
+  }
+
+  get(path: string): TreeNode | undefined {
+    const key = this.keyByPath.get(path);
+    return key === undefined ? undefined : this.nodes.get(key);
+  }
+
+  has(path: string): boolean {
+    return this.keyByPath.has(path);
+  }
+
+  node(key: string): TreeNode | undefined {
+    return this.nodes.get(key);
+  }
+
+  pathsOf(key: string): string[] {
+    const n = this.nodes.get(key);
+    return n ? [...n.paths] : [];
+  }
+
+  /** Where the model has the directory with this identity, if it has it. */
+  dirPathOf(key: string): string | undefined {
+    const n = this.nodes.get(key);
+    if (!n || n.kind !== 'dir') return undefined;
+    for (const p of n.paths) return p;
+    return undefined;
+  }
+
+  /** Paths of the direct children the model knows under a directory. */
+  childPaths(dir: string): string[] {
+    const s = this.kids.get(dir);
+    return s ? [...s] : [];
+  }
+
+  *entries(): IterableIterator<[string, TreeNode]> {
+    for (const [path, key] of this.keyByPath) yield [path, this.nodes.get(key)!];
+  }
+
+  /** Adds a name. If the inode is already known (hard link) the name joins it and its stat is refreshed. */
+  add(path: string, obs: Observed): TreeNode {
+    if (this.keyByPath.has(path)) throw new Error(`tree index: ${path} is already occupied`);
+    let node = this.nodes.get(obs.key);
+    if (node) copyStat(node, obs);
+    else {
+      node = { ...obs, paths: new Set() };
+      this.nodes.set(obs.key, node);
+    }
+    this.attach(path, obs.key);
+    this.changedKeys.add(obs.key);
+    return node;
+  }
+
+  /** Refreshes the stat of the inode `obs.key` (all its names). */
+  setStat(obs: Observed): void {
+    const node = this.nodes.get(obs.key);
+    if (!node) throw new Error(`tree index: unknown inode ${obs.key}`);
+    copyStat(node, obs);
+    this.changedKeys.add(obs.key);
+    for (const p of node.paths) this.changedPaths.add(p);
+  }
+
+  setHashes(key: string, hashes: FileHashes | undefined): void {
+    const node = this.nodes.get(key);
+    if (!node) return;
+    if (hashes) node.hashes = hashes;
+    else delete node.hashes;
+    this.changedKeys.add(key);
+  }
+
+  /** Removes a path and everything the model has below it. */
+  removeSubtree(path: string): void {
+    for (const p of this.subtree(path).reverse()) {
+      const key = this.detach(p);
+      const node = this.nodes.get(key);
+      if (node && node.paths.size === 0) this.nodes.delete(key);
+      this.changedKeys.add(key);
+    }
+  }
+
+  /** Renames a path and its subtree. The destination must be free. */
+  move(from: string, to: string): void {
+    if (from === to) return;
+    if (this.keyByPath.has(to)) throw new Error(`tree index: cannot move ${from} onto occupied ${to}`);
+    if (isUnder(to, from)) throw new Error(`tree index: cannot move ${from} into itself (${to})`);
+    const moved = this.subtree(from).map((p) => [p, this.keyByPath.get(p)!] as const);
+    for (const [p] of [...moved].reverse()) this.detach(p);
+    for (const [p, key] of moved) this.attach(to + p.slice(from.length), key);
+  }
+
+  /** What changed since the previous call (for incremental persistence and watch bookkeeping). */
+  takeChanges(): TreeChanges {
+    const out = { paths: [...this.changedPaths], keys: [...this.changedKeys] };
+    this.changedPaths = new Set();
+    this.changedKeys = new Set();
+    return out;
+  }
+
+  /** Preorder list of `path` and its descendants in the model (empty if the model lacks `path`). */
+  private subtree(path: string): string[] {
+    if (!this.keyByPath.has(path)) return [];
+    const out: string[] = [];
+    const stack = [path];
+    while (stack.length > 0) {
+      const p = stack.pop()!;
+      out.push(p);
+      const s = this.kids.get(p);
+      if (s) for (const c of s) stack.push(c);
+    }
+    return out;
+  }
+
+  private attach(path: string, key: string): void {
+    this.keyByPath.set(path, key);
+    this.nodes.get(key)!.paths.add(path);
+    const parent = parentOf(path);
+    let s = this.kids.get(parent);
+    if (!s) this.kids.set(parent, (s = new Set()));
+    s.add(path);
+    this.changedPaths.add(path);
+  }
+
+  private detach(path: string): string {
+    const key = this.keyByPath.get(path)!;
+    this.keyByPath.delete(path);
+    this.nodes.get(key)?.paths.delete(path);
+    const parent = parentOf(path);
+    const s = this.kids.get(parent);
+    if (s) {
+      s.delete(path);
+      if (s.size === 0) this.kids.delete(parent);
+    }
+    this.changedPaths.add(path);
+    return key;
+  }
+}
