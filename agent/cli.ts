@@ -4,6 +4,7 @@ import { TandemError } from '../shared/errors';
 import { TANDEM_VERSION } from '../shared/version';
 import { loadAgentConfig, printableConfig } from './config';
 import { registerServerCommands } from './cli/servers';
+import { registerLicenseCommands } from './cli/license';
 import { registerTokenCommands } from './cli/tokens';
 import { registerJobCommands } from './cli/jobs';
 import { registerEventCommands } from './cli/events';
@@ -65,6 +66,7 @@ program.command('agent')
 
 registerTokenCommands(program);
 registerServerCommands(program);
+registerLicenseCommands(program);
 registerJobCommands(program);
 registerEventCommands(program);
 registerNotifyCommands(program);

@@ -9,7 +9,7 @@ import { TANDEM_VERSION } from '../shared/version';
 import type { AgentConfig } from './config';
 import { DataServer, sendJson } from './data-server';
 import { HubClient } from './hub-client';
-import { filesystemTypes, hostAddresses, osDescription, readMachineId } from './identity';
+import { filesystemTypes, filesystemUsage, hostAddresses, osDescription, readMachineId, type FilesystemUsage } from './identity';
 import { createAgentLogger, type AgentLogger } from './log';
 import { PollLoop, type CommandHandler } from './poll-loop';
 import { loadIdentity, saveIdentity, type AgentIdentity } from './state-store';
@@ -99,6 +99,9 @@ export async function runAgent(cfg: AgentConfig, extraHandlers: Record<string, C
   };
   const jobs = new JobManager({ dataDir: cfg.dataDir, serverId: id.serverId, log, data, onChange: onJobChange });
   await jobs.start();
+  let filesystems: FilesystemUsage[] = await filesystemUsage();
+  const fsTimer = setInterval(() => void filesystemUsage().then((f) => { filesystems = f; }), 60_000);
+  fsTimer.unref();
   const poll = new PollLoop({
     client: new HubClient(id.hubUrl, id.credential),
     dataDir: cfg.dataDir,
@@ -114,6 +117,7 @@ export async function runAgent(cfg: AgentConfig, extraHandlers: Record<string, C
     identity: id, dataPort, poll, data, log, jobs,
     async stop() {
       if (nudgeTimer) clearTimeout(nudgeTimer);
+      clearInterval(fsTimer);
       licence.stop();
       await poll.stop();
       await jobs.stop();

@@ -49,3 +49,37 @@ export async function filesystemTypes(paths: string[]): Promise<Record<string, s
 export function osDescription(): string {
   return `${os.type()} ${os.release()} ${os.arch()}`;
 }
+
+const VIRTUAL_FS = new Set(['proc', 'sysfs', 'cgroup', 'cgroup2', 'devpts', 'mqueue', 'securityfs', 'debugfs', 'tracefs', 'pstore',
+  'bpf', 'configfs', 'fusectl', 'hugetlbfs', 'autofs', 'binfmt_misc', 'nsfs', 'rpc_pipefs', 'devtmpfs', 'efivarfs', 'selinuxfs']);
+
+export interface FilesystemUsage {
+  mount: string;
+  type: string;
+  freeBytes: number;
+  totalBytes: number;
+}
+
+/** Free and total space of the host's real file systems, reported to the hub for job validation. */
+export async function filesystemUsage(): Promise<FilesystemUsage[]> {
+  const { statfs } = await import('node:fs/promises');
+  let lines: string[] = [];
+  try {
+    lines = (await readFile('/proc/self/mounts', 'utf8')).split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+  const out: FilesystemUsage[] = [];
+  for (const l of lines.slice(0, 200)) {
+    const [, point, type] = l.split(' ');
+    if (!point || !type || VIRTUAL_FS.has(type)) continue;
+    const mount = point.replace(/\\040/g, ' ');
+    try {
+      const s = await statfs(mount);
+      out.push({ mount, type, freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize });
+    } catch {
+      /* unreadable mount: skip */
+    }
+  }
+  return out;
+}

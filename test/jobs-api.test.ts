@@ -1,0 +1,134 @@
+// Job definitions through the hub API in-process: validation rules, lifecycle conflicts, and goal state for agents.
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { inProcessHub } from './support/in-process-hub';
+
+const FP = Array.from({ length: 32 }, () => 'AB').join(':');
+let hub: Awaited<ReturnType<typeof inProcessHub>>;
+let creds: Record<string, string>;
+
+async function enrol(name: string, version = '0.1.0') {
+  const t = (await hub.call('POST', '/v1/agent-tokens', {})).body;
+  const r = await hub.call('POST', '/v1/agent/enrol', { configToken: t.token, host: {
+    name, hostname: name, machineId: `m-${name}`, os: 'Linux', agentVersion: version, addresses: ['127.0.0.1'], dataPort: 7000,
+    filesystems: {}, certFingerprint: FP } }, null);
+  creds[name] = r.body.credential;
+  return r.body.serverId as string;
+}
+
+beforeEach(async () => {
+  hub = await inProcessHub();
+  creds = {};
+  await enrol('alpha');
+  await enrol('beta');
+});
+afterEach(() => hub.close());
+
+const job = (over: Record<string, unknown> = {}) => ({
+  name: 'web', source: 'alpha', target: 'beta', rules: [{ path: '/srv/www', type: 'include' }], ...over,
+});
+
+describe('job validation', () => {
+  it('a valid job validates ok and is created and started', async () => {
+    const v = await hub.call('POST', '/v1/jobs/validate', job());
+    expect(v.body).toMatchObject({ ok: true, items: [{ severity: 'ok' }] });
+    const c = await hub.call('POST', '/v1/jobs', job());
+    expect(c.status).toBe(201);
+    expect(c.body).toMatchObject({ state: 'starting', epoch: 1, targetDataState: 'unknown' });
+  });
+
+  it('unknown servers are errors and nothing is created', async () => {
+    const c = await hub.call('POST', '/v1/jobs', job({ target: 'nope' }));
+    expect(c).toMatchObject({ status: 422, body: { error: { code: 'job_invalid' } } });
+    expect(c.body.error.details.items.map((i: any) => i.code)).toContain('target_unknown');
+    expect((await hub.call('GET', '/v1/jobs')).body.items).toHaveLength(0);
+  });
+
+  it('a target path inside the job\'s own protected set (single server) is a loop', async () => {
+    const v = await hub.call('POST', '/v1/jobs/validate', job({ target: 'alpha' }));
+    expect(v.body.ok).toBe(false);
+    expect(v.body.items.map((i: any) => i.code)).toContain('target_inside_protected_set');
+    const ok = await hub.call('POST', '/v1/jobs/validate', job({ target: 'alpha', pathMapping: { mode: 'all_to_one', targetRoot: '/replicas' } }));
+    expect(ok.body.ok).toBe(true);
+  });
+
+  it('two jobs mapping onto overlapping target paths are refused', async () => {
+    expect((await hub.call('POST', '/v1/jobs', job())).status).toBe(201);
+    const second = await hub.call('POST', '/v1/jobs/validate', job({ name: 'web2', rules: [{ path: '/srv', type: 'include' }] }));
+    expect(second.body.items.map((i: any) => i.code)).toContain('target_overlaps_other_job');
+    const dup = await hub.call('POST', '/v1/jobs/validate', job());
+    expect(dup.body.items.map((i: any) => i.code)).toContain('job_name_taken');
+  });
+
+  it('a source running a newer version than the target is an error', async () => {
+    await enrol('gamma', '9.0.0');
+    const v = await hub.call('POST', '/v1/jobs/validate', job({ source: 'gamma' }));
+    expect(v.body.items.map((i: any) => i.code)).toContain('source_newer_than_target');
+  });
+
+  it('a nearly full target file system is a warning, not an error', async () => {
+    await hub.call('POST', '/v1/agent/poll', { agentTime: Date.now(), agentVersion: '0.1.0',
+      state: { filesystems: [{ mount: '/', freeBytes: 10 * 1048576, totalBytes: 1000 * 1048576 }] } }, creds.beta);
+    const v = await hub.call('POST', '/v1/jobs/validate', job());
+    expect(v.body.ok).toBe(true);
+    expect(v.body.items).toContainEqual(expect.objectContaining({ severity: 'warning', code: 'target_low_space' }));
+  });
+
+  it('bad definitions get 400 with the field named', async () => {
+    expect((await hub.call('POST', '/v1/jobs', job({ rules: [{ path: 'relative', type: 'include' }] }))).status).toBe(400);
+    const r = await hub.call('POST', '/v1/jobs', job({ mirror: { mode: 'sometimes' } }));
+    expect(r.status).toBe(400);
+    expect(r.body.error.message).toContain('mirror.mode');
+    expect((await hub.call('POST', '/v1/jobs', job({ orphans: { action: 'move' } }))).body.error.message).toContain('moveTo');
+    expect((await hub.call('POST', '/v1/jobs', job({ surprise: 1 }))).status).toBe(400);
+  });
+});
+
+describe('job lifecycle and goal state', () => {
+  it('agents receive their role, the peer and a job token on poll', async () => {
+    const c = await hub.call('POST', '/v1/jobs', job());
+    const poll = await hub.call('POST', '/v1/agent/poll', { agentTime: Date.now(), agentVersion: '0.1.0' }, creds.alpha);
+    const d = poll.body.desired.jobs[0];
+    expect(d).toMatchObject({ jobId: c.body.id, role: 'source', run: 'running', epoch: 1, peer: { name: 'beta', fingerprint: FP } });
+    expect(d.jobToken.split('.')).toHaveLength(3);
+    expect(poll.body.desired.hubKeys[0]).toMatchObject({ kty: 'OKP' });
+    const t = await hub.call('POST', '/v1/agent/poll', { agentTime: Date.now(), agentVersion: '0.1.0' }, creds.beta);
+    expect(t.body.desired.jobs[0]).toMatchObject({ role: 'target', peer: { name: 'alpha' } });
+  });
+
+  it('source reports move the job from starting to mirroring to protecting', async () => {
+    const c = await hub.call('POST', '/v1/jobs', job());
+    const mirrorId = c.body.mirrorRequest.id;
+    const report = (extra: Record<string, unknown>) => hub.call('POST', '/v1/agent/poll', { agentTime: Date.now(), agentVersion: '0.1.0',
+      jobs: [{ jobId: c.body.id, role: 'source', epoch: 1, at: Date.now(), mirrorRequestId: mirrorId, ...extra }] }, creds.alpha);
+    await report({ mirrorStatus: 'in_progress', mirrorComplete: false });
+    expect((await hub.call('GET', `/v1/jobs/${c.body.id}`)).body.state).toBe('mirroring');
+    await report({ mirrorStatus: 'idle', mirrorComplete: true, targetDataState: 'ok' });
+    expect((await hub.call('GET', `/v1/jobs/${c.body.id}`)).body.state).toBe('protecting');
+  });
+
+  it('a report from the wrong agent is ignored', async () => {
+    const c = await hub.call('POST', '/v1/jobs', job());
+    await hub.call('POST', '/v1/agent/poll', { agentTime: Date.now(), agentVersion: '0.1.0',
+      jobs: [{ jobId: c.body.id, role: 'source', epoch: 1, at: Date.now(), mirrorRequestId: c.body.mirrorRequest.id, mirrorComplete: true }] }, creds.beta);
+    expect((await hub.call('GET', `/v1/jobs/${c.body.id}`)).body.state).toBe('starting');
+  });
+
+  it('illegal commands get 409 with the reason; stop then start remirrors', async () => {
+    const c = await hub.call('POST', '/v1/jobs', job({ start: false }));
+    const r = await hub.call('POST', `/v1/jobs/${c.body.id}/pause`);
+    expect(r).toMatchObject({ status: 409, body: { error: { code: 'illegal_job_transition' } } });
+    expect(r.body.error.message).toMatch(/stopped/);
+    const started = await hub.call('POST', `/v1/jobs/${c.body.id}/start`);
+    expect(started.body).toMatchObject({ state: 'starting', mirrorRequest: { action: 'start' } });
+    const stopped = await hub.call('POST', `/v1/jobs/${c.body.id}/stop`);
+    expect(stopped.body.state).toBe('stopped');
+    const again = await hub.call('POST', `/v1/jobs/${c.body.id}/start`);
+    expect(again.body.mirrorRequest.id).not.toBe(started.body.mirrorRequest.id);
+  });
+
+  it('a monitor token can read jobs but not create them', async () => {
+    const mon = (await hub.call('POST', '/v1/api-tokens', { name: 'm', role: 'monitor' })).body.token;
+    expect((await hub.call('GET', '/v1/jobs', undefined, mon)).status).toBe(200);
+    expect((await hub.call('POST', '/v1/jobs', job(), mon)).status).toBe(403);
+  });
+});

@@ -1,0 +1,105 @@
+// The target's data port over real HTTPS: forged, stale and mis-scoped job tokens and path-escaping frames are refused.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Agent, request } from 'undici';
+import { generateSigningKey, signHubJwt, type SigningKeyMaterial } from '../shared/tokens';
+import { encodeFrame, FrameType } from '../shared/protocol/frames';
+import type { DesiredJob } from '../shared/protocol/jobs';
+import { FilesJobSpec } from '../shared/jobs/definition';
+import { DataServer } from '../agent/data-server';
+import { loadOrCreateTlsIdentity } from '../agent/tls';
+import { createAgentLogger } from '../agent/log';
+import { HubKeyCache } from '../agent/jobs/hub-keys';
+import { TargetJob } from '../agent/target/target-job';
+import { registerTargetRoutes } from '../agent/target/receiver';
+import { tempDir } from './support/processes';
+
+let key: SigningKeyMaterial;
+let server: DataServer;
+let job: TargetJob;
+let src: string;
+let dst: string;
+let outside: string;
+const tls = new Agent({ connect: { rejectUnauthorized: false } });
+const meta = { mode: 0o644, uid: 0, gid: 0, mtimeMs: Date.now() };
+
+beforeAll(async () => {
+  key = await generateSigningKey();
+  const dir = await tempDir('target');
+  src = '/srv/protected';
+  dst = await tempDir('replica');
+  outside = await tempDir('outside');
+  const keys = new HubKeyCache(dir);
+  await keys.update([key.publicJwk]);
+  const spec = FilesJobSpec.parse({ rules: [{ path: src, type: 'include' }], pathMapping: { mode: 'custom', entries: [{ source: src, target: dst }] } });
+  const desired: DesiredJob = {
+    jobId: 'job_1', name: 'j', role: 'target', run: 'running', state: 'mirroring', epoch: 3, spec: spec as never, sourceName: 'alpha',
+    peer: { serverId: 'srv_src', name: 'alpha', addresses: ['127.0.0.1'], port: 1, fingerprint: 'x' }, jobToken: '', mirror: null, verify: null, controls: {},
+  };
+  const log = createAgentLogger('silent');
+  job = new TargetJob(desired, { serverId: 'srv_tgt', keys, log });
+  server = new DataServer(await loadOrCreateTlsIdentity(dir, 'test'), log);
+  registerTargetRoutes(server, (id) => (id === 'job_1' ? job : undefined));
+  await server.listen(0, '127.0.0.1');
+  // A symlink inside the replica that points outside it.
+  await fs.symlink(outside, path.join(dst, 'escape'));
+});
+afterAll(async () => { await server?.close(); });
+
+async function token(claims: Record<string, unknown>, signer = key) {
+  return signHubJwt(signer, 'job', { job: 'job_1', epoch: 3, src: 'srv_src', tgt: 'srv_tgt', ...claims }, Math.floor(Date.now() / 1000) + 600);
+}
+
+async function post(p: string, body: Buffer | string, tok: string) {
+  const res = await request(`https://127.0.0.1:${server.port}${p}`, { method: 'POST', dispatcher: tls, body, headers: { authorization: `Bearer ${tok}` } });
+  return { status: res.statusCode, body: (await res.body.json()) as any };
+}
+
+const frame = (op: Record<string, unknown>, payload?: Buffer) => encodeFrame({ type: FrameType.fileOp, header: op, payload });
+
+describe('target data port', () => {
+  it('accepts a valid token for this job, target and epoch', async () => {
+    const r = await post('/v1/data/hello?job=job_1', '{}', await token({}));
+    expect(r).toMatchObject({ status: 200, body: { ok: true, epoch: 3 } });
+  });
+
+  it('refuses a forged token (signed by another key)', async () => {
+    const forger = await generateSigningKey();
+    const r = await post('/v1/data/hello?job=job_1', '{}', await token({}, { ...forger, kid: key.kid }));
+    expect(r).toMatchObject({ status: 401, body: { error: { code: 'token_invalid' } } });
+  });
+
+  it('refuses a stale epoch with epoch_stale (fencing) and a token for another target', async () => {
+    expect((await post('/v1/data/hello?job=job_1', '{}', await token({ epoch: 2 }))).body.error.code).toBe('epoch_stale');
+    expect((await post('/v1/data/hello?job=job_1', '{}', await token({ tgt: 'srv_other' }))).body.error.code).toBe('job_token_scope');
+    expect((await post('/v1/data/hello?job=job_1', '{}', 'garbage')).status).toBe(401);
+  });
+
+  it('refuses path-traversal, out-of-set and through-symlink frames, applies the rest, and counts the refusals', async () => {
+    const body = Buffer.concat([
+      frame({ op: 'file', path: `${src}/../../etc/evil`, offset: 0, final: true, size: 4, meta }, Buffer.from('evil')),
+      frame({ op: 'file', path: '/etc/evil', offset: 0, final: true, size: 4, meta }, Buffer.from('evil')),
+      frame({ op: 'file', path: `${src}/escape/evil`, offset: 0, final: true, size: 4, meta }, Buffer.from('evil')),
+      frame({ op: 'file', path: `${src}/ok.txt`, offset: 0, final: true, size: 2, meta }, Buffer.from('ok')),
+    ]);
+    const r = await post('/v1/data/apply?job=job_1', body, await token({}));
+    expect(r.status).toBe(200);
+    expect(r.body.applied).toBe(1);
+    expect(r.body.refused.map((x: any) => x.code)).toEqual(['path_escape', 'path_outside_set', 'path_through_symlink']);
+    expect(await fs.readFile(path.join(dst, 'ok.txt'), 'utf8')).toBe('ok');
+    expect(await fs.readdir(outside)).toEqual([]);
+    await expect(fs.access('/etc/evil')).rejects.toThrow();
+    expect(job.report().refusedPaths).toBe(3);
+  });
+
+  it('refuses an oversized frame before reading it, and garbage frames', async () => {
+    const big = Buffer.alloc(20);
+    big.writeUInt16BE(0x5446, 0); big.writeUInt8(1, 2); big.writeUInt8(FrameType.fileOp, 3);
+    big.writeUInt32BE(10, 8); big.writeUInt32BE(512 * 1024 * 1024, 12); big.writeUInt32BE(512 * 1024 * 1024, 16);
+    const r = await post('/v1/data/apply?job=job_1', big, await token({}));
+    expect(r).toMatchObject({ status: 413, body: { error: { code: 'frame_too_large' } } });
+    const g = await post('/v1/data/apply?job=job_1', Buffer.from('this is not a frame at all......'), await token({}));
+    expect(g).toMatchObject({ status: 400, body: { error: { code: 'frame_invalid' } } });
+  });
+});
