@@ -109,7 +109,7 @@ export async function runAgent(cfg: AgentConfig, extraHandlers: Record<string, C
     log,
     handlers,
     collect: () => ({ state: { name: cfg.name, uptimeSec: Math.round(process.uptime()), licence: licence.report() }, jobs: jobs.reports(), addresses, dataPort }),
-    onResponse: (res) => jobs.apply(res.desired as { jobs?: unknown; hubKeys?: unknown }),
+    onResponse: (res) => jobs.apply(res.desired as { jobs?: unknown; hubKeys?: unknown }, res.settings),
   });
   await poll.start();
   log.info({ serverId: id.serverId, dataPort }, 'agent running');

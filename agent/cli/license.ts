@@ -19,7 +19,12 @@ interface InventoryRow {
 }
 
 const agentDir = (o: { agentDir?: string }) => path.resolve(o.agentDir ?? process.env.TANDEM_AGENT_DATA_DIR ?? './tandem-agent');
-const readText = async (file: string) => (file === '-' ? await new Response(process.stdin as unknown as ReadableStream).text() : readFile(file, 'utf8'));
+async function readText(file: string): Promise<string> {
+  if (file !== '-') return readFile(file, 'utf8');
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 /** The agent's own channel to the hub (identity.json), for host-side commands that can use the network if it is there. */
 async function agentClient(dir: string): Promise<HubClient | null> {

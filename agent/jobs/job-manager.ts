@@ -21,6 +21,10 @@ export class JobManager {
   readonly keys: HubKeyCache;
   private lastDesired = '';
   private chain: Promise<void> = Promise.resolve();
+  /** Target pause (server setting): keep receiving into the target queue, apply nothing. */
+  targetPaused = false;
+  /** Queue limits from the server's settings (queue.memoryMaxMB, diskMaxMB, diskFreeMinMB). */
+  queueSettings: Record<string, unknown> = {};
 
   constructor(private ctx: { dataDir: string; serverId: string; log: AgentLogger; data: DataServer; onChange: () => void }) {
     this.keys = new HubKeyCache(ctx.dataDir);
@@ -39,8 +43,10 @@ export class JobManager {
   }
 
   /** Called with each poll's desired state; serialised so reconciliations never interleave. */
-  apply(desired: { jobs?: unknown; hubKeys?: unknown }): Promise<void> {
+  apply(desired: { jobs?: unknown; hubKeys?: unknown }, settings: Record<string, unknown> = {}): Promise<void> {
     const run = async () => {
+      this.targetPaused = settings.targetPaused === true;
+      this.queueSettings = (settings.queue as Record<string, unknown>) ?? {};
       if (Array.isArray(desired.hubKeys)) await this.keys.update(desired.hubKeys as JWK[]);
       const parsed = DesiredFile.safeParse(desired.jobs ?? []);
       if (!parsed.success) {
@@ -68,11 +74,21 @@ export class JobManager {
         this.ctx.log.info({ job: id }, 'job removed from this source');
       }
     }
-    for (const id of this.targets.keys()) if (!wantTarget.has(id)) this.targets.delete(id);
+    for (const [id, t] of this.targets) {
+      if (!wantTarget.has(id)) {
+        this.targets.delete(id);
+        await t.close();
+        await rm(path.join(this.ctx.dataDir, 'jobs', id, 'target'), { recursive: true, force: true });
+      }
+    }
     for (const d of wantTarget.values()) {
-      const t = this.targets.get(d.jobId);
-      if (t) t.update(d);
-      else this.targets.set(d.jobId, new TargetJob(d, { serverId: this.ctx.serverId, keys: this.keys, log: this.ctx.log }));
+      let t = this.targets.get(d.jobId);
+      if (!t) {
+        t = new TargetJob(d, { serverId: this.ctx.serverId, keys: this.keys, log: this.ctx.log, dataDir: this.ctx.dataDir });
+        await t.open();
+        this.targets.set(d.jobId, t);
+      }
+      await t.update(d, this.targetPaused);
     }
     for (const d of wantSource.values()) {
       let s = this.sources.get(d.jobId);
@@ -92,5 +108,6 @@ export class JobManager {
   async stop(): Promise<void> {
     await this.chain.catch(() => {});
     for (const s of this.sources.values()) await s.stop();
+    for (const t of this.targets.values()) await t.close();
   }
 }

@@ -39,6 +39,10 @@ export function registerTargetRoutes(data: DataServer, lookup: (jobId: string) =
     const job = await jobFor(req, params);
     sendJson(res, 200, await job.manifest(await readJsonBody(req)));
   });
+  data.route('POST', '/v1/data/replicate', async (req, res, params) => {
+    const job = await jobFor(req, params);
+    sendJson(res, 200, await job.replicate(req));
+  });
   data.route('POST', '/v1/data/apply', async (req, res, params) => {
     const job = await jobFor(req, params);
     sendJson(res, 200, await job.apply(req));

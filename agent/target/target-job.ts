@@ -11,6 +11,8 @@ import type { HubKeyCache } from '../jobs/hub-keys';
 import { ReplicaFs } from './replica-fs';
 import { ApplySession } from './apply';
 import { answerManifest, ManifestRequest, type ManifestResponse } from './manifest';
+import { ReplicationSink, type IncomingOp } from './replication-sink';
+import path from 'node:path';
 
 /** Per-frame limit on the data port (the frame codec refuses larger frames before buffering them). */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
@@ -29,9 +31,19 @@ export class TargetJob {
   private lastError: string | null = null;
   readonly wire = createByteCounter();
 
-  constructor(desired: DesiredJob, private ctx: { serverId: string; keys: HubKeyCache; log: AgentLogger }) {
+  readonly sink: ReplicationSink;
+
+  constructor(desired: DesiredJob, private ctx: { serverId: string; keys: HubKeyCache; log: AgentLogger; dataDir: string }) {
     this.desired = desired;
     this.replica = this.buildReplica(desired);
+    this.sink = new ReplicationSink({
+      dir: path.join(ctx.dataDir, 'jobs', desired.jobId, 'target'), replica: () => this.replica, log: ctx.log, jobId: desired.jobId,
+      exclusive: (fn) => this.serial(fn),
+    });
+  }
+
+  async open(): Promise<void> {
+    await this.sink.open(this.desired.epoch);
   }
 
   private buildReplica(d: DesiredJob): ReplicaFs {
@@ -47,10 +59,33 @@ export class TargetJob {
     return this.desired.epoch;
   }
 
-  update(d: DesiredJob): void {
+  async update(d: DesiredJob, targetPaused: boolean): Promise<void> {
     const specChanged = JSON.stringify(d.spec) !== JSON.stringify(this.desired.spec) || d.sourceName !== this.desired.sourceName;
+    const epochChanged = d.epoch !== this.desired.epoch;
     this.desired = d;
     if (specChanged) this.replica = this.buildReplica(d);
+    if (epochChanged) await this.serial(() => this.sink.resetForEpoch(d.epoch));
+    this.sink.setPaused(targetPaused);
+  }
+
+  /** Continuous replication stream: frames of {seq, op}; answers with the highest durable sequence number. */
+  replicate(source: AsyncIterable<Uint8Array>): Promise<{ ackedSeq: number; blocked: unknown }> {
+    return this.serial(async () => {
+      const ops: IncomingOp[] = [];
+      for await (const frame of decodeFrames(source, { maxFrameBytes: MAX_FRAME_BYTES, counter: this.wire })) {
+        if (frame.type !== FrameType.fileOp) throw new TandemError('frame_unexpected', `Unexpected frame type ${frame.type} on the replication stream.`);
+        const h = frame.header as { seq?: unknown; op?: unknown };
+        if (typeof h.seq !== 'number' || !Number.isInteger(h.seq) || h.seq < 1) throw new TandemError('frame_invalid', 'Replication frames need a positive integer seq.');
+        ops.push({ seq: h.seq, op: FileOp.parse(h.op), payload: Buffer.from(frame.payload) });
+      }
+      const r = await this.sink.receive(ops);
+      if (r.ackedSeq > 0) this.lastApplyAt = Date.now();
+      return r;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.sink.close();
   }
 
   /** Every request must carry a hub-signed job token for this job, this target and this epoch. */
@@ -118,8 +153,9 @@ export class TargetJob {
   report(): JobReport {
     return {
       jobId: this.jobId, role: 'target', epoch: this.epoch, at: Date.now(),
-      refusedPaths: this.replica.refused, lastError: this.lastError,
-      replication: { lastApplyAt: this.lastApplyAt, wireRawBytes: this.wire.rawBytes, wireCompressedBytes: this.wire.wireBytes },
+      refusedPaths: this.replica.refused, lastError: this.lastError ?? this.sink.blocked?.message ?? null,
+      replication: { wireRawBytes: this.wire.rawBytes, wireCompressedBytes: this.wire.wireBytes, ...this.sink.stats(), lastApplyAt: this.lastApplyAt },
+      warnings: this.sink.blocked ? [{ code: 'replication_blocked', message: `Replication is blocked on "${this.sink.blocked.path}": ${this.sink.blocked.message}. Nothing after it is applied until it succeeds; fix the cause (permissions, space, a lock) on the target.` }] : [],
     };
   }
 }

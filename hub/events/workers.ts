@@ -31,8 +31,15 @@ export function createWorkerEvents(env: WorkerNotifyEnv, db: Db, clock: Clock, l
 
 /**
  * What a Workers request hands to ctx.waitUntil: store the events it raised and finish the sends they started.
- * Retries come due later: a cron trigger (scheduled handler) should call `events.notify.runDue()` every minute.
+ * Retries come due later: a cron trigger (scheduled handler) should call `runScheduledEvents(events)` every minute.
  */
 export function settleEvents(events: EventBus): Promise<void> {
   return events.flush().then(() => events.notify.settle());
+}
+
+/** For a Workers cron trigger: retention, the offline sweep, and deliveries whose retry time has come. */
+export async function runScheduledEvents(events: EventBus): Promise<void> {
+  await events.notify.maintain();
+  await events.flush();
+  await events.notify.runDue();
 }

@@ -7,6 +7,8 @@ import type { JobState } from '../../shared/states';
 import { jobs } from '../db/schema';
 import type { HubDeps } from '../deps';
 import type { JobRow } from './lookup';
+import { sourceReportEvents, targetReportEvents } from './report-events';
+import type { FilesJobSpec } from '../../shared/jobs/definition';
 
 /** Applies an agent-reported event if the table allows it now; agent events that no longer apply are ignored. */
 export async function transitionIfLegal(deps: HubDeps, job: JobRow, command: JobCommand): Promise<JobRow> {
@@ -32,20 +34,33 @@ export async function ingestJobReports(deps: HubDeps, serverId: string, raw: unk
     const expectedServer = report.role === 'source' ? job?.sourceServerId : job?.targetServerId;
     if (!job || expectedServer !== serverId) continue; // not this agent's job (any more)
     const now = deps.clock.now();
+    const ctx = { orgId: job.orgId, jobId: job.id, jobName: job.name, lagThresholdSec: (job.spec as unknown as FilesJobSpec).replication?.lagThresholdSec ?? 60 };
     if (report.role === 'source') {
       await deps.db.update(jobs).set({ sourceStatus: report, sourceStatusAt: now }).where(eq(jobs.id, job.id));
+      for (const e of sourceReportEvents(job.sourceStatus as JobReport | null, report, ctx)) deps.events.raise(e);
       await advanceFromSourceReport(deps, job, report);
     } else {
       await deps.db.update(jobs).set({ targetStatus: report, targetStatusAt: now }).where(eq(jobs.id, job.id));
+      for (const e of targetReportEvents(job.targetStatus as JobReport | null, report, ctx)) deps.events.raise(e);
     }
   }
 }
 
 async function advanceFromSourceReport(deps: HubDeps, job: JobRow, report: JobReport): Promise<void> {
   if (report.epoch !== job.epoch) return;
-  const req = job.mirrorRequest as { id?: string; mirrorId?: string } | null;
-  const mirrorId = req?.mirrorId ?? req?.id;
+  let req = job.mirrorRequest as { id?: string; mirrorId?: string } | null;
   let current = job;
+  const prevAuto = Number(((job.sourceStatus as JobReport | null)?.replication as Record<string, unknown> | undefined)?.autoDisconnects ?? 0);
+  const nowAuto = Number((report.replication as Record<string, unknown> | undefined)?.autoDisconnects ?? 0);
+  if (nowAuto > prevAuto) current = await transitionIfLegal(deps, current, 'queue_exhausted');
+  if (report.autoMirror && report.mirrorRequestId && report.mirrorRequestId !== (req?.mirrorId ?? req?.id)) {
+    // The source started a difference mirror on its own (auto-reconnect, or after a crash): adopt it.
+    const adopted = { id: report.mirrorRequestId, action: 'start', mode: 'different', blockChecksum: true, mirrorId: report.mirrorRequestId };
+    await deps.db.update(jobs).set({ mirrorRequest: adopted }).where(eq(jobs.id, job.id));
+    current = { ...current, mirrorRequest: adopted };
+    req = adopted;
+  }
+  const mirrorId = req?.mirrorId ?? req?.id;
   if (mirrorId && report.mirrorRequestId === mirrorId) {
     if (report.mirrorComplete) {
       if (current.state === 'starting') current = await transitionIfLegal(deps, current, 'mirror_started');

@@ -41,6 +41,8 @@ export interface Notifier {
   stop(): Promise<void>;
   /** Jobs run by the loop besides deliveries (retention, offline sweep); each must be quick and not throw. */
   addMaintenance(task: () => Promise<void>): void;
+  /** Runs the maintenance tasks once (Node's loop does it every minute; a Workers cron trigger calls it). */
+  maintain(): Promise<void>;
 }
 
 export interface NotifierOptions {
@@ -301,5 +303,6 @@ export function createNotifier(opts: NotifierOptions): Notifier {
       // In-flight sends finish within their timeouts; a lease returns unfinished ones to the queue after a restart.
     },
     addMaintenance(task) { maintenance.push(task); },
+    maintain: runMaintenance,
   };
 }

@@ -13,6 +13,7 @@ import { webhookRoutes } from './webhooks';
 import { jobRoutes } from './jobs';
 import { licenceRoutes } from './licences';
 import { orgRoutes } from './orgs';
+import { portalRoutes } from '../portal/routes';
 
 export const routeGroups: Hono<HubEnv>[] = [
   healthRoutes,
@@ -27,4 +28,5 @@ export const routeGroups: Hono<HubEnv>[] = [
   jobRoutes,
   licenceRoutes,
   orgRoutes,
+  portalRoutes,
 ];

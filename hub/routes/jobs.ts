@@ -55,11 +55,27 @@ export async function commandJob(deps: HubDeps, job: JobRow, command: JobCommand
   await deps.db.update(jobs).set(patch).where(eq(jobs.id, job.id));
   const updated = { ...job, ...patch };
   wakeAgents(deps, updated);
+  const event = COMMAND_EVENTS[command];
+  if (event) deps.events.raise({ event, orgId: job.orgId, jobId: job.id, fields: { jobName: job.name } });
   return updated;
 }
 
+const COMMAND_EVENTS: Partial<Record<JobCommand, 'job.started' | 'job.stopped' | 'job.paused' | 'job.resumed'>> = {
+  start: 'job.started', stop: 'job.stopped', pause: 'job.paused', resume: 'job.resumed',
+};
+
 const newMirror = (mode: 'all' | 'different', blockChecksum?: boolean) =>
   ({ id: randomId('mir'), action: 'start', mode, ...(blockChecksum ? { blockChecksum } : {}) });
+
+/** Pause and resume act on the transmission from a source to a target: every job of that pair follows (manual). */
+async function forSiblings(deps: HubDeps, job: JobRow, command: 'pause' | 'resume') {
+  const siblings = await deps.db.select().from(jobs).where(and(eq(jobs.orgId, job.orgId), eq(jobs.sourceServerId, job.sourceServerId), eq(jobs.targetServerId, job.targetServerId)));
+  for (const s of siblings) {
+    if (s.id === job.id) continue;
+    const legal = command === 'pause' ? ['starting', 'mirroring', 'protecting'].includes(s.state) : s.state === 'paused';
+    if (legal) await commandJob(deps, s, command);
+  }
+}
 
 export const jobRoutes = new Hono<HubEnv>()
   .post('/v1/jobs/validate', requireRead, async (c) => {
@@ -88,6 +104,8 @@ export const jobRoutes = new Hono<HubEnv>()
     };
     await deps.db.insert(jobs).values(row);
     wakeAgents(deps, row);
+    deps.events.raise({ event: 'job.created', orgId, jobId: row.id, fields: { jobName: name, sourceName: result.source!.name, targetName: result.target!.name } });
+    if (start) deps.events.raise({ event: 'job.started', orgId, jobId: row.id, fields: { jobName: name } });
     return c.json({ ...(await viewOf(deps, row)), validation: result.items }, 201);
   })
   .get('/v1/jobs', requireRead, async (c) => {
@@ -123,6 +141,7 @@ export const jobRoutes = new Hono<HubEnv>()
     // Deleting stops first: once the job is gone from their goal state, agents stop it and drop its queues.
     await deps.db.delete(jobs).where(and(eq(jobs.id, job.id), eq(jobs.orgId, job.orgId)));
     wakeAgents(deps, job);
+    deps.events.raise({ event: 'job.deleted', orgId: job.orgId, jobId: job.id, fields: { jobName: job.name } });
     return c.json({ deleted: job.id });
   })
   .post('/v1/jobs/:id/start', requireAdmin, async (c) => {
@@ -141,12 +160,16 @@ export const jobRoutes = new Hono<HubEnv>()
   .post('/v1/jobs/:id/pause', requireAdmin, async (c) => {
     const deps = c.get('deps');
     const job = await findJob(deps.db, apiAuth(c).orgId, c.req.param('id'));
-    return c.json(await viewOf(deps, await commandJob(deps, job, 'pause')));
+    const paused = await commandJob(deps, job, 'pause');
+    await forSiblings(deps, job, 'pause');
+    return c.json(await viewOf(deps, paused));
   })
   .post('/v1/jobs/:id/resume', requireAdmin, async (c) => {
     const deps = c.get('deps');
     const job = await findJob(deps.db, apiAuth(c).orgId, c.req.param('id'));
-    return c.json(await viewOf(deps, await commandJob(deps, job, 'resume')));
+    const resumed = await commandJob(deps, job, 'resume');
+    await forSiblings(deps, job, 'resume');
+    return c.json(await viewOf(deps, resumed));
   })
   .post('/v1/jobs/:id/mirror', requireAdmin, async (c) => {
     const deps = c.get('deps');

@@ -1,5 +1,5 @@
 // Servers (enrolled agents): list, show, change settings, remove; and commands queued for an agent.
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { and, eq, asc } from 'drizzle-orm';
 import { ServerPatch, CommandCreate } from '../../shared/protocol/control';
 import { conflict, notFound } from '../../shared/errors';
@@ -12,6 +12,16 @@ import { findServer } from '../servers/lookup';
 import { jobsUsingServer } from '../servers/usage';
 import { queueCommand, commandView } from '../commands/queue';
 import { deactivateServerLicences } from '../licensing/activation';
+
+/** Target pause (manual): the target keeps receiving into its queue but applies nothing until resumed. */
+async function setTargetPaused(c: Context<HubEnv>, paused: boolean) {
+  const { db, clock, waker } = c.get('deps');
+  const row = await findServer(db, apiAuth(c).orgId, c.req.param('id')!);
+  const settings = { ...row.settings, targetPaused: paused };
+  const [updated] = await db.update(servers).set({ settings }).where(eq(servers.id, row.id)).returning();
+  waker.wake(row.id);
+  return c.json(serverView(updated!, clock.now()));
+}
 
 export const serverRoutes = new Hono<HubEnv>()
   .get('/v1/servers', requireRead, async (c) => {
@@ -51,6 +61,8 @@ export const serverRoutes = new Hono<HubEnv>()
     ]);
     return c.json({ deleted: row.id, deactivatedLicences: deactivated.map((d) => d.code) });
   })
+  .post('/v1/servers/:id/target-pause', requireAdmin, async (c) => setTargetPaused(c, true))
+  .post('/v1/servers/:id/target-resume', requireAdmin, async (c) => setTargetPaused(c, false))
   .post('/v1/servers/:id/commands', requireAdmin, async (c) => {
     const deps = c.get('deps');
     const body = await parseBody(c, CommandCreate);

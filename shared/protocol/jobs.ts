@@ -103,6 +103,8 @@ export const JobReport = z.object({
   /** The mirror request id the agent has acted on, and whether that mirror finished. */
   mirrorRequestId: z.string().nullable().optional(),
   mirrorComplete: z.boolean().optional(),
+  /** The source started this mirror itself (auto-reconnect after queue exhaustion, or after a crash). */
+  autoMirror: z.boolean().optional(),
   replicationStatus: ReplicationStatus.optional(),
   transmitMode: TransmitMode.optional(),
   targetDataState: TargetDataState.optional(),

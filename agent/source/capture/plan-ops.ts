@@ -53,6 +53,7 @@ export function planOps(observations: readonly Observation[], tree: TreeIndex): 
 class Planner {
   private readonly desired = new Map<string, Observed | null>();
   private readonly contentEvent = new Map<string, boolean>();
+  private readonly verify = new Set<string>();
   private readonly order: string[] = [];
   /** Inode → paths that want it but do not have it yet (where a displaced object should go). */
   private readonly wantedAt = new Map<string, string[]>();
@@ -69,6 +70,7 @@ class Planner {
       if (!this.desired.has(o.path)) this.order.push(o.path);
       this.desired.set(o.path, o.now);
       this.contentEvent.set(o.path, (this.contentEvent.get(o.path) ?? false) || o.content);
+      if (o.verify) this.verify.add(o.path);
     }
     for (const path of this.order) {
       const want = this.desired.get(path);
@@ -238,9 +240,10 @@ class Planner {
   private updateInPlace(path: string, cur: TreeNode, want: Observed): void {
     const content = this.contentEvent.get(path) ?? false;
     if (want.kind === 'file') {
-      if (needsContentCheck(cur, want, content)) {
+      const verify = this.verify.has(path);
+      if (verify || needsContentCheck(cur, want, content)) {
         this.tree.setStat(want);
-        this.out.push({ op: 'sendChanges', path, key: want.key });
+        this.out.push({ op: 'sendChanges', path, key: want.key, full: verify });
         // Writes move mtime on the target too; metadata goes last to put the source's back.
         this.out.push({ op: 'meta', path, meta: metaOf(want) });
         return;

@@ -127,6 +127,15 @@ export class TreeIndex {
     }
   }
 
+  /** Removes one name only; entries below it stay (used when replaying a journal of per-path states). */
+  removeName(path: string): void {
+    if (!this.keyByPath.has(path)) return;
+    const key = this.detach(path);
+    const node = this.nodes.get(key);
+    if (node && node.paths.size === 0) this.nodes.delete(key);
+    this.changedKeys.add(key);
+  }
+
   /** Renames a path and its subtree. The destination must be free. */
   move(from: string, to: string): void {
     if (from === to) return;

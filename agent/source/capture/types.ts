@@ -55,6 +55,8 @@ export interface Observation {
   now: Observed | null;
   /** A write-like event was seen for this path, so its content must be compared even if stat looks unchanged. */
   content: boolean;
+  /** Compare the whole content with the block index even if nothing suggests a change (deferred verification). */
+  verify?: boolean;
 }
 
 /**
@@ -66,4 +68,4 @@ export interface Observation {
 export type PlannedOp =
   | Exclude<FileOp, { op: 'file' | 'write' | 'truncate' }>
   | { op: 'sendFile'; path: string; key: string; meta: FileMeta }
-  | { op: 'sendChanges'; path: string; key: string };
+  | { op: 'sendChanges'; path: string; key: string; full: boolean };

@@ -1,0 +1,206 @@
+// Turns a batch of dirty names into observations (end-of-batch lstat per path), following directory
+// renames so that names recorded under a directory's old path are looked up under its new one, and
+// listing directories that are new (their entries may predate the watch) or were rescanned.
+import { posix } from 'node:path';
+import { listDir, observePath } from './observe';
+import type { TreeIndex } from './tree-index';
+import type { EntryKind, Observation, Observed } from './types';
+
+/** Something that needs looking at in the next batch. */
+export type DirtyItem =
+  /** A name in a watched directory, identified by the directory's inode (its path may have changed). */
+  | { kind: 'entry'; dirKey: string; name: string; content: boolean }
+  /** A path (anchor events, retries, deferred verification). `deep` rescans it if it is a directory. */
+  | { kind: 'path'; path: string; content: boolean; deep?: boolean; verify?: boolean }
+  /** List a directory and compare it with the model (watch overflow, watch limit, periodic rescan). */
+  | { kind: 'rescan'; path: string; deep: boolean };
+
+export interface ResolverContext {
+  tree: TreeIndex;
+  /** Whether an entry of this kind at this path is replicated (rules; directories leading to included entries count). */
+  isTracked(path: string, kind: EntryKind): boolean;
+  /** Whether the path could be tracked as anything (cheap pre-filter before lstat). */
+  isCandidate(path: string): boolean;
+  /** Whether a directory should be watched and listed (something below it may be included). */
+  mayContainIncluded(dir: string): boolean;
+  /** Watch the directory `key` now at `path` (renew: it moved; re-add the watch at the new path). */
+  watchDir(key: string, path: string, renew: boolean): void;
+  /** A path could not be read (not "missing": e.g. EACCES); the capture reports it and retries `retry` later. */
+  cannotRead(path: string, err: unknown, retry: DirtyItem): void;
+}
+
+const PREFETCH = 32;
+const MAX_ROUNDS = 8;
+
+const join = (dir: string, name: string): string => (dir === '/' ? '/' + name : dir + '/' + name);
+
+export function resolveBatch(items: readonly DirtyItem[], ctx: ResolverContext): Promise<Observation[]> {
+  return new BatchResolution(items, ctx).run();
+}
+
+class BatchResolution {
+  private readonly queue: DirtyItem[];
+  private readonly obs = new Map<string, Observation>();
+  /** For observations found through a watched directory: which directory and name, to re-resolve after a move. */
+  private readonly origin = new Map<string, { dirKey: string; name: string }>();
+  /** Directories found at a new path in this batch (moved or new), by inode. */
+  private readonly moved = new Map<string, string>();
+  private readonly listed = new Set<string>();
+  private readonly rescanned = new Set<string>();
+  private readonly prefetched = new Map<string, Promise<Observed | null>>();
+
+  constructor(items: readonly DirtyItem[], private readonly ctx: ResolverContext) {
+    this.queue = [...items];
+  }
+
+  async run(): Promise<Observation[]> {
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      while (this.queue.length > 0) {
+        this.prefetchAhead();
+        await this.handle(this.queue.shift()!);
+      }
+      // Names looked up before their directory's move was discovered: look again under the new path.
+      for (const [path, o] of [...this.origin]) {
+        const dir = this.dirPath(o.dirKey);
+        const current = dir === undefined ? undefined : join(dir, o.name);
+        if (current === path) continue;
+        const stale = this.obs.get(path)!;
+        this.obs.delete(path);
+        this.origin.delete(path);
+        if (current !== undefined) this.queue.push({ kind: 'entry', dirKey: o.dirKey, name: o.name, content: stale.content });
+      }
+      if (this.queue.length === 0) break;
+    }
+    return [...this.obs.values()];
+  }
+
+  /** Current path of a watched directory: its new path if it (or an ancestor) moved in this batch. */
+  private dirPath(key: string): string | undefined {
+    const direct = this.moved.get(key);
+    if (direct !== undefined) return direct;
+    const known = this.ctx.tree.dirPathOf(key);
+    if (known === undefined || this.moved.size === 0) return known;
+    for (let x = posix.dirname(known); ; x = posix.dirname(x)) {
+      const k = this.ctx.tree.get(x)?.key;
+      const to = k === undefined ? undefined : this.moved.get(k);
+      if (to !== undefined) return to + known.slice(x.length);
+      if (x === '/') return known;
+    }
+  }
+
+  private itemPath(item: DirtyItem): string | undefined {
+    if (item.kind !== 'entry') return item.path;
+    const dir = this.dirPath(item.dirKey);
+    return dir === undefined ? undefined : join(dir, item.name);
+  }
+
+  private async handle(item: DirtyItem): Promise<void> {
+    if (item.kind === 'rescan') return this.rescan(item.path, item.deep);
+    const path = this.itemPath(item);
+    if (path === undefined) return; // its directory is no longer known (deleted meanwhile)
+    if (item.kind === 'entry') {
+      await this.observe(path, item.content, { origin: { dirKey: item.dirKey, name: item.name } });
+    } else {
+      await this.observe(path, item.content, { deep: item.deep, verify: item.verify });
+    }
+  }
+
+  /** Starts the next few lstats early; the batch is latency-bound, not CPU-bound. */
+  private prefetchAhead(): void {
+    for (let i = 0; i < Math.min(PREFETCH, this.queue.length); i++) {
+      const item = this.queue[i];
+      if (item.kind === 'rescan') continue;
+      const path = this.itemPath(item);
+      if (path === undefined || this.obs.has(path) || this.prefetched.has(path) || !this.ctx.isCandidate(path)) continue;
+      const p = observePath(path);
+      p.catch(() => {}); // reported when awaited
+      this.prefetched.set(path, p);
+    }
+  }
+
+  private lstat(path: string): Promise<Observed | null> {
+    const p = this.prefetched.get(path);
+    this.prefetched.delete(path);
+    return p ?? observePath(path);
+  }
+
+  private async observe(
+    path: string, content: boolean,
+    opts: { origin?: { dirKey: string; name: string }; deep?: boolean; verify?: boolean },
+  ): Promise<void> {
+    const existing = this.obs.get(path);
+    if (existing) {
+      existing.content ||= content;
+      if (opts.verify) existing.verify = true;
+      if (opts.deep && existing.now?.kind === 'dir') this.queue.push({ kind: 'rescan', path, deep: true });
+      return;
+    }
+    if (!this.ctx.isCandidate(path) && !this.ctx.tree.has(path)) return; // excluded, and never sent
+    let now: Observed | null;
+    try {
+      now = await this.lstat(path);
+    } catch (err) {
+      this.ctx.cannotRead(path, err, { kind: 'path', path, content });
+      return;
+    }
+    if (now && !this.ctx.isTracked(path, now.kind)) now = null;
+    const o: Observation = { path, now, content };
+    if (opts.verify) o.verify = true;
+    this.obs.set(path, o);
+    if (opts.origin) this.origin.set(path, opts.origin);
+    if (now?.kind !== 'dir') return;
+
+    const known = this.ctx.tree.dirPathOf(now.key);
+    const watchable = this.ctx.mayContainIncluded(path);
+    if (known === undefined) {
+      // New here (created, or moved in from outside the set): watch first, then list, so an entry
+      // created in between is seen by one or the other.
+      this.moved.set(now.key, path);
+      if (watchable) {
+        this.ctx.watchDir(now.key, path, false);
+        await this.list(path, true, false);
+      }
+    } else if (known !== path && !this.moved.has(now.key)) {
+      this.moved.set(now.key, path);
+      if (watchable) {
+        this.ctx.watchDir(now.key, path, true);
+        // The inode may be a reused one (old directory deleted, new one created): one level of
+        // listing catches entries made before the renewed watch.
+        await this.list(path, false, opts.deep ?? false);
+      }
+    } else if (opts.deep && watchable) {
+      this.queue.push({ kind: 'rescan', path, deep: true });
+    }
+  }
+
+  private async list(dir: string, content: boolean, deep: boolean): Promise<string[] | undefined> {
+    if (this.listed.has(dir)) return undefined;
+    this.listed.add(dir);
+    let names: string[] | null;
+    try {
+      names = await listDir(dir);
+    } catch (err) {
+      this.ctx.cannotRead(dir, err, { kind: 'rescan', path: dir, deep: false });
+      return undefined;
+    }
+    if (names === null) return undefined;
+    for (const name of names) this.queue.push({ kind: 'path', path: join(dir, name), content, deep });
+    return names;
+  }
+
+  /** Lists a directory and compares it with the model: new, changed and vanished entries. */
+  private async rescan(dir: string, deep: boolean): Promise<void> {
+    if (this.rescanned.has(dir)) return;
+    this.rescanned.add(dir);
+    await this.observe(dir, false, {});
+    const self = this.obs.get(dir)?.now;
+    if (!self || self.kind !== 'dir' || !this.ctx.mayContainIncluded(dir)) return;
+    this.ctx.watchDir(self.key, dir, false);
+    const names = await this.list(dir, false, deep);
+    if (!names) return;
+    const present = new Set(names.map((n) => join(dir, n)));
+    for (const child of this.ctx.tree.childPaths(dir)) {
+      if (!present.has(child)) this.queue.push({ kind: 'path', path: child, content: false });
+    }
+  }
+}

@@ -1,0 +1,198 @@
+// Persists the capture's tree model and block hashes in the agent data dir, so a restart compares
+// the disk with what was last sent instead of remirroring. Layout under indexDir:
+//   tree.snapshot  NDJSON, one line per path (header line first)
+//   tree.journal   NDJSON appended after batches: the current state of each changed path
+//   hashes/<dev>-<ino>  block hashes of one file: 'TBH1', blockSize u32, fileSize f64, hashedAtMs f64, digests
+// The store may lag what was sent (it is written after ops are handed on, at most every
+// persistIntervalMs), never lead it: a stale index only makes the next comparison send more.
+import { appendFile, mkdir, readFile, rename, rm, unlink, writeFile, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BLOCK_DIGEST_BYTES, blockCount } from '../../../shared/delta';
+import { TreeIndex, type FileHashes, type TreeChanges, type TreeNode } from './tree-index';
+import type { EntryKind, Observed } from './types';
+
+const HEADER = { v: 1, format: 'tandem-capture-index' };
+const HASH_MAGIC = 'TBH1';
+const HASH_HEADER_BYTES = 24;
+
+interface EntryLine {
+  p: string;
+  k?: string;
+  t?: EntryKind;
+  s?: number;
+  m?: number;
+  c?: number;
+  o?: number;
+  u?: number;
+  g?: number;
+  n?: number;
+  l?: string;
+  /** Present (true) when the path was removed. */
+  x?: true;
+}
+
+function toLine(path: string, node: TreeNode | undefined): string {
+  const line: EntryLine = node
+    ? { p: path, k: node.key, t: node.kind, s: node.size, m: node.mtimeMs, c: node.ctimeMs, o: node.mode, u: node.uid, g: node.gid, n: node.nlink }
+    : { p: path, x: true };
+  if (node?.target !== undefined) line.l = node.target;
+  return JSON.stringify(line) + '\n';
+}
+
+function fromLine(line: EntryLine): Observed | null {
+  if (line.x || line.k === undefined || line.t === undefined) return null;
+  return {
+    key: line.k, kind: line.t, size: line.s ?? 0, mtimeMs: line.m ?? 0, ctimeMs: line.c ?? 0, mode: line.o ?? 0,
+    uid: line.u ?? 0, gid: line.g ?? 0, nlink: line.n ?? 1, ...(line.l !== undefined ? { target: line.l } : {}),
+  };
+}
+
+function encodeHashes(h: FileHashes): Buffer {
+  const buf = Buffer.allocUnsafe(HASH_HEADER_BYTES + h.digests.length);
+  buf.write(HASH_MAGIC, 0, 'latin1');
+  buf.writeUInt32LE(h.blockSize, 4);
+  buf.writeDoubleLE(h.fileSize, 8);
+  buf.writeDoubleLE(h.hashedAtMs, 16);
+  h.digests.copy(buf, HASH_HEADER_BYTES);
+  return buf;
+}
+
+/** Returns undefined for a torn or foreign file, which then simply counts as "no index". */
+function decodeHashes(buf: Buffer): FileHashes | undefined {
+  if (buf.length < HASH_HEADER_BYTES || buf.toString('latin1', 0, 4) !== HASH_MAGIC) return undefined;
+  const blockSize = buf.readUInt32LE(4);
+  const fileSize = buf.readDoubleLE(8);
+  const hashedAtMs = buf.readDoubleLE(16);
+  if (blockSize === 0 || !Number.isInteger(fileSize) || fileSize < 0) return undefined;
+  if (buf.length !== HASH_HEADER_BYTES + blockCount(fileSize, blockSize) * BLOCK_DIGEST_BYTES) return undefined;
+  return { blockSize, fileSize, hashedAtMs, digests: Buffer.from(buf.subarray(HASH_HEADER_BYTES)) };
+}
+
+function parseLines(text: string): EntryLine[] {
+  const out: EntryLine[] = [];
+  for (const raw of text.split('\n')) {
+    if (raw === '') continue;
+    try {
+      out.push(JSON.parse(raw) as EntryLine);
+    } catch {
+      break; // torn tail after a crash: everything before it is good
+    }
+  }
+  return out;
+}
+
+export interface LoadedIndex {
+  tree: TreeIndex;
+  /** False when there was no index (first start, or it was discarded). */
+  found: boolean;
+}
+
+export class IndexStore {
+  private journalLines = 0;
+
+  constructor(private readonly dir: string) {}
+
+  private get snapshotPath(): string {
+    return join(this.dir, 'tree.snapshot');
+  }
+
+  private get journalPath(): string {
+    return join(this.dir, 'tree.journal');
+  }
+
+  private hashPath(key: string): string {
+    return join(this.dir, 'hashes', key.replace(':', '-'));
+  }
+
+  async load(): Promise<LoadedIndex> {
+    await mkdir(join(this.dir, 'hashes'), { recursive: true });
+    const tree = new TreeIndex();
+    const snapshot = await readFile(this.snapshotPath, 'utf8').catch(ignoreMissing);
+    const journal = await readFile(this.journalPath, 'utf8').catch(ignoreMissing);
+    if (snapshot === undefined && journal === undefined) return { tree, found: false };
+    const snapLines = snapshot === undefined ? [] : parseLines(snapshot);
+    const header = snapLines.shift() as unknown as typeof HEADER | undefined;
+    if (snapshot !== undefined && (header?.v !== HEADER.v || header.format !== HEADER.format)) {
+      return { tree, found: false };
+    }
+    for (const line of [...snapLines, ...parseLines(journal ?? '')]) {
+      const obs = fromLine(line);
+      const cur = tree.get(line.p);
+      if (obs && cur?.key === obs.key) {
+        tree.setStat(obs);
+        continue;
+      }
+      if (cur) tree.removeName(line.p);
+      if (obs) tree.add(line.p, obs);
+    }
+    const files = [...tree.entries()].filter(([, n]) => n.kind === 'file').map(([, n]) => n);
+    const seen = new Set<string>();
+    await runLimited(files, 32, async (node) => {
+      if (seen.has(node.key)) return;
+      seen.add(node.key);
+      const buf = await readFile(this.hashPath(node.key)).catch(ignoreMissing);
+      const hashes = buf && decodeHashes(buf);
+      if (hashes) node.hashes = hashes;
+    });
+    tree.takeChanges();
+    await this.compact(tree);
+    return { tree, found: true };
+  }
+
+  /** Writes what changed since the last call; compacts the journal when it outgrows the tree. */
+  async persist(tree: TreeIndex, changes: TreeChanges): Promise<void> {
+    if (changes.paths.length > 0) {
+      await appendFile(this.journalPath, changes.paths.map((p) => toLine(p, tree.get(p))).join(''));
+      this.journalLines += changes.paths.length;
+    }
+    await runLimited(changes.keys, 16, async (key) => {
+      const hashes = tree.node(key)?.hashes;
+      if (hashes) await writeFile(this.hashPath(key), encodeHashes(hashes));
+      else await unlink(this.hashPath(key)).catch(ignoreMissing);
+    });
+    if (this.journalLines > 10_000 && this.journalLines > tree.size) await this.compact(tree);
+  }
+
+  /** Rewrites the snapshot from the tree and empties the journal. */
+  async compact(tree: TreeIndex): Promise<void> {
+    const tmp = this.snapshotPath + '.tmp';
+    const fh = await open(tmp, 'w');
+    try {
+      let chunk = JSON.stringify(HEADER) + '\n';
+      for (const [path, node] of tree.entries()) {
+        chunk += toLine(path, node);
+        if (chunk.length > 1 << 20) {
+          await fh.write(chunk);
+          chunk = '';
+        }
+      }
+      await fh.write(chunk);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, this.snapshotPath);
+    await writeFile(this.journalPath, '');
+    this.journalLines = 0;
+  }
+
+  /** Forgets everything (the next start builds a fresh baseline). */
+  async clear(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+    await mkdir(join(this.dir, 'hashes'), { recursive: true });
+    this.journalLines = 0;
+  }
+}
+
+function ignoreMissing(err: NodeJS.ErrnoException): undefined {
+  if (err.code === 'ENOENT') return undefined;
+  throw err;
+}
+
+async function runLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

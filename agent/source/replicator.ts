@@ -1,0 +1,215 @@
+// Continuous replication on the source: captured operations get sequence numbers in the job's queue (memory,
+// then disk) and are streamed to the target in order; only what the target acknowledged as durable is dropped.
+import path from 'node:path';
+import type { FileOp } from '../../shared/protocol/ops';
+import { encodeFrameParts, FrameType, createByteCounter } from '../../shared/protocol/frames';
+import type { ReplicationStatus, TransmitMode } from '../../shared/states';
+import { TandemError } from '../../shared/errors';
+import { backoffDelay } from '../../shared/backoff';
+import { ReplicationQueue, resolveQueueLimits, type QueueLimits, type QueueStats } from './queue';
+import type { PeerClient } from '../peer/client';
+import type { AgentLogger } from '../log';
+
+export interface CapturedOp {
+  op: FileOp;
+  payload?: Buffer;
+}
+
+/** Largest batch of queued bytes sent in one request. */
+const SEND_BATCH_BYTES = 8 * 1024 * 1024;
+
+export interface ReplicatorOptions {
+  jobId: string;
+  dataDir: string;
+  limits: Partial<QueueLimits>;
+  compression: number;
+  peer: () => PeerClient;
+  log: AgentLogger;
+  onChange: () => void;
+  /** The queue ran out of room: the job auto-disconnects and needs a difference mirror. */
+  onExhausted: (reason: string) => void;
+}
+
+export interface ReplicateResponse {
+  ackedSeq: number;
+  blocked?: { path: string; code: string; message: string } | null;
+}
+
+export class Replicator {
+  private queue!: ReplicationQueue;
+  private running = false;
+  private paused = false;
+  private wakeUp: (() => void) | null = null;
+  private loop: Promise<void> | null = null;
+  private abort = new AbortController();
+  private attempt = 0;
+  readonly wire = createByteCounter();
+  private opsSent = 0;
+  private bytesSent = 0;
+  private rate = { at: Date.now(), ops: 0, opsPerSec: 0 };
+  lastError: string | null = null;
+  connected = false;
+  targetBlocked: ReplicateResponse['blocked'] = null;
+  exhaustedReason: string | null = null;
+  autoDisconnects = 0;
+
+  constructor(private o: ReplicatorOptions) {}
+
+  /** Opens the job's queue. Returns false when ops may have been lost (crash): the caller must remirror. */
+  async open(): Promise<boolean> {
+    this.queue = await ReplicationQueue.open(path.join(this.o.dataDir, 'jobs', this.o.jobId, 'queue'), resolveQueueLimits(this.o.limits));
+    if (this.queue.problem) {
+      this.o.log.warn({ job: this.o.jobId, problem: this.queue.problem.reason }, 'replication queue not intact after restart; discarding it for a difference mirror');
+      await this.queue.discardAll();
+      return false;
+    }
+    return true;
+  }
+
+  async enqueue(ops: CapturedOp[]): Promise<void> {
+    for (const { op, payload } of ops) {
+      const r = await this.queue.enqueue({ kind: 'op', header: op, payload });
+      if (!r.ok) {
+        // Auto-disconnect (manual): drop the queue; a difference mirror with block checksums repairs the target.
+        this.exhaustedReason = r.problem.reason;
+        this.autoDisconnects++;
+        this.o.log.warn({ job: this.o.jobId, reason: r.problem.reason }, 'queue exhausted: auto-disconnect');
+        await this.queue.discardAll();
+        this.o.onExhausted(r.problem.reason);
+        this.o.onChange();
+        return;
+      }
+    }
+    this.wakeUp?.();
+  }
+
+  /** Drops everything queued (stop, or before a remirror). */
+  async discard(): Promise<void> {
+    await this.queue.discardAll();
+  }
+
+  clearExhausted(): void {
+    this.exhaustedReason = null;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.abort = new AbortController();
+    this.loop = this.sendLoop();
+  }
+
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+    if (!paused) this.wakeUp?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.abort.abort();
+    this.wakeUp?.();
+    await this.loop?.catch(() => {});
+    this.loop = null;
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    await this.queue?.close().catch(() => {});
+  }
+
+  private wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() { clearTimeout(t); resolve(); }
+      this.wakeUp = () => { this.wakeUp = null; done(); };
+    });
+  }
+
+  private async sendLoop(): Promise<void> {
+    while (this.running) {
+      if (this.paused) {
+        await this.wait(1000);
+        continue;
+      }
+      const stats = this.queue.stats();
+      if (stats.lastSeq <= stats.ackedSeq) {
+        this.targetBlocked = null;
+        await this.wait(1000);
+        continue;
+      }
+      try {
+        const records = await this.queue.peekFrom(stats.ackedSeq + 1, SEND_BATCH_BYTES);
+        if (!records.length) {
+          await this.wait(50);
+          continue;
+        }
+        const level = this.o.compression;
+        const wire = this.wire;
+        async function* frames() {
+          for (const r of records) {
+            yield* encodeFrameParts({ type: FrameType.fileOp, header: { seq: r.seq, op: r.header }, payload: r.payload }, { compressLevel: level, counter: wire }).parts;
+          }
+        }
+        const res = await this.o.peer().stream<ReplicateResponse>(`/v1/data/replicate?job=${encodeURIComponent(this.o.jobId)}`, frames(), this.abort.signal);
+        const acked = Math.min(res.ackedSeq, records.at(-1)!.seq);
+        if (acked > stats.ackedSeq) {
+          const n = records.filter((r) => r.seq <= acked);
+          this.opsSent += n.length;
+          this.bytesSent += n.reduce((s, r) => s + (r.payload?.length ?? 0), 0);
+          await this.queue.ack(acked);
+        }
+        this.targetBlocked = res.blocked ?? null;
+        this.connected = true;
+        this.lastError = null;
+        this.attempt = 0;
+        this.o.onChange();
+        if (res.blocked) await this.wait(1000); // the target holds the rest in its own queue and keeps retrying
+      } catch (err) {
+        if (!this.running) return;
+        const e = err as TandemError;
+        this.connected = false;
+        this.lastError = e.message;
+        this.o.onChange();
+        if (e.code === 'epoch_stale') {
+          this.o.log.error({ job: this.o.jobId }, 'target refused our epoch: this source is fenced and stops sending');
+          this.running = false;
+          return;
+        }
+        await this.wait(backoffDelay(this.attempt++));
+      }
+    }
+  }
+
+  queueStats(): QueueStats {
+    return this.queue.stats();
+  }
+
+  status(jobRunning: boolean, jobPaused: boolean): { replicationStatus: ReplicationStatus; transmitMode: TransmitMode; replication: Record<string, unknown> } {
+    const q = this.queue.stats();
+    const now = Date.now();
+    const dt = (now - this.rate.at) / 1000;
+    if (dt >= 1) {
+      this.rate = { at: now, ops: this.opsSent, opsPerSec: Math.round((this.opsSent - this.rate.ops) / dt) };
+    }
+    const pending = q.lastSeq > q.ackedSeq;
+    let replicationStatus: ReplicationStatus = 'ready';
+    if (!jobRunning) replicationStatus = 'stopped';
+    else if (this.exhaustedReason) replicationStatus = 'out_of_memory';
+    else if (this.targetBlocked) replicationStatus = 'failed';
+    else if (pending && (jobPaused || !this.connected)) replicationStatus = 'pending';
+    else if (pending) replicationStatus = 'replicating';
+    const transmitMode: TransmitMode = !jobRunning ? 'stopped' : jobPaused ? 'paused' : this.connected || !pending ? 'active' : 'error';
+    return {
+      replicationStatus, transmitMode,
+      replication: {
+        lastSeq: q.lastSeq, ackedSeq: q.ackedSeq, opsQueued: q.lastSeq - q.ackedSeq,
+        memoryOps: q.memoryOps, memoryBytes: q.memoryBytes, diskOps: q.diskOps, diskBytes: q.diskBytes,
+        lagMs: q.oldestUnackedAt == null ? 0 : now - q.oldestUnackedAt,
+        opsPerSec: this.rate.opsPerSec, opsSent: this.opsSent, bytesSent: this.bytesSent,
+        wireRawBytes: this.wire.rawBytes, wireCompressedBytes: this.wire.wireBytes,
+        queueState: q.state, exhaustedReason: this.exhaustedReason, autoDisconnects: this.autoDisconnects,
+        blocked: this.targetBlocked, lastError: this.lastError,
+      },
+    };
+  }
+}

@@ -1,0 +1,193 @@
+// The target's half of continuous replication: acknowledges a sequence number only once the operation is durable
+// (applied and fsynced, or held in the target's own disk queue), applies strictly in order, ignores duplicates,
+// and when an operation cannot be applied keeps retrying it and applies nothing after it.
+import path from 'node:path';
+import { z } from 'zod';
+import { FileOp } from '../../shared/protocol/ops';
+import { TandemError } from '../../shared/errors';
+import { ReplicationQueue, resolveQueueLimits, type QueueLimits } from '../source/queue';
+import { readJson, writeFileAtomic } from '../state-store';
+import type { AgentLogger } from '../log';
+import type { ReplicaFs } from './replica-fs';
+import { ApplySession } from './apply';
+
+const SinkState = z.object({ receivedSeq: z.number(), appliedSeq: z.number(), epoch: z.number() });
+
+export interface IncomingOp {
+  seq: number;
+  op: FileOp;
+  payload: Buffer;
+}
+
+export interface Blocked {
+  seq: number;
+  path: string;
+  code: string;
+  message: string;
+  since: number;
+}
+
+export class ReplicationSink {
+  private state = { receivedSeq: 0, appliedSeq: 0, epoch: 0 };
+  private queue!: ReplicationQueue;
+  private paused = false;
+  private draining: Promise<void> | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  blocked: Blocked | null = null;
+  refused = 0;
+  lastApplyAt: number | null = null;
+
+  constructor(private o: {
+    dir: string; replica: () => ReplicaFs; log: AgentLogger; jobId: string; limits?: Partial<QueueLimits>;
+    /** Runs apply work exclusively with the job's other writers (the mirror). */
+    exclusive: <T>(fn: () => Promise<T>) => Promise<T>;
+  }) {}
+
+  private get stateFile() {
+    return path.join(this.o.dir, 'sink.json');
+  }
+
+  async open(epoch: number): Promise<void> {
+    this.state = (await readJson(this.stateFile, SinkState)) ?? this.state;
+    // Everything lands on disk before it is acknowledged, so the target queue needs no memory tier.
+    this.queue = await ReplicationQueue.open(path.join(this.o.dir, 'queue'), resolveQueueLimits({ ...this.o.limits, memoryMaxBytes: 0 }));
+    if (this.queue.problem?.state === 'broken') await this.queue.discardAll();
+    if (epoch !== this.state.epoch) await this.resetForEpoch(epoch);
+    this.kick();
+  }
+
+  /** A new epoch (failover, restore) starts a new sequence: the old stream's ops must never be applied. */
+  async resetForEpoch(epoch: number): Promise<void> {
+    await this.queue.discardAll();
+    this.state = { receivedSeq: 0, appliedSeq: 0, epoch };
+    this.blocked = null;
+    await this.save();
+  }
+
+  private save(): Promise<void> {
+    return writeFileAtomic(this.stateFile, JSON.stringify(this.state));
+  }
+
+  setPaused(paused: boolean): void {
+    if (this.paused === paused) return;
+    this.paused = paused;
+    if (!paused) this.kick();
+  }
+
+  isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Receives one batch; returns the highest sequence number now durable on this target. */
+  async receive(ops: IncomingOp[]): Promise<{ ackedSeq: number; blocked: Blocked | null }> {
+    const fresh = ops.filter((o) => o.seq > this.state.receivedSeq).sort((a, b) => a.seq - b.seq);
+    if (!fresh.length) return { ackedSeq: this.state.receivedSeq, blocked: this.blocked };
+    const q = this.queue.stats();
+    const queueEmpty = q.lastSeq <= q.ackedSeq;
+    if (!this.paused && queueEmpty && !this.blocked && !this.draining) {
+      // Fast path: apply straight away; whatever cannot be applied goes to the queue, in order.
+      const applied = await this.applyInOrder(fresh);
+      const rest = fresh.slice(applied);
+      if (rest.length) await this.park(rest);
+    } else {
+      await this.park(fresh);
+      this.kick();
+    }
+    this.state.receivedSeq = fresh.at(-1)!.seq;
+    await this.save();
+    return { ackedSeq: this.state.receivedSeq, blocked: this.blocked };
+  }
+
+  private async park(ops: IncomingOp[]): Promise<void> {
+    for (const o of ops) {
+      const r = await this.queue.enqueue({ kind: 'op', header: { seq: o.seq, op: o.op }, payload: o.payload });
+      if (!r.ok) {
+        throw new TandemError('target_queue_full', `The target's queue for this job is full (${r.problem.reason}); the source keeps the operations queued.`, 503);
+      }
+    }
+    await this.queue.flush();
+  }
+
+  /** Applies ops in order until one fails for a reason other than path safety; returns how many were consumed. */
+  private async applyInOrder(ops: IncomingOp[]): Promise<number> {
+    const session = new ApplySession(this.o.replica());
+    let done = 0;
+    try {
+      for (const o of ops) {
+        if (o.seq <= this.state.appliedSeq) { done++; continue; }
+        try {
+          await session.apply(o.op, o.payload);
+        } catch (err) {
+          const e = err as TandemError & NodeJS.ErrnoException;
+          if (err instanceof TandemError && e.code.startsWith('path_')) {
+            this.refused++;
+            this.o.log.warn({ job: this.o.jobId, code: e.code, path: o.op.path.slice(0, 500) }, 'refused operation');
+          } else if (e.code === 'ENOENT' && (o.op.op === 'meta' || o.op.op === 'rename' || o.op.op === 'hardlink')) {
+            // The path is not on the target (yet): a running mirror or a later operation brings it; nothing to block on.
+            this.o.log.debug({ job: this.o.jobId, seq: o.seq, op: o.op.op, path: o.op.path }, 'operation on a missing path skipped');
+          } else {
+            const message = `${o.op.op} on "${o.op.path}" failed: ${e.message}`;
+            if (!this.blocked || this.blocked.seq !== o.seq) {
+              this.o.log.error({ job: this.o.jobId, seq: o.seq, code: e.code, path: o.op.path }, 'replication blocked: retrying this operation; nothing after it is applied');
+            }
+            this.blocked = { seq: o.seq, path: o.op.path, code: String(e.code ?? 'apply_failed'), message, since: this.blocked?.seq === o.seq ? this.blocked.since : Date.now() };
+            break;
+          }
+        }
+        this.state.appliedSeq = o.seq;
+        done++;
+      }
+      await session.commit();
+    } catch (err) {
+      await session.abort();
+      throw err;
+    }
+    if (done === ops.length && this.blocked && ops.some((o) => o.seq === this.blocked!.seq)) this.blocked = null;
+    if (done > 0) this.lastApplyAt = Date.now();
+    return done;
+  }
+
+  private kick(): void {
+    if (this.draining || this.paused) return;
+    this.draining = this.drain().finally(() => { this.draining = null; });
+  }
+
+  /** Applies what waits in the target queue; on a blocking failure, retries every second. */
+  private async drain(): Promise<void> {
+    for (;;) {
+      if (this.paused) return;
+      const q = this.queue.stats();
+      if (q.lastSeq <= q.ackedSeq) {
+        this.blocked = null;
+        return;
+      }
+      const records = await this.queue.peekFrom(q.ackedSeq + 1, 8 * 1024 * 1024);
+      const ops: IncomingOp[] = records.map((r) => ({ seq: Number(r.header.seq), op: FileOp.parse(r.header.op), payload: r.payload ?? Buffer.alloc(0) }));
+      const applied = await this.o.exclusive(() => this.applyInOrder(ops));
+      if (applied > 0) {
+        await this.queue.ack(records[applied - 1]!.seq);
+        await this.save();
+      }
+      if (applied < ops.length) {
+        if (this.retryTimer) clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => { this.retryTimer = null; this.kick(); }, 1000);
+        return;
+      }
+      this.blocked = null;
+    }
+  }
+
+  stats() {
+    const q = this.queue?.stats();
+    return {
+      receivedSeq: this.state.receivedSeq, appliedSeq: this.state.appliedSeq, paused: this.paused,
+      queuedOps: q ? q.lastSeq - q.ackedSeq : 0, queueDiskBytes: q?.diskBytes ?? 0, blocked: this.blocked, lastApplyAt: this.lastApplyAt,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.draining?.catch(() => {});
+    await this.queue?.close().catch(() => {});
+  }
+}

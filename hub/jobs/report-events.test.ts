@@ -1,0 +1,29 @@
+import { describe, it, expect } from 'vitest';
+import { sourceReportEvents, targetReportEvents } from './report-events';
+import type { JobReport } from '../../shared/protocol/jobs';
+
+const ctx = { orgId: 'o', jobId: 'j', jobName: 'web', lagThresholdSec: 10 };
+const base: JobReport = { jobId: 'j', role: 'source', epoch: 1, at: 0 };
+const names = (evs: { event: string }[]) => evs.map((e) => e.event);
+
+describe('report events', () => {
+  it('lag crossing the threshold raises above, then below, once each', () => {
+    const low = { ...base, replication: { lagMs: 2000 } };
+    const high = { ...base, replication: { lagMs: 15_000 } };
+    expect(names(sourceReportEvents(low, high, ctx))).toEqual(['job.lag_above_threshold']);
+    expect(names(sourceReportEvents(high, high, ctx))).toEqual([]);
+    expect(names(sourceReportEvents(high, low, ctx))).toEqual(['job.lag_below_threshold']);
+  });
+  it('an auto-disconnect raises queue exhausted, auto-disconnected and mirror required', () => {
+    const before = { ...base, replication: { autoDisconnects: 0 } };
+    const after = { ...base, replication: { autoDisconnects: 1, exhaustedReason: 'disk queue full' } };
+    expect(names(sourceReportEvents(before, after, ctx))).toEqual(['queue.exhausted', 'queue.auto_disconnected', 'mirror.required']);
+  });
+  it('a blocked path on the target raises blocked and then unblocked', () => {
+    const t: JobReport = { ...base, role: 'target' };
+    const blocked = { ...t, replication: { blocked: { seq: 5, path: '/a', message: 'EACCES' } } };
+    expect(names(targetReportEvents(t, blocked, ctx))).toEqual(['replication.blocked']);
+    expect(names(targetReportEvents(blocked, blocked, ctx))).toEqual([]);
+    expect(names(targetReportEvents(blocked, t, ctx))).toEqual(['replication.unblocked']);
+  });
+});

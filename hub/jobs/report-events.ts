@@ -1,0 +1,60 @@
+// Pure: which catalog events a new agent report implies, by comparing it with the previous one (edges only,
+// so a steady state raises nothing).
+import type { JobReport } from '../../shared/protocol/jobs';
+import type { RaiseInput } from '../../shared/events/types';
+
+export interface ReportContext {
+  orgId: string;
+  jobId: string;
+  jobName: string;
+  lagThresholdSec: number;
+}
+
+type Ev = Omit<RaiseInput, 'orgId' | 'jobId'>;
+
+const num = (v: unknown) => (typeof v === 'number' ? v : 0);
+const rep = (r: JobReport | null) => (r?.replication ?? {}) as Record<string, unknown>;
+
+export function sourceReportEvents(prev: JobReport | null, next: JobReport, ctx: ReportContext): RaiseInput[] {
+  const out: Ev[] = [];
+  const jobName = ctx.jobName;
+  const p = rep(prev);
+  const n = rep(next);
+  if (next.mirror?.mirrorId && next.mirror.mirrorId !== prev?.mirror?.mirrorId && next.mirrorStatus !== 'idle') {
+    out.push({ event: 'mirror.started', fields: { jobName, mode: next.autoMirror ? 'automatic difference mirror' : 'requested' } });
+  }
+  if (next.mirrorComplete && !(prev?.mirrorComplete && prev.mirror?.mirrorId === next.mirror?.mirrorId) && next.mirror) {
+    const m = next.mirror;
+    out.push({ event: 'mirror.completed', fields: { jobName, files: m.filesSent, bytes: m.bytesSent, durationSec: m.startedAt && m.completedAt ? Math.round((m.completedAt - m.startedAt) / 1000) : 0 } });
+  }
+  if (next.mirrorStatus === 'stopped' && prev?.mirrorStatus && prev.mirrorStatus !== 'stopped' && !next.mirrorComplete) {
+    out.push({ event: 'mirror.stopped', fields: { jobName, reason: 'stopped by request' } });
+  }
+  if (next.verify?.completedAt && next.verify.verifyId !== (prev?.verify?.completedAt ? prev.verify.verifyId : null)) {
+    const v = next.verify;
+    out.push({ event: 'verify.completed', fields: { jobName, files: v.filesCompared, differences: v.different + v.missingOnTarget, remirrored: false } });
+  }
+  if (num(n.autoDisconnects) > num(p.autoDisconnects)) {
+    out.push({ event: 'queue.exhausted', fields: { jobName, bytes: num(n.diskBytes) + num(n.memoryBytes), action: 'the job auto-disconnects' } });
+    out.push({ event: 'queue.auto_disconnected', fields: { jobName, reason: String(n.exhaustedReason ?? '') } });
+    out.push({ event: 'mirror.required', fields: { jobName, reason: String(n.exhaustedReason ?? 'queue exhausted') } });
+  }
+  if (p.exhaustedReason && !n.exhaustedReason) out.push({ event: 'queue.auto_reconnected', fields: { jobName } });
+  const lagSec = Math.round(num(n.lagMs) / 1000);
+  const prevLagSec = Math.round(num(p.lagMs) / 1000);
+  if (lagSec > ctx.lagThresholdSec && !(prevLagSec > ctx.lagThresholdSec)) {
+    out.push({ event: 'job.lag_above_threshold', fields: { jobName, lagSec, thresholdSec: ctx.lagThresholdSec } });
+  } else if (lagSec <= ctx.lagThresholdSec && prevLagSec > ctx.lagThresholdSec) {
+    out.push({ event: 'job.lag_below_threshold', fields: { jobName, lagSec, thresholdSec: ctx.lagThresholdSec } });
+  }
+  return out.map((e) => ({ ...e, orgId: ctx.orgId, jobId: ctx.jobId }));
+}
+
+export function targetReportEvents(prev: JobReport | null, next: JobReport, ctx: ReportContext): RaiseInput[] {
+  const out: Ev[] = [];
+  const pb = rep(prev).blocked as { path: string; message: string; seq: number } | null | undefined;
+  const nb = rep(next).blocked as { path: string; message: string; seq: number } | null | undefined;
+  if (nb && (!pb || pb.seq !== nb.seq)) out.push({ event: 'replication.blocked', fields: { jobName: ctx.jobName, path: nb.path, reason: nb.message, attempts: 1 } });
+  if (pb && (!nb || nb.seq !== pb.seq)) out.push({ event: 'replication.unblocked', fields: { jobName: ctx.jobName, path: pb.path, attempts: 1 } });
+  return out.map((e) => ({ ...e, orgId: ctx.orgId, jobId: ctx.jobId }));
+}
