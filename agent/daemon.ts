@@ -95,14 +95,15 @@ export async function runAgent(cfg: AgentConfig, extraHandlers: Record<string, C
   // Job status changes are pushed to the hub promptly (at most every 500 ms) by cutting the long poll short.
   let nudgeTimer: NodeJS.Timeout | null = null;
   const onJobChange = () => {
-    nudgeTimer ??= setTimeout(() => { nudgeTimer = null; poll.nudge(); }, 500);
+    nudgeTimer ??= setTimeout(() => { nudgeTimer = null; poll?.nudge(); }, 500);
   };
-  const jobs = new JobManager({ dataDir: cfg.dataDir, serverId: id.serverId, log, data, onChange: onJobChange });
+  let poll: PollLoop | undefined;
+  const jobs = new JobManager({ dataDir: cfg.dataDir, serverId: id.serverId, log, data, onChange: onJobChange, hubContactAt: () => (poll?.lastContactAt || null) });
   await jobs.start();
   let filesystems: FilesystemUsage[] = await filesystemUsage();
   const fsTimer = setInterval(() => void filesystemUsage().then((f) => { filesystems = f; }), 60_000);
   fsTimer.unref();
-  const poll = new PollLoop({
+  poll = new PollLoop({
     client: new HubClient(id.hubUrl, id.credential),
     dataDir: cfg.dataDir,
     pollWaitSec: cfg.pollWaitSec,

@@ -5,10 +5,12 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { createApp } from './app';
+import { startFailoverLoop } from './failover/evaluate';
 import { openLibsqlDb } from './db/open-libsql';
 import { loadKeyStore } from './keys';
 import { createCommandWaker } from './commands/waker';
-import { ensureAdminToken, ensureDefaultOrg } from './bootstrap';
+import { ensureAdminToken, ensureDefaultOrg, DEFAULT_ORG } from './bootstrap';
+import { ensureTrialLicence } from './licensing/trial';
 import { systemClock, type HubDeps } from './deps';
 import type { Logger } from './log';
 import { scryptHasher } from './portal/password-node';
@@ -25,6 +27,8 @@ export interface HubOptions {
   dbAuthToken?: string;
   publicUrl?: string;
   logLevel?: string;
+  /** Days of the evaluation licence created for the default org on first start (0: none). Env TANDEM_TRIAL_DAYS, default 30. */
+  trialDays?: number;
   /** Print the banner (URL, admin token) to stdout. */
   banner?: boolean;
   /** Webhook target policy; default self-hosted (loopback and private targets allowed). Env: TANDEM_MULTI_TENANT=1, TANDEM_WEBHOOK_ALLOW=cidr,host. */
@@ -69,8 +73,10 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     db, clock, keys, log, waker: createCommandWaker(), events, passwordHasher: scryptHasher(),
     config: { publicUrl: opts.publicUrl, maxPollWaitSec: 25, maxBodyBytes: 1024 * 1024, startedAt: now },
   };
+  await ensureTrialLicence(deps, DEFAULT_ORG, opts.trialDays ?? Number(process.env.TANDEM_TRIAL_DAYS ?? 30));
   const app = createApp(deps);
   const stopLicenceSweep = startLicenceSweep(deps);
+  const stopFailoverLoop = startFailoverLoop(deps);
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host }, () => resolve(s));
   });
@@ -93,6 +99,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     url, port, deps,
     close: () => new Promise<void>((resolve) => {
       stopLicenceSweep();
+      stopFailoverLoop();
       server.close(() => { void events.notify.stop().then(() => events.flush()).finally(() => { closeDb(); resolve(); }); });
       // Long polls hold connections open; end them so close() does not wait 25 s.
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();

@@ -16,7 +16,7 @@ async function enrol(name: string, version = '0.1.0') {
 }
 
 beforeEach(async () => {
-  hub = await inProcessHub();
+  hub = await inProcessHub({ trial: true });
   creds = {};
   await enrol('alpha');
   await enrol('beta');
@@ -80,6 +80,21 @@ describe('job validation', () => {
     expect(r.body.error.message).toContain('mirror.mode');
     expect((await hub.call('POST', '/v1/jobs', job({ orphans: { action: 'move' } }))).body.error.message).toContain('moveTo');
     expect((await hub.call('POST', '/v1/jobs', job({ surprise: 1 }))).status).toBe(400);
+  });
+});
+
+describe('licensing gates new protection', () => {
+  it('a server without a licence cannot be the source of a new job; the reason is in validation', async () => {
+    const bare = await inProcessHub();
+    const t = (await bare.call('POST', '/v1/agent-tokens', {})).body;
+    for (const name of ['a', 'b']) {
+      await bare.call('POST', '/v1/agent/enrol', { configToken: t.token, host: { name, hostname: name, machineId: `m-${name}`, os: 'Linux', agentVersion: '0.1.0', addresses: ['127.0.0.1'], dataPort: 7000, filesystems: {}, certFingerprint: FP } }, null);
+    }
+    const v = await bare.call('POST', '/v1/jobs/validate', job({ source: 'a', target: 'b' }));
+    expect(v.body.ok).toBe(false);
+    expect(v.body.items.map((i: any) => i.code)).toContain('licence_missing');
+    expect((await bare.call('POST', '/v1/jobs', job({ source: 'a', target: 'b' }))).status).toBe(422);
+    bare.close();
   });
 });
 

@@ -1,10 +1,9 @@
 // Licensing through the hub API in-process over a real libSQL file: orgs, issuing, inventory, every activation path,
 // transfers, deactivation, enforcement, job seats, edition gating, expiry events, and every bad-input class.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { eq } from 'drizzle-orm';
 import { inProcessHub, testClock } from './support/in-process-hub';
 import {
-  DAY_MS, hostFingerprint, makeRequestCode, verifyLicenceFile, readRequestCode, formatCode, makeLicenceCode, randomSerial,
+  DAY_MS, hostFingerprint, makeRequestCode, verifyLicenceFile, formatCode, makeLicenceCode, randomSerial,
 } from '../shared/licensing';
 import { licences, licenceAssignments } from '../hub/db/schema';
 import { licenceIssuesForJob, claimJobSeat, releaseJobSeat } from '../hub/licensing/enforce';
@@ -172,6 +171,22 @@ describe('activation', () => {
     void s; void t;
   });
 
+  it('failover, restore and failback are never blocked: an expired licence refuses new jobs but not failover', async () => {
+    const [ev] = await issue({ type: 'evaluation', expiresAt: '2030-01-10' });
+    await enrol('fsrc');
+    await enrol('ftgt');
+    for (const name of ['fsrc', 'ftgt']) await ok(hub.call('POST', `/v1/licences/${ev!.code}/apply`, { server: name }));
+    const job = { name: 'protect', source: 'fsrc', target: 'ftgt', start: false, rules: [{ path: '/data', type: 'include' }] };
+    const created = await ok(hub.call('POST', '/v1/jobs', job), 201);
+    hub.clock.set(Date.UTC(2030, 0, 12));
+    const refused = await hub.call('POST', '/v1/jobs', { ...job, name: 'another' });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.details.items.map((i: any) => i.code)).toContain('licence_expired');
+    const failover = await hub.call('POST', `/v1/jobs/${created.id}/failover`, {});
+    expect(failover.status).toBe(202);
+    expect(failover.body.state).toBe('failing_over');
+  });
+
   it('the online path from the agent itself, then a refresh returns a fresh signed file and the hub keys', async () => {
     const [c] = await issue({ type: 'single' });
     const s = await enrol('self');
@@ -257,6 +272,18 @@ describe('activation', () => {
     const swept = await runLicenceSweep(hub.deps);
     expect(swept.raised).toEqual([expect.stringMatching(/^licence\.host_mismatch:/)]);
     expect((await runLicenceSweep(hub.deps)).raised).toEqual([]);
+  });
+
+  it('bulk activation activates every applied licence of enrolled servers and is retryable', async () => {
+    const cs = await issue({ type: 'single', count: 2 });
+    await enrol('b1');
+    await enrol('b2');
+    await ok(hub.call('POST', `/v1/licences/${cs[0]!.code}/apply`, { server: 'b1' }));
+    await ok(hub.call('POST', `/v1/licences/${cs[1]!.code}/apply`, { server: 'b2' }));
+    const r = await ok(hub.call('POST', '/v1/licences/activate', {}));
+    expect(r.items.map((i: any) => [i.server, i.ok]).sort()).toEqual([['b1', true], ['b2', true]]);
+    expect((await inventory()).every((row) => row.state === 'activated')).toBe(true);
+    expect((await ok(hub.call('POST', '/v1/licences/activate', {}))).items).toEqual([]);
   });
 
   it('removing a server with deactivate frees its licence for another host without using a transfer', async () => {
@@ -352,4 +379,3 @@ describe('enforcement', () => {
   });
 });
 
-void readRequestCode; void eq;

@@ -38,14 +38,15 @@ beforeAll(async () => {
     peer: { serverId: 'srv_src', name: 'alpha', addresses: ['127.0.0.1'], port: 1, fingerprint: 'x' }, jobToken: '', mirror: null, verify: null, controls: {},
   };
   const log = createAgentLogger('silent');
-  job = new TargetJob(desired, { serverId: 'srv_tgt', keys, log });
+  job = new TargetJob(desired, { serverId: 'srv_tgt', keys, log, dataDir: dir });
+  await job.open();
   server = new DataServer(await loadOrCreateTlsIdentity(dir, 'test'), log);
   registerTargetRoutes(server, (id) => (id === 'job_1' ? job : undefined));
   await server.listen(0, '127.0.0.1');
   // A symlink inside the replica that points outside it.
   await fs.symlink(outside, path.join(dst, 'escape'));
 });
-afterAll(async () => { await server?.close(); });
+afterAll(async () => { await server?.close(); await job?.close(); });
 
 async function token(claims: Record<string, unknown>, signer = key) {
   return signHubJwt(signer, 'job', { job: 'job_1', epoch: 3, src: 'srv_src', tgt: 'srv_tgt', ...claims }, Math.floor(Date.now() / 1000) + 600);

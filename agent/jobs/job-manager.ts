@@ -26,7 +26,7 @@ export class JobManager {
   /** Queue limits from the server's settings (queue.memoryMaxMB, diskMaxMB, diskFreeMinMB). */
   queueSettings: Record<string, unknown> = {};
 
-  constructor(private ctx: { dataDir: string; serverId: string; log: AgentLogger; data: DataServer; onChange: () => void }) {
+  constructor(private ctx: { dataDir: string; serverId: string; log: AgentLogger; data: DataServer; onChange: () => void; hubContactAt: () => number | null }) {
     this.keys = new HubKeyCache(ctx.dataDir);
     registerTargetRoutes(ctx.data, (id) => this.targets.get(id));
   }
@@ -84,7 +84,7 @@ export class JobManager {
     for (const d of wantTarget.values()) {
       let t = this.targets.get(d.jobId);
       if (!t) {
-        t = new TargetJob(d, { serverId: this.ctx.serverId, keys: this.keys, log: this.ctx.log, dataDir: this.ctx.dataDir });
+        t = new TargetJob(d, { serverId: this.ctx.serverId, keys: this.keys, log: this.ctx.log, dataDir: this.ctx.dataDir, onChange: this.ctx.onChange });
         await t.open();
         this.targets.set(d.jobId, t);
       }
@@ -93,7 +93,10 @@ export class JobManager {
     for (const d of wantSource.values()) {
       let s = this.sources.get(d.jobId);
       if (!s) {
-        s = new SourceJob(d, { dataDir: this.ctx.dataDir, log: this.ctx.log, onChange: this.ctx.onChange });
+        s = new SourceJob(d, {
+          dataDir: this.ctx.dataDir, log: this.ctx.log, onChange: this.ctx.onChange, hubContactAt: this.ctx.hubContactAt,
+          queueLimits: () => queueLimitsFrom(this.queueSettings),
+        });
         await s.init();
         this.sources.set(d.jobId, s);
       }
@@ -110,4 +113,15 @@ export class JobManager {
     for (const s of this.sources.values()) await s.stop();
     for (const t of this.targets.values()) await t.close();
   }
+}
+
+/** Server settings (MB) → queue limits (bytes). */
+export function queueLimitsFrom(q: Record<string, unknown>): Record<string, number> {
+  const MB = 1024 * 1024;
+  const out: Record<string, number> = {};
+  if (typeof q.memoryMaxMB === 'number') out.memoryMaxBytes = q.memoryMaxMB * MB;
+  if (typeof q.diskMaxMB === 'number') out.diskMaxBytes = q.diskMaxMB * MB;
+  if (q.diskMaxMB === null) out.diskMaxBytes = Infinity;
+  if (typeof q.diskFreeMinMB === 'number') out.diskFreeMinBytes = q.diskFreeMinMB * MB;
+  return out;
 }

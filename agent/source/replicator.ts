@@ -52,6 +52,9 @@ export class Replicator {
   targetBlocked: ReplicateResponse['blocked'] = null;
   exhaustedReason: string | null = null;
   autoDisconnects = 0;
+  /** Last successful exchange with the target (any request), for self-fencing. */
+  lastContactAt: number | null = null;
+  private idleTicks = 0;
 
   constructor(private o: ReplicatorOptions) {}
 
@@ -134,9 +137,12 @@ export class Replicator {
       const stats = this.queue.stats();
       if (stats.lastSeq <= stats.ackedSeq) {
         this.targetBlocked = null;
+        // Idle: a light hello every few seconds keeps the link (and the self-fencing clock) honest.
+        if (++this.idleTicks % 3 === 0) await this.hello();
         await this.wait(1000);
         continue;
       }
+      this.idleTicks = 0;
       try {
         const records = await this.queue.peekFrom(stats.ackedSeq + 1, SEND_BATCH_BYTES);
         if (!records.length) {
@@ -160,6 +166,7 @@ export class Replicator {
         }
         this.targetBlocked = res.blocked ?? null;
         this.connected = true;
+        this.lastContactAt = Date.now();
         this.lastError = null;
         this.attempt = 0;
         this.o.onChange();
@@ -172,13 +179,36 @@ export class Replicator {
         this.o.onChange();
         if (e.code === 'epoch_stale') {
           this.o.log.error({ job: this.o.jobId }, 'target refused our epoch: this source is fenced and stops sending');
+          this.fencedBy = e.message;
           this.running = false;
+          this.o.onChange();
           return;
         }
         await this.wait(backoffDelay(this.attempt++));
       }
     }
   }
+
+  private async hello(): Promise<void> {
+    try {
+      await this.o.peer().json(`/v1/data/hello?job=${encodeURIComponent(this.o.jobId)}`, {}, this.abort.signal);
+      this.connected = true;
+      this.lastContactAt = Date.now();
+      this.lastError = null;
+    } catch (err) {
+      const e = err as TandemError;
+      this.connected = false;
+      this.lastError = e.message;
+      if (e.code === 'epoch_stale') {
+        this.o.log.error({ job: this.o.jobId }, 'target refused our epoch: this source is fenced and stops sending');
+        this.fencedBy = e.message;
+        this.running = false;
+      }
+    }
+  }
+
+  /** Set when the target refused this source's epoch: the job failed over; never send again at this epoch. */
+  fencedBy: string | null = null;
 
   queueStats(): QueueStats {
     return this.queue.stats();

@@ -13,6 +13,9 @@ import type { AgentLogger } from '../log';
 import { readJson, writeFileAtomic } from '../state-store';
 import { MirrorRun, emptyMirrorStats } from './mirror';
 import { measureProtectedSet } from './walker';
+import { Replicator } from './replicator';
+import { ChangeCapture, type CaptureWarning } from './capture';
+import { shouldFenceSource } from '../../shared/jobs/fencing';
 
 const MirrorState = z.object({
   mirrorId: z.string(),
@@ -51,7 +54,22 @@ export class SourceJob {
   private fenced: string | null = null;
   private attempt = 0;
 
-  constructor(desired: DesiredJob, private ctx: { dataDir: string; log: AgentLogger; onChange: () => void }) {
+  private replicator: Replicator | null = null;
+  private capture: ChangeCapture | null = null;
+  private captureWarnings = new Map<string, CaptureWarning>();
+  private replicating = false;
+  private autoMirrorId: string | null = null;
+  private isolation: string | null = null;
+  private fenceTimer: NodeJS.Timeout | null = null;
+  private readonly startedAt = Date.now();
+
+  constructor(desired: DesiredJob, private ctx: {
+    dataDir: string; log: AgentLogger; onChange: () => void;
+    /** Last time the poll loop reached the hub (ms), for self-fencing. */
+    hubContactAt: () => number | null;
+    /** Queue limits from the server settings. */
+    queueLimits: () => Record<string, number>;
+  }) {
     this.desired = desired;
     this.peer = this.makePeer(desired);
   }
@@ -91,21 +109,26 @@ export class SourceJob {
     }
     if (epochChanged) this.fenced = null;
     if (d.run === 'stopped') {
-      // Stop discards what was in flight; the next start remirrors.
+      // Stop discards what was in flight and the queues; the next start remirrors.
       if (this.state.mirror && this.state.mirror.status !== 'complete') this.state.mirror.status = 'stopped';
       this.state.verify = null;
       await this.halt();
+      await this.stopReplication(true);
       await this.save();
       return;
     }
+    await this.startReplication();
     let changed = false;
     const m = d.mirror;
     if (m && m.id !== this.state.lastMirrorRequestId) {
       changed = true;
       this.state.lastMirrorRequestId = m.id;
       const current = this.state.mirror;
-      if (m.action === 'start') {
+      if (m.action === 'start' && m.id === this.autoMirrorId) {
+        // The hub adopted the mirror this source started by itself: nothing to do.
+      } else if (m.action === 'start') {
         await this.halt();
+        this.autoMirrorId = null;
         this.state.mirror = {
           mirrorId: m.mirrorId ?? m.id, mode: m.mode ?? this.spec.mirror.mode,
           blockChecksum: m.blockChecksum ?? this.spec.mirror.blockChecksum, newerOnly: this.spec.mirror.newerOnly,
@@ -132,11 +155,89 @@ export class SourceJob {
       };
     }
     if (changed) await this.save();
+    this.replicator?.setPaused(!!d.controls.paused || !!this.isolation);
     if (d.controls.paused) {
       await this.halt();
       return;
     }
     this.kick();
+  }
+
+  /** Capture and the sender run whenever the job runs, during the mirror too (changes made meanwhile are queued). */
+  private async startReplication(): Promise<void> {
+    if (this.replicating) return;
+    this.replicating = true;
+    const spec = this.spec;
+    const limits = this.ctx.queueLimits();
+    this.replicator = new Replicator({
+      jobId: this.jobId, dataDir: this.ctx.dataDir, limits, log: this.ctx.log, onChange: this.ctx.onChange,
+      compression: spec.compression === 'off' ? 0 : spec.compression,
+      peer: () => this.peer,
+      onExhausted: (reason) => void this.autoMirror(`queue exhausted: ${reason}`),
+    });
+    const intact = await this.replicator.open();
+    const freshMirror = this.state.mirror?.status === 'running' && this.state.mirror.cursor === null;
+    this.capture = new ChangeCapture({
+      rules: spec.rules,
+      indexDir: path.join(this.ctx.dataDir, 'jobs', this.jobId, 'capture'),
+      batchMs: spec.replication.batchMs,
+      rescanIntervalMs: spec.replication.rescanIntervalSec * 1000,
+      onOps: (ops) => this.replicator!.enqueue(ops),
+      onWarning: (w) => { this.captureWarnings.set(w.code, w); this.ctx.onChange(); },
+      log: this.ctx.log,
+    });
+    // A mirror starting from nothing makes the target identical: take the current tree as the baseline.
+    await this.capture.start({ fresh: freshMirror || !intact });
+    this.replicator.start();
+    this.fenceTimer = setInterval(() => this.checkIsolation(), 1000);
+    this.fenceTimer.unref();
+    if (!intact) await this.autoMirror('the replication queue was not intact after a restart');
+  }
+
+  private async stopReplication(discard: boolean): Promise<void> {
+    if (!this.replicating) return;
+    this.replicating = false;
+    if (this.fenceTimer) clearInterval(this.fenceTimer);
+    this.fenceTimer = null;
+    await this.capture?.stop().catch(() => {});
+    if (discard) await this.replicator?.discard().catch(() => {});
+    await this.replicator?.close().catch(() => {});
+    this.capture = null;
+    this.replicator = null;
+    this.captureWarnings.clear();
+  }
+
+  /** Auto-disconnect / crash recovery (manual): a difference mirror with block checksums, started by the source. */
+  private async autoMirror(reason: string): Promise<void> {
+    this.ctx.log.warn({ job: this.jobId, reason }, 'starting an automatic difference mirror');
+    await this.halt();
+    const id = randomId('auto');
+    this.autoMirrorId = id;
+    this.state.mirror = {
+      mirrorId: id, mode: 'different', blockChecksum: true, newerOnly: false, status: 'running', cursor: null, stats: emptyMirrorStats(id),
+    };
+    await this.save();
+    // Give the disk a moment when the queue ran out of space; the mirror itself needs no queue.
+    setTimeout(() => { this.replicator?.clearExhausted(); this.kick(); }, 1000).unref();
+    this.ctx.onChange();
+  }
+
+  /** Self-fencing: cut off from both the hub and the target for the failover window → stop sending. */
+  private checkIsolation(): void {
+    const monitor = this.spec.failoverMonitor;
+    const d = shouldFenceSource({
+      now: Date.now(), agentStartedAt: this.startedAt, lastHubContactAt: this.ctx.hubContactAt(),
+      lastTargetContactAt: this.replicator?.lastContactAt ?? null, windowSec: monitor.failoverTimeSec,
+    });
+    const was = this.isolation;
+    this.isolation = d.fence ? d.reason : null;
+    if (!!was !== !!this.isolation) {
+      this.ctx.log.warn({ job: this.jobId, fenced: !!this.isolation, reason: d.reason }, 'self-fencing state changed');
+      this.replicator?.setPaused(!!this.isolation || !!this.desired.controls.paused);
+      if (this.isolation) void this.halt();
+      else this.kick();
+      this.ctx.onChange();
+    }
   }
 
   private newReport(verifyId: string): VerifyReport {
@@ -148,7 +249,7 @@ export class SourceJob {
   }
 
   private kick(): void {
-    if (this.running || this.fenced || !this.hasWork()) return;
+    if (this.running || this.fenced || this.isolation || !this.hasWork()) return;
     this.abort = new AbortController();
     const signal = this.abort.signal;
     this.running = this.work(signal).finally(() => {
@@ -164,6 +265,7 @@ export class SourceJob {
 
   async stop(): Promise<void> {
     await this.halt();
+    await this.stopReplication(false);
     await this.peer.close();
   }
 
@@ -261,14 +363,21 @@ export class SourceJob {
     else if (m?.status === 'paused') mirrorStatus = 'paused';
     else if (m?.status === 'stopped') mirrorStatus = 'stopped';
     if (!m || m.status !== 'complete') targetDataState = m?.status === 'stopped' || !m ? 'mirror_required' : 'mirroring';
+    const running = this.desired.run === 'running';
+    const rep = this.replicator?.status(running, !!this.desired.controls.paused || !!this.isolation);
+    const fenced = this.fenced ?? this.replicator?.fencedBy ?? this.isolation;
     return {
       jobId: this.jobId, role: 'source', epoch: this.desired.epoch, at: Date.now(),
       mirrorStatus, mirror: (m?.stats as MirrorStats) ?? emptyMirrorStats(null),
-      mirrorRequestId: m?.mirrorId ?? null, mirrorComplete: m?.status === 'complete',
+      mirrorRequestId: m?.mirrorId ?? null, mirrorComplete: m?.status === 'complete', autoMirror: !!m && m.mirrorId === this.autoMirrorId,
       targetDataState, verify: (this.state.verify?.report as VerifyReport) ?? null,
       connection: this.connection,
-      transmitMode: this.fenced ? 'error' : this.desired.controls.paused ? 'paused' : this.connection.id ? 'active' : 'error',
-      lastError: this.fenced ?? this.connection.error,
+      replicationStatus: rep?.replicationStatus ?? (running ? 'pending' : 'stopped'),
+      transmitMode: fenced ? 'error' : rep?.transmitMode ?? (running ? 'active' : 'stopped'),
+      replication: rep?.replication,
+      warnings: [...this.captureWarnings.values()].map((w) => ({ code: w.code, message: w.message })),
+      fenced: fenced ?? null,
+      lastError: fenced ?? this.connection.error,
     };
   }
 }

@@ -13,6 +13,7 @@ import { ApplySession } from './apply';
 import { answerManifest, ManifestRequest, type ManifestResponse } from './manifest';
 import { ReplicationSink, type IncomingOp } from './replication-sink';
 import path from 'node:path';
+import { SourceMonitor } from './monitor';
 
 /** Per-frame limit on the data port (the frame codec refuses larger frames before buffering them). */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
@@ -33,7 +34,7 @@ export class TargetJob {
 
   readonly sink: ReplicationSink;
 
-  constructor(desired: DesiredJob, private ctx: { serverId: string; keys: HubKeyCache; log: AgentLogger; dataDir: string }) {
+  constructor(desired: DesiredJob, private ctx: { serverId: string; keys: HubKeyCache; log: AgentLogger; dataDir: string; onChange?: () => void }) {
     this.desired = desired;
     this.replica = this.buildReplica(desired);
     this.sink = new ReplicationSink({
@@ -42,8 +43,26 @@ export class TargetJob {
     });
   }
 
+  private monitor: SourceMonitor | null = null;
+
   async open(): Promise<void> {
     await this.sink.open(this.desired.epoch);
+    this.syncMonitor();
+  }
+
+  /** The failover monitor runs while the job protects (and while a failover condition is pending). */
+  private syncMonitor(): void {
+    const spec = this.desired.spec as unknown as FilesJobSpec;
+    const want = this.desired.run === 'running' && !!spec.failoverMonitor && !this.desired.jobId.includes('~');
+    if (want && !this.monitor) {
+      this.monitor = new SourceMonitor(spec.failoverMonitor, this.desired.peer, () => this.ctx.onChange?.());
+      this.monitor.start();
+    } else if (want) {
+      this.monitor!.update(spec.failoverMonitor, this.desired.peer);
+    } else if (this.monitor) {
+      this.monitor.stop();
+      this.monitor = null;
+    }
   }
 
   private buildReplica(d: DesiredJob): ReplicaFs {
@@ -66,6 +85,7 @@ export class TargetJob {
     if (specChanged) this.replica = this.buildReplica(d);
     if (epochChanged) await this.serial(() => this.sink.resetForEpoch(d.epoch));
     this.sink.setPaused(targetPaused);
+    this.syncMonitor();
   }
 
   /** Continuous replication stream: frames of {seq, op}; answers with the highest durable sequence number. */
@@ -85,6 +105,7 @@ export class TargetJob {
   }
 
   async close(): Promise<void> {
+    this.monitor?.stop();
     await this.sink.close();
   }
 
@@ -153,6 +174,7 @@ export class TargetJob {
   report(): JobReport {
     return {
       jobId: this.jobId, role: 'target', epoch: this.epoch, at: Date.now(),
+      probes: this.monitor?.recent(),
       refusedPaths: this.replica.refused, lastError: this.lastError ?? this.sink.blocked?.message ?? null,
       replication: { wireRawBytes: this.wire.rawBytes, wireCompressedBytes: this.wire.wireBytes, ...this.sink.stats(), lastApplyAt: this.lastApplyAt },
       warnings: this.sink.blocked ? [{ code: 'replication_blocked', message: `Replication is blocked on "${this.sink.blocked.path}": ${this.sink.blocked.message}. Nothing after it is applied until it succeeds; fix the cause (permissions, space, a lock) on the target.` }] : [],

@@ -8,6 +8,7 @@ import { jobs } from '../db/schema';
 import type { HubDeps } from '../deps';
 import type { JobRow } from './lookup';
 import { sourceReportEvents, targetReportEvents } from './report-events';
+import { RESTORE_SUFFIX } from './desired';
 import type { FilesJobSpec } from '../../shared/jobs/definition';
 
 /** Applies an agent-reported event if the table allows it now; agent events that no longer apply are ignored. */
@@ -30,6 +31,10 @@ export async function ingestJobReports(deps: HubDeps, serverId: string, raw: unk
       continue;
     }
     const report = parsed.data;
+    if (report.jobId.endsWith(RESTORE_SUFFIX)) {
+      await ingestRestoreReport(deps, serverId, report);
+      continue;
+    }
     const [job] = await deps.db.select().from(jobs).where(eq(jobs.id, report.jobId));
     const expectedServer = report.role === 'source' ? job?.sourceServerId : job?.targetServerId;
     if (!job || expectedServer !== serverId) continue; // not this agent's job (any more)
@@ -43,6 +48,7 @@ export async function ingestJobReports(deps: HubDeps, serverId: string, raw: unk
       await deps.db.update(jobs).set({ targetStatus: report, targetStatusAt: now }).where(eq(jobs.id, job.id));
       for (const e of targetReportEvents(job.targetStatus as JobReport | null, report, ctx)) deps.events.raise(e);
     }
+    if (report.action) await advanceFromAction(deps, job, report.role === 'source' ? (job.sourceStatus as JobReport | null) : (job.targetStatus as JobReport | null), report);
   }
 }
 
@@ -73,4 +79,55 @@ async function advanceFromSourceReport(deps: HubDeps, job: JobRow, report: JobRe
   if (report.verify && verifyReq?.id === report.verify.verifyId) {
     await deps.db.update(jobs).set({ verifyReport: report.verify }).where(eq(jobs.id, job.id));
   }
+}
+
+/** A restore runs as a reverse job on the target; its completion moves the job to Restored (or on to Mirror Required). */
+async function ingestRestoreReport(deps: HubDeps, serverId: string, report: JobReport): Promise<void> {
+  const jobId = report.jobId.slice(0, -RESTORE_SUFFIX.length);
+  const [job] = await deps.db.select().from(jobs).where(eq(jobs.id, jobId));
+  if (!job || report.role !== 'source' || job.targetServerId !== serverId || report.epoch !== job.epoch) return;
+  const restore = job.controls.restore as { id: string } | undefined;
+  await deps.db.update(jobs).set({ controls: { ...job.controls, restoreStatus: report } }).where(eq(jobs.id, job.id));
+  if (restore && report.mirrorRequestId === restore.id && report.mirrorComplete) {
+    const next = await transitionIfLegal(deps, job, 'restore_done');
+    if (next.state !== job.state) {
+      deps.events.raise({ event: 'restore.completed', orgId: job.orgId, jobId: job.id, fields: { jobName: job.name, files: report.mirror?.filesSent ?? 0, bytes: report.mirror?.bytesSent ?? 0 } });
+      deps.waker.wake(job.sourceServerId);
+      deps.waker.wake(job.targetServerId);
+    }
+  }
+}
+
+/** Failover / failback progress reported by the agent carrying it out: events per step, then the outcome. */
+async function advanceFromAction(deps: HubDeps, job: JobRow, prev: JobReport | null, report: JobReport): Promise<void> {
+  const a = report.action!;
+  const order = job.controls[a.kind] as { id: string } | undefined;
+  if (!order || order.id !== a.id) return;
+  const seen = prev?.action?.id === a.id ? prev.action.steps.length : 0;
+  const base = { orgId: job.orgId, jobId: job.id };
+  if (a.kind === 'failover' || a.kind === 'failback') {
+    for (const step of a.steps.slice(seen)) {
+      if (a.kind === 'failover') {
+        deps.events.raise({ ...base, event: step.ok ? 'failover.step_completed' : 'failover.step_failed', fields: { jobName: job.name, step: step.step, error: step.detail } });
+      }
+    }
+  }
+  if (a.status === 'running') return;
+  const ok = a.status === 'done';
+  const command = a.kind === 'failover' ? (ok ? 'failover_done' : 'failover_failed') : a.kind === 'failback' ? (ok ? 'failback_done' : 'failback_failed') : null;
+  if (!command) return;
+  const next = await transitionIfLegal(deps, job, command);
+  if (next.state === job.state) return;
+  const failedStep = a.steps.find((s) => !s.ok && !s.skipped);
+  if (a.kind === 'failover') {
+    deps.events.raise(ok
+      ? { ...base, event: 'failover.completed', fields: { jobName: job.name, targetName: job.targetServerId } }
+      : { ...base, event: 'failover.failed', fields: { jobName: job.name, error: failedStep?.detail ?? 'unknown', step: failedStep?.step ?? '' } });
+  } else {
+    deps.events.raise(ok
+      ? { ...base, event: 'failback.completed', fields: { jobName: job.name, sourceName: job.sourceServerId } }
+      : { ...base, event: 'failback.failed', fields: { jobName: job.name, error: failedStep?.detail ?? 'unknown', step: failedStep?.step ?? '' } });
+  }
+  deps.waker.wake(job.sourceServerId);
+  deps.waker.wake(job.targetServerId);
 }

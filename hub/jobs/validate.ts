@@ -5,6 +5,7 @@ import { findMappingLoops, findOverlappingTargets, findUnmappedRoots, mappedTarg
 import { compareVersions } from '../../shared/version';
 import { jobs, servers } from '../db/schema';
 import type { HubDeps } from '../deps';
+import { licenceJobValidator } from '../licensing/job-validator';
 
 type ServerRow = typeof servers.$inferSelect;
 
@@ -29,9 +30,10 @@ async function serverByIdOrName(deps: HubDeps, orgId: string, ref: string): Prom
 
 /** Extra checks contributed by other modules (licensing); each returns items to add. */
 export type JobValidator = (deps: HubDeps, orgId: string, ctx: { source: ServerRow; target: ServerRow; draft: JobDraft; jobId?: string }) => Promise<ValidationItem[]>;
-const extraValidators: JobValidator[] = [];
+const extraValidators = new Set<JobValidator>([licenceJobValidator]);
+/** Registers another check (idempotent). Licensing is always registered: no valid licence, no new protection. */
 export function addJobValidator(v: JobValidator): void {
-  extraValidators.push(v);
+  extraValidators.add(v);
 }
 
 export async function validateJob(deps: HubDeps, orgId: string, draft: JobDraft, jobId?: string): Promise<ValidationResult> {

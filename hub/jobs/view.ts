@@ -29,6 +29,13 @@ export function jobView(job: JobRow, now: number, names: { source?: string; targ
     legalCommands: legalCommands(job.state as JobState),
     ...status,
     mirrorRequest: job.mirrorRequest,
+    failover: {
+      order: job.controls.failover ?? null,
+      progress: (job.targetStatus as JobReport | null)?.action ?? null,
+      restore: job.controls.restore ?? null,
+      restoreStatus: job.controls.restoreStatus ?? null,
+      fenced: (job.sourceStatus as JobReport | null)?.fenced ?? null,
+    },
     spec,
     createdAt: iso(job.createdAt),
     updatedAt: iso(job.updatedAt),

@@ -259,3 +259,27 @@ export async function reclaimLicence(deps: HubDeps, orgId: string, code: string)
     .where(eq(licenceAssignments.id, a.id));
   return { reclaimed: formatCode(l.code) };
 }
+
+/**
+ * Bulk online activation (the manual's "activate all"): every applied licence that needs activation and whose server
+ * is enrolled is activated now. Idempotent and retryable; each row reports its own result.
+ */
+export async function activateAllPending(deps: HubDeps, orgId: string) {
+  const rows = await deps.db.select({ a: licenceAssignments, l: licences }).from(licenceAssignments)
+    .innerJoin(licences, eq(licences.id, licenceAssignments.licenceId))
+    .where(and(eq(licenceAssignments.orgId, orgId), eq(licenceAssignments.state, 'applied')));
+  const results = [];
+  for (const { a, l } of rows) {
+    if (!l.requiresActivation || !a.serverId) continue;
+    const [s] = await deps.db.select().from(servers).where(and(eq(servers.id, a.serverId), eq(servers.orgId, orgId)));
+    if (!s) continue;
+    try {
+      await activateOnline(deps, orgId, l.code, s);
+      results.push({ serial: serialLabel(l.serial), server: s.name, ok: true as const });
+    } catch (err) {
+      const e = err as TandemError;
+      results.push({ serial: serialLabel(l.serial), server: s.name, ok: false as const, error: { code: e.code ?? 'internal', message: e.message } });
+    }
+  }
+  return results;
+}

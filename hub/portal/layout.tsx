@@ -37,13 +37,13 @@ code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font
 .badge:before{content:"";width:7px;height:7px;border-radius:50%;background:currentColor}
 .b-ok{background:var(--ok-bg);color:var(--ok)}.b-warning{background:var(--warn-bg);color:var(--warn)}.b-error{background:var(--err-bg);color:var(--err)}
 .b-muted{background:#eef1f5;color:var(--muted)}
-.detail{color:var(--muted);font-size:.86rem;display:block;margin-top:2px}
+.detail{color:var(--muted);font-size:.86rem;display:block;margin-top:2px}.detail.mono{white-space:nowrap;font-size:.8rem}
 label{display:block;font-weight:600;margin:0 0 6px}
 .hint{color:var(--muted);font-size:.86rem;margin:4px 0 0;font-weight:400}
 input[type=text],input[type=email],input[type=password],select,textarea{width:100%;padding:9px 11px;border:1px solid #c5cfdb;border-radius:7px;font:inherit;background:#fff}
 textarea{min-height:92px;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9rem}
 input[type=file]{font:inherit;padding:8px;border:1px dashed #b8c4d3;border-radius:7px;width:100%;background:#fafbfd}
-.field{margin-bottom:16px}.check{display:flex;gap:8px;align-items:flex-start;font-weight:400}.check input{margin-top:4px}
+.field{margin-bottom:16px}section>p.hint{margin:0 0 16px}.check{display:flex;gap:8px;align-items:flex-start;font-weight:400}.check input{margin-top:4px}
 button,.btn{display:inline-block;background:var(--brand);color:var(--brand-ink);border:0;border-radius:7px;padding:9px 16px;font:inherit;font-weight:600;cursor:pointer;text-decoration:none}
 button.secondary{background:#fff;color:var(--ink);border:1px solid #c5cfdb}
 button.danger{background:#fff;color:var(--err);border:1px solid #f1b8b3;padding:5px 10px;font-size:.85rem}

@@ -69,7 +69,7 @@ export const LicencesPage: FC<{ ctx: PageCtx; rows: InventoryRow[]; msg?: Msg; c
                   <td>{r.edition[0]!.toUpperCase() + r.edition.slice(1)}</td>
                   <td>{r.server ? r.server.name : r.hostname ?? '—'}{r.hostname && r.server && <span class="detail">{r.hostname}</span>}</td>
                   <td><Badge health={r.state === 'activated' ? 'ok' : 'muted'}>{stateLabel[r.state]}</Badge>{r.activationMethod && <span class="detail">by {r.activationMethod}</span>}</td>
-                  <td class="row-actions">
+                  <td><div class="row-actions">
                     {r.assignmentId && (
                       <form method="post" action="/portal/licences/deactivate" class="inline">
                         <Csrf v={ctx.csrf} /><input type="hidden" name="assignment" value={r.assignmentId} />
@@ -82,7 +82,7 @@ export const LicencesPage: FC<{ ctx: PageCtx; rows: InventoryRow[]; msg?: Msg; c
                         <button class="danger" type="submit" aria-label={`Remove ${r.serial} from the inventory`}>Remove</button>
                       </form>
                     )}
-                  </td>
+                  </div></td>
                 </tr>
               ))}
             </tbody>
@@ -211,7 +211,7 @@ export const HostsPage: FC<{ ctx: PageCtx; hosts: HostRow[]; msg?: Msg }> = ({ c
                 <td>
                   {h.licences.length === 0 ? <Badge health="error">No licence</Badge> : h.licences.map((l) => (
                     <div class="row-actions" style="align-items:center;margin-bottom:6px">
-                      <Badge health={l.health}>{l.serial}</Badge><span class="detail">{l.state}: {l.message}</span>
+                      <Badge health={l.health}>{l.serial}</Badge><span class="detail">{l.message}</span>
                       <form method="post" action="/portal/licences/deactivate" class="inline">
                         <Csrf v={ctx.csrf} /><input type="hidden" name="assignment" value={l.assignmentId} /><input type="hidden" name="back" value="hosts" />
                         <button class="danger" type="submit" aria-label={`Deactivate ${l.serial} on ${h.name}`}>Deactivate</button>

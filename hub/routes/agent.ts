@@ -12,6 +12,7 @@ import { iso } from './time';
 import { notePollEdges } from '../events/agent-watch';
 import { desiredJobsFor } from '../jobs/desired';
 import { ingestJobReports } from '../jobs/ingest';
+import { applyTrialLicence } from '../licensing/trial';
 
 async function pendingCommands(deps: HubDeps, serverId: string) {
   return deps.db.select().from(commands)
@@ -65,6 +66,8 @@ export const agentRoutes = new Hono<HubEnv>()
       });
     }
     log.info({ serverId, name: host.name, reenrolled: !!existing }, 'agent enrolled');
+    const [enrolled] = await db.select().from(servers).where(eq(servers.id, serverId));
+    if (enrolled) await applyTrialLicence(deps, enrolled);
     deps.events.raise({ event: 'agent.enrolled', orgId: tok.orgId, serverId, fields: { serverName: host.name, hostname: host.hostname, reenrolled: !!existing } });
     return c.json({ serverId, orgId: tok.orgId, credential, settings }, existing ? 200 : 201);
   })
@@ -91,6 +94,8 @@ export const agentRoutes = new Hono<HubEnv>()
       const woken = await waker.wait(auth.serverId, Math.min(1000, deadline - clock.now()), signal);
       rows = await pendingCommands(deps, auth.serverId);
       if (woken) break;
+      // Heartbeat while the agent waits: "the source stopped polling" must mean the agent is gone, not idle.
+      if (!signal.aborted) await db.update(servers).set({ lastSeenAt: clock.now() }).where(eq(servers.id, auth.serverId));
     }
     const end = clock.now();
     const fresh = rows.filter((r) => r.status === 'pending').map((r) => r.id);

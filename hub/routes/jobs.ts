@@ -1,7 +1,9 @@
 // Files jobs: create (validated), list, show with status, edit, delete; lifecycle and mirror/verify controls.
 import { Hono } from 'hono';
 import { and, eq, inArray } from 'drizzle-orm';
-import { JobCreate, JobPatch, MirrorControl, VerifyRequest, FilesJobSpec } from '../../shared/jobs/definition';
+import { JobCreate, JobPatch, MirrorControl, VerifyRequest, FilesJobSpec, FailoverRequest, RestoreRequest, FailbackRequest } from '../../shared/jobs/definition';
+import { failoverOrder } from '../failover/evaluate';
+import { claimJobSeat, releaseJobSeat } from '../licensing/enforce';
 import { requireJobCommand, type JobCommand } from '../../shared/jobs/job-state';
 import { TandemError, conflict } from '../../shared/errors';
 import { randomId } from '../../shared/tokens';
@@ -29,6 +31,9 @@ documentRoutes([
   { method: 'post', path: '/v1/jobs/{id}/mirror', summary: 'Mirror control: start, pause, resume, stop', auth: 'admin', body: MirrorControl },
   { method: 'post', path: '/v1/jobs/{id}/verify', summary: 'Verify the target against the source', auth: 'admin', body: VerifyRequest },
   { method: 'get', path: '/v1/jobs/{id}/verify', summary: 'The latest verification report', auth: 'read' },
+  { method: 'post', path: '/v1/jobs/{id}/failover', summary: 'Fail over to the target (after the condition is met, or a planned switch-over)', auth: 'admin', body: FailoverRequest },
+  { method: 'post', path: '/v1/jobs/{id}/restore', summary: 'Restore the target\'s data to the source, or skip it (restoreData false)', auth: 'admin', body: RestoreRequest },
+  { method: 'post', path: '/v1/jobs/{id}/failback', summary: 'Fail back: release identity and services on the target', auth: 'admin', body: FailbackRequest },
 ]);
 
 async function serverNames(deps: HubDeps, rows: JobRow[]) {
@@ -102,7 +107,14 @@ export const jobRoutes = new Hono<HubEnv>()
       sourceStatus: null, targetStatus: null, sourceStatusAt: null, targetStatusAt: null, verifyReport: null,
       createdAt: now, updatedAt: now,
     };
-    await deps.db.insert(jobs).values(row);
+    // A job_seats pool (if the org has one for files jobs) gives this job a seat, or refuses it.
+    await claimJobSeat(deps, orgId, row.id, 'files');
+    try {
+      await deps.db.insert(jobs).values(row);
+    } catch (err) {
+      await releaseJobSeat(deps, orgId, row.id);
+      throw err;
+    }
     wakeAgents(deps, row);
     deps.events.raise({ event: 'job.created', orgId, jobId: row.id, fields: { jobName: name, sourceName: result.source!.name, targetName: result.target!.name } });
     if (start) deps.events.raise({ event: 'job.started', orgId, jobId: row.id, fields: { jobName: name } });
@@ -140,6 +152,7 @@ export const jobRoutes = new Hono<HubEnv>()
     const job = await findJob(deps.db, apiAuth(c).orgId, c.req.param('id'));
     // Deleting stops first: once the job is gone from their goal state, agents stop it and drop its queues.
     await deps.db.delete(jobs).where(and(eq(jobs.id, job.id), eq(jobs.orgId, job.orgId)));
+    await releaseJobSeat(deps, job.orgId, job.id);
     wakeAgents(deps, job);
     deps.events.raise({ event: 'job.deleted', orgId: job.orgId, jobId: job.id, fields: { jobName: job.name } });
     return c.json({ deleted: job.id });
@@ -205,6 +218,40 @@ export const jobRoutes = new Hono<HubEnv>()
     await deps.db.update(jobs).set({ verifyRequest, verifyReport: null, updatedAt: deps.clock.now() }).where(eq(jobs.id, job.id));
     wakeAgents(deps, job);
     return c.json({ verifyId: verifyRequest.id, status: 'requested' }, 202);
+  })
+  .post('/v1/jobs/:id/failover', requireAdmin, async (c) => {
+    const deps = c.get('deps');
+    const job = await findJob(deps.db, apiAuth(c).orgId, c.req.param('id'));
+    const body = await parseBody(c, FailoverRequest);
+    const spec = job.spec as unknown as FilesJobSpec;
+    // Manual failover: after "Failover Condition Met", or a planned switch-over of a healthy source.
+    const order = failoverOrder(body.queueAction ?? spec.failover.queueAction, false);
+    const next = await commandJob(deps, job, 'failover', { controls: { ...job.controls, failover: order } });
+    deps.events.raise({ event: 'failover.started', orgId: job.orgId, jobId: job.id, fields: { jobName: job.name, targetName: job.targetServerId, mode: 'manual' } });
+    return c.json(await viewOf(deps, next), 202);
+  })
+  .post('/v1/jobs/:id/restore', requireAdmin, async (c) => {
+    const deps = c.get('deps');
+    const job = await findJob(deps.db, apiAuth(c).orgId, c.req.param('id'));
+    const body = await parseBody(c, RestoreRequest);
+    if (body.to && body.to !== job.sourceServerId) {
+      throw conflict('restore_target_unsupported', 'Restoring to a server other than the original source is not supported yet; restore to the source, then create a new job.');
+    }
+    if (!body.restoreData) {
+      // "Do not restore data": the target's changes since failover are given up; the job then needs a mirror.
+      return c.json(await viewOf(deps, await commandJob(deps, job, 'skip_restore')));
+    }
+    const restore = { id: randomId('rst') };
+    const next = await commandJob(deps, job, 'restore', { controls: { ...job.controls, restore, restoreStatus: null } });
+    deps.events.raise({ event: 'restore.started', orgId: job.orgId, jobId: job.id, fields: { jobName: job.name, targetName: job.targetServerId } });
+    return c.json(await viewOf(deps, next), 202);
+  })
+  .post('/v1/jobs/:id/failback', requireAdmin, async (c) => {
+    const deps = c.get('deps');
+    const job = await findJob(deps.db, apiAuth(c).orgId, c.req.param('id'));
+    const next = await commandJob(deps, job, 'failback', { controls: { ...job.controls, failback: { id: randomId('fb') } } });
+    deps.events.raise({ event: 'failback.started', orgId: job.orgId, jobId: job.id, fields: { jobName: job.name, sourceName: job.sourceServerId } });
+    return c.json(await viewOf(deps, next), 202);
   })
   .get('/v1/jobs/:id/verify', requireRead, async (c) => {
     const deps = c.get('deps');

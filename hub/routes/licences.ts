@@ -15,7 +15,7 @@ import { documentRoutes } from '../openapi';
 import { IssueRequest, issueLicences, addCodes, removeCode, exportInventory, importInventory } from '../licensing/inventory';
 import { inventoryRows } from '../licensing/store';
 import {
-  applyLicence, activateOnline, activateByRequestCode, activateByRequestFile, claimActivationKey, deactivateCode, reclaimLicence,
+  applyLicence, activateOnline, activateAllPending, activateByRequestCode, activateByRequestFile, claimActivationKey, deactivateCode, reclaimLicence,
   type ActivationResult,
 } from '../licensing/activation';
 import { filesForServer } from '../licensing/files';
@@ -68,6 +68,7 @@ export const licenceRoutes = new Hono<HubEnv>()
     const r = await activateByRequestFile(c.get('deps'), apiAuth(c).orgId, body.request, { code: body.code, transfer: body.transfer });
     return c.json(activationView(r));
   })
+  .post('/v1/licences/activate', requireAdmin, async (c) => c.json({ items: await activateAllPending(c.get('deps'), apiAuth(c).orgId) }))
   .delete('/v1/licences/:code', requireAdmin, async (c) => c.json(await removeCode(c.get('deps'), apiAuth(c).orgId, c.req.param('code'))))
   .post('/v1/licences/:code/apply', requireAdmin, async (c) => {
     const body = await parseBody(c, LicenceServerRef);
@@ -106,6 +107,7 @@ documentRoutes([
   { method: 'post', path: '/v1/licences', summary: 'Add codes to the inventory (comma- or newline-separated; all or nothing)', auth: 'admin', body: LicenceAdd },
   { method: 'get', path: '/v1/licences/export', summary: 'Export the inventory as a file', auth: 'read' },
   { method: 'post', path: '/v1/licences/import', summary: 'Import an inventory file', auth: 'admin', body: LicenceImport },
+  { method: 'post', path: '/v1/licences/activate', summary: 'Activate every applied licence of enrolled servers online (retryable)', auth: 'admin' },
   { method: 'delete', path: '/v1/licences/{code}', summary: 'Remove a code no server uses', auth: 'admin' },
   { method: 'post', path: '/v1/licences/{code}/apply', summary: 'Apply a code to a server (starts the 14-day activation window)', auth: 'admin', body: LicenceServerRef },
   { method: 'post', path: '/v1/licences/{code}/activate', summary: 'Activate a code online for an enrolled server (transfer: true for a host transfer)', auth: 'admin', body: LicenceActivate },

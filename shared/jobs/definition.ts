@@ -100,3 +100,7 @@ export const ValidationItem = z.object({
   message: z.string(),
 });
 export type ValidationItem = z.infer<typeof ValidationItem>;
+
+export const FailoverRequest = z.strictObject({ queueAction: z.enum(['apply', 'discard']).optional() });
+export const RestoreRequest = z.strictObject({ restoreData: z.boolean().default(true), to: z.string().max(100).optional() });
+export const FailbackRequest = z.strictObject({});

@@ -93,6 +93,34 @@ export const VerifyReport = z.object({
 });
 export type VerifyReport = z.infer<typeof VerifyReport>;
 
+export const MonitorProbe = z.object({
+  at: z.number(),
+  method: z.enum(['network', 'service', 'services']),
+  target: z.string(),
+  ok: z.boolean(),
+});
+
+export const StepResult = z.object({
+  step: z.string(),
+  ok: z.boolean(),
+  skipped: z.boolean().optional(),
+  detail: z.string(),
+  durationMs: z.number(),
+  output: z.string().optional(),
+});
+export type StepResult = z.infer<typeof StepResult>;
+
+/** Progress of a failover / failback carried out by an agent, step by step. */
+export const ActionProgress = z.object({
+  id: z.string(),
+  kind: z.enum(['failover', 'failback', 'fence']),
+  status: z.enum(['running', 'done', 'failed']),
+  steps: z.array(StepResult),
+  startedAt: z.number(),
+  completedAt: z.number().nullable(),
+});
+export type ActionProgress = z.infer<typeof ActionProgress>;
+
 export const JobReport = z.object({
   jobId: z.string(),
   role: z.enum(['source', 'target']),
@@ -113,6 +141,12 @@ export const JobReport = z.object({
   replication: z.record(z.string(), z.unknown()).optional(),
   warnings: z.array(z.object({ code: z.string(), message: z.string() })).optional(),
   refusedPaths: z.number().optional(),
+  /** Target only: failover monitor probes of the source, newest last. */
+  probes: z.array(MonitorProbe).max(2000).optional(),
+  /** Failover / failback progress on this agent. */
+  action: ActionProgress.nullable().optional(),
+  /** Source only: this source stopped sending because the job failed over or it was isolated. */
+  fenced: z.string().nullable().optional(),
   lastError: z.string().nullable().optional(),
 });
 export type JobReport = z.infer<typeof JobReport>;

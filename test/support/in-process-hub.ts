@@ -6,7 +6,8 @@ import { createApp } from '../../hub/app';
 import { openLibsqlDb } from '../../hub/db/open-libsql';
 import { loadKeyStore } from '../../hub/keys';
 import { createCommandWaker } from '../../hub/commands/waker';
-import { ensureAdminToken, ensureDefaultOrg } from '../../hub/bootstrap';
+import { ensureAdminToken, ensureDefaultOrg, DEFAULT_ORG } from '../../hub/bootstrap';
+import { ensureTrialLicence } from '../../hub/licensing/trial';
 import { silentLogger } from '../../hub/log';
 import type { HubDeps } from '../../hub/deps';
 import { scryptHasher } from '../../hub/portal/password-node';
@@ -23,7 +24,8 @@ export function testClock(start = Date.now()): TestClock {
   return { now: () => t, advance: (ms) => { t += ms; }, set: (ms) => { t = ms; } };
 }
 
-export async function inProcessHub(opts: { clock?: TestClock; events?: Partial<EventsOptions> } = {}) {
+/** `trial`: give the default org the evaluation licence a Node hub creates on first start (off by default). */
+export async function inProcessHub(opts: { clock?: TestClock; events?: Partial<EventsOptions>; trial?: boolean } = {}) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tandem-hub-'));
   const clock = opts.clock ?? testClock();
   const { db, close } = await openLibsqlDb({ url: `file:${path.join(dir, 'hub.db')}` });
@@ -38,6 +40,7 @@ export async function inProcessHub(opts: { clock?: TestClock; events?: Partial<E
     passwordHasher: scryptHasher({ N: 1024, r: 8, p: 1 }),
     config: { maxPollWaitSec: 25, maxBodyBytes: 1024 * 1024, startedAt: clock.now(), publicUrl: 'http://hub.test' },
   };
+  if (opts.trial) await ensureTrialLicence(deps, DEFAULT_ORG, 30);
   const app = createApp(deps);
   /** Calls the app like an HTTP client would. */
   async function call(method: string, url: string, body?: unknown, token: string | null = adminToken, headers: Record<string, string> = {}) {

@@ -72,9 +72,11 @@ class Planner {
       this.contentEvent.set(o.path, (this.contentEvent.get(o.path) ?? false) || o.content);
       if (o.verify) this.verify.add(o.path);
     }
+    // Every desired placement, including ones the model already has: if the directory around one
+    // is replaced, the object must be rescued before that directory is deleted.
     for (const path of this.order) {
       const want = this.desired.get(path);
-      if (!want || tree.get(path)?.key === want.key) continue;
+      if (!want) continue;
       const list = this.wantedAt.get(want.key);
       if (list) list.push(path);
       else this.wantedAt.set(want.key, [path]);
@@ -115,9 +117,12 @@ class Planner {
     this.done.add(path);
   }
 
+  /** Called first thing in settle(path), before the model is touched for it, so the parent may be settled. */
   private ensureParent(path: string): void {
     const parent = parentOf(path);
-    if (parent !== path && this.desired.has(parent) && this.canSettleNow(parent)) this.settle(parent);
+    if (parent === path || !this.desired.has(parent) || this.done.has(parent) || this.inProgress.has(parent)) return;
+    if (this.phase === 1 && this.desired.get(parent)?.kind !== 'dir') return;
+    this.settle(parent);
   }
 
   private canSettleNow(path: string): boolean {
@@ -150,15 +155,21 @@ class Planner {
     this.tree.removeSubtree(path);
   }
 
-  /** Before a directory is deleted, moves out anything inside it that is wanted elsewhere. */
+  /** Before a directory is deleted, moves out anything inside it that is wanted somewhere (even at the same path). */
   private rescueSubtree(dir: string): void {
-    for (const [key, dests] of this.wantedAt) {
-      const dest = dests.find((d) => !this.done.has(d) && this.tree.get(d)?.key !== key);
-      if (dest === undefined) continue;
+    const keys = new Set<string>();
+    for (const p of this.tree.subtreePaths(dir)) {
+      const key = this.tree.get(p)?.key;
+      if (p !== dir && key !== undefined && this.wantedAt.has(key)) keys.add(key);
+    }
+    for (const key of keys) {
       const names = this.tree.pathsOf(key);
-      // Nothing of it inside, or a name outside survives the delete (a later hard link can use it).
-      if (!names.some((p) => isUnder(p, dir)) || names.some((p) => !isUnder(p, dir))) continue;
-      if (!isUnder(dest, dir) && this.canSettleNow(dest)) this.settle(dest);
+      // A name outside survives the delete; a later hard link or rename can use it.
+      if (names.length === 0 || names.some((p) => !isUnder(p, dir))) continue;
+      const dests = this.wantedAt.get(key)!.filter((d) => !this.done.has(d));
+      if (dests.length === 0) continue;
+      const now = dests.find((d) => !isUnder(d, dir) && this.canSettleNow(d));
+      if (now !== undefined) this.settle(now);
       const left = this.tree.pathsOf(key);
       if (left.length > 0 && left.every((p) => isUnder(p, dir))) this.park(left[0], dir);
     }

@@ -155,6 +155,10 @@ export class TreeIndex {
   }
 
   /** Preorder list of `path` and its descendants in the model (empty if the model lacks `path`). */
+  subtreePaths(path: string): string[] {
+    return this.subtree(path);
+  }
+
   private subtree(path: string): string[] {
     if (!this.keyByPath.has(path)) return [];
     const out: string[] = [];

@@ -1,0 +1,448 @@
+// Integration tests of the change capture on real temp directories: each kind of change gives the
+// right ops, and replaying all ops on a copy (a minimal applier below) reproduces the source tree.
+import { createHash } from 'node:crypto';
+import {
+  appendFile, chmod, cp, link, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, rename, rm, symlink,
+  truncate, utimes, writeFile,
+} from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RuleInput } from '../../../shared/rules';
+import { ChangeCapture, type ChangeCaptureOptions } from './change-capture';
+import { fsWatchDir, type WatchFunction } from './dir-watcher';
+import type { CaptureWarning, CapturedOp } from './types';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Minimal target applier for the tests (the real one lives on the target side). */
+async function applyOps(ops: readonly CapturedOp[], srcRoot: string, dstRoot: string): Promise<void> {
+  const map = (p: string) => dstRoot + p.slice(srcRoot.length);
+  for (const { op, payload } of ops) {
+    switch (op.op) {
+      case 'mkdir':
+        await mkdir(map(op.path), { recursive: true });
+        await chmod(map(op.path), op.meta.mode);
+        break;
+      case 'file': {
+        const part = map(op.path) + '.tandem-part';
+        await mkdir(dirname(part), { recursive: true });
+        const fh = await open(part, op.offset === 0 ? 'w' : 'r+');
+        await fh.write(payload ?? Buffer.alloc(0), 0, payload?.length ?? 0, op.offset);
+        if (op.final) await fh.truncate(op.size);
+        await fh.close();
+        if (op.final) {
+          await chmod(part, op.meta.mode);
+          await utimes(part, op.meta.mtimeMs / 1000, op.meta.mtimeMs / 1000);
+          await rename(part, map(op.path));
+        }
+        break;
+      }
+      case 'write': {
+        const fh = await open(map(op.path), 'r+');
+        await fh.write(payload!, 0, payload!.length, op.offset);
+        await fh.close();
+        break;
+      }
+      case 'truncate':
+        await truncate(map(op.path), op.size);
+        break;
+      case 'symlink':
+        await rm(map(op.path), { force: true });
+        await symlink(op.target, map(op.path));
+        break;
+      case 'hardlink':
+        await rm(map(op.path), { force: true });
+        await link(map(op.existing), map(op.path));
+        break;
+      case 'meta':
+        await chmod(map(op.path), op.meta.mode);
+        await utimes(map(op.path), op.meta.mtimeMs / 1000, op.meta.mtimeMs / 1000);
+        break;
+      case 'delete':
+        await rm(map(op.path), { recursive: true, force: true });
+        break;
+      case 'rename':
+        await mkdir(dirname(map(op.path)), { recursive: true });
+        await rename(map(op.from), map(op.path));
+        break;
+    }
+  }
+}
+
+/** Type, mode, content (or link target) and whole-ms mtime of every entry, relative to root. */
+async function describeTree(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string) => {
+    for (const name of (await readdir(dir)).sort()) {
+      const p = join(dir, name);
+      const st = await lstat(p);
+      const rel = p.slice(root.length);
+      if (st.isDirectory()) {
+        out.push(`${rel} dir ${(st.mode & 0o7777).toString(8)}`);
+        await walk(p);
+      } else if (st.isSymbolicLink()) out.push(`${rel} -> ${await readlink(p)}`);
+      else {
+        const sum = createHash('sha256').update(await readFile(p)).digest('hex').slice(0, 16);
+        out.push(`${rel} file ${(st.mode & 0o7777).toString(8)} ${st.size} ${sum} ${Math.floor(st.mtimeMs)}`);
+      }
+    }
+  };
+  await walk(root);
+  return out;
+}
+
+/** fs.cp keeps only whole-ms times; set them the way the applier does so untouched files compare equal. */
+async function copyFileTimes(src: string, dst: string): Promise<void> {
+  for (const name of await readdir(src)) {
+    const st = await lstat(join(src, name));
+    if (st.isDirectory()) await copyFileTimes(join(src, name), join(dst, name));
+    else if (st.isFile()) await utimes(join(dst, name), st.mtimeMs / 1000, st.mtimeMs / 1000);
+  }
+}
+
+interface Harness {
+  base: string;
+  src: string;
+  replica: string;
+  cap: ChangeCapture;
+  ops: CapturedOp[];
+  warnings: CaptureWarning[];
+  /** Waits for the watcher and the batch, returns the ops emitted since the last call. */
+  drain(): Promise<CapturedOp[]>;
+  /** Applies every op so far to the replica and checks it equals the source. */
+  expectReplicaEqual(): Promise<void>;
+  restart(): Promise<void>;
+}
+
+const harnesses: Harness[] = [];
+afterEach(async () => {
+  for (const h of harnesses.splice(0)) {
+    await h.cap.stop();
+    await rm(h.base, { recursive: true, force: true });
+  }
+});
+
+async function setup(
+  populate: (src: string) => Promise<void> = async () => {},
+  opts: { rules?: (src: string, base: string) => RuleInput[] } & Partial<ChangeCaptureOptions> = {},
+): Promise<Harness> {
+  const base = await mkdtemp(join(tmpdir(), 'tandem-capture-'));
+  const src = join(base, 'src');
+  const replica = join(base, 'replica');
+  await mkdir(src);
+  await populate(src);
+  // The mirror's job in real life: the target starts equal to the source.
+  await cp(src, replica, { recursive: true, verbatimSymlinks: true });
+  await copyFileTimes(src, replica);
+  const ops: CapturedOp[] = [];
+  const warnings: CaptureWarning[] = [];
+  let drained = 0;
+  let applied = 0;
+  const make = () =>
+    new ChangeCapture({
+      batchMs: 20,
+      unwatchedRescanMs: 200,
+      persistIntervalMs: 50,
+      ...opts,
+      rules: opts.rules ? opts.rules(src, base) : [{ path: src, type: 'include' }],
+      onOps: (batch) => void ops.push(...batch),
+      onWarning: (w) => void warnings.push(w),
+      indexDir: join(base, 'index'),
+    });
+  const h: Harness = {
+    base, src, replica, cap: make(), ops, warnings,
+    async drain() {
+      await sleep(60);
+      await h.cap.settled();
+      const fresh = ops.slice(drained);
+      drained = ops.length;
+      return fresh;
+    },
+    async expectReplicaEqual() {
+      await h.drain();
+      await applyOps(ops.slice(applied), src, replica);
+      applied = ops.length;
+      expect(await describeTree(replica)).toEqual(await describeTree(src));
+    },
+    async restart() {
+      h.cap = make();
+      await h.cap.start();
+    },
+  };
+  harnesses.push(h);
+  await h.cap.start();
+  await h.drain();
+  return h;
+}
+
+const kinds = (ops: CapturedOp[]) => ops.map((o) => o.op.op);
+
+describe('ChangeCapture: each kind of change', () => {
+  it('an append sends one write at the old size with only the new bytes', async () => {
+    const h = await setup((src) => writeFile(join(src, 'log'), Buffer.alloc(10_000, 1)));
+    await appendFile(join(h.src, 'log'), Buffer.alloc(500, 2));
+    const ops = await h.drain();
+    expect(kinds(ops)).toEqual(['write', 'meta']);
+    expect(ops[0].op).toMatchObject({ op: 'write', offset: 10_000 });
+    expect(ops[0].payload).toEqual(Buffer.alloc(500, 2));
+    await h.expectReplicaEqual();
+  });
+
+  it('an in-place overwrite inside one block of a multi-block file sends that block only', async () => {
+    const h = await setup((src) => writeFile(join(src, 'db'), Buffer.alloc(64 * KiB, 3)));
+    const fh = await open(join(h.src, 'db'), 'r+');
+    await fh.write(Buffer.alloc(10, 9), 0, 10, 20_000);
+    await fh.close();
+    const ops = await h.drain();
+    expect(kinds(ops)).toEqual(['write', 'meta']);
+    expect(ops[0].op).toMatchObject({ op: 'write', offset: 16_384 });
+    expect(ops[0].payload?.length).toBe(4096);
+    await h.expectReplicaEqual();
+  });
+
+  it('a shrink to a block boundary sends a truncate and no data', async () => {
+    const h = await setup((src) => writeFile(join(src, 'f'), Buffer.alloc(64 * KiB, 4)));
+    await truncate(join(h.src, 'f'), 32 * KiB);
+    const ops = await h.drain();
+    expect(kinds(ops)).toEqual(['truncate', 'meta']);
+    expect(ops[0].op).toMatchObject({ op: 'truncate', size: 32 * KiB });
+    await h.expectReplicaEqual();
+  });
+
+  it('a new file is sent whole in chunks of at most 4 MiB; a delete is a delete', async () => {
+    const h = await setup((src) => writeFile(join(src, 'old'), 'x'));
+    const big = Buffer.alloc(9 * MiB);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE(i, i);
+    // Written outside and moved in, so the capture cannot catch it half-written.
+    await writeFile(join(h.base, 'big'), big);
+    await rename(join(h.base, 'big'), join(h.src, 'big'));
+    await rm(join(h.src, 'old'));
+    const ops = await h.drain();
+    const chunks = ops.filter((o) => o.op.op === 'file');
+    expect(chunks.map((c) => [c.op.op === 'file' && c.op.offset, c.op.op === 'file' && c.op.final, c.payload?.length])).toEqual([
+      [0, false, 4 * MiB], [4 * MiB, false, 4 * MiB], [8 * MiB, true, 1 * MiB],
+    ]);
+    expect(ops.some((o) => o.op.op === 'delete' && o.op.path === join(h.src, 'old'))).toBe(true);
+    await h.expectReplicaEqual();
+  });
+
+  it('renames within a directory and across directories are renames, never re-sends', async () => {
+    const h = await setup(async (src) => {
+      await mkdir(join(src, 'a'));
+      await mkdir(join(src, 'b'));
+      await writeFile(join(src, 'a', 'one'), 'one');
+      await writeFile(join(src, 'a', 'two'), 'two');
+      await mkdir(join(src, 'a', 'sub'));
+      await writeFile(join(src, 'a', 'sub', 'deep'), 'deep');
+    });
+    await rename(join(h.src, 'a', 'one'), join(h.src, 'a', 'uno'));
+    await rename(join(h.src, 'a', 'two'), join(h.src, 'b', 'two'));
+    await rename(join(h.src, 'a', 'sub'), join(h.src, 'b', 'moved-sub'));
+    const ops = await h.drain();
+    expect(ops.map((o) => o.op)).toEqual(expect.arrayContaining([
+      { op: 'rename', from: join(h.src, 'a', 'one'), path: join(h.src, 'a', 'uno') },
+      { op: 'rename', from: join(h.src, 'a', 'two'), path: join(h.src, 'b', 'two') },
+      { op: 'rename', from: join(h.src, 'a', 'sub'), path: join(h.src, 'b', 'moved-sub') },
+    ]));
+    expect(kinds(ops).every((k) => k === 'rename')).toBe(true);
+    await h.expectReplicaEqual();
+  });
+
+  it('a move out of the set is a delete; a move into it is a file op with the content', async () => {
+    const h = await setup(async (src) => {
+      await writeFile(join(src, 'leaving'), 'bye');
+    });
+    await mkdir(join(h.base, 'outside'));
+    await writeFile(join(h.base, 'outside', 'arriving'), 'hello');
+    await h.drain();
+    await rename(join(h.src, 'leaving'), join(h.base, 'outside', 'leaving'));
+    await rename(join(h.base, 'outside', 'arriving'), join(h.src, 'arriving'));
+    const ops = await h.drain();
+    expect(ops.find((o) => o.op.op === 'delete')?.op).toEqual({ op: 'delete', path: join(h.src, 'leaving') });
+    const file = ops.find((o) => o.op.op === 'file');
+    expect(file?.op).toMatchObject({ op: 'file', path: join(h.src, 'arriving'), final: true, size: 5 });
+    expect(file?.payload?.toString()).toBe('hello');
+    await h.expectReplicaEqual();
+  });
+
+  it('chmod and utimes are meta ops only', async () => {
+    const h = await setup((src) => writeFile(join(src, 'f'), Buffer.alloc(20_000, 5)));
+    await chmod(join(h.src, 'f'), 0o600);
+    let ops = await h.drain();
+    expect(ops.map((o) => o.op)).toEqual([{ op: 'meta', path: join(h.src, 'f'), meta: expect.objectContaining({ mode: 0o600 }) }]);
+    await utimes(join(h.src, 'f'), 1_000_000, 1_000_000);
+    ops = await h.drain();
+    expect(ops.map((o) => o.op)).toEqual([{ op: 'meta', path: join(h.src, 'f'), meta: expect.objectContaining({ mtimeMs: 1_000_000_000 }) }]);
+    await h.expectReplicaEqual();
+  });
+
+  it('symlinks and hard links are sent as such', async () => {
+    const h = await setup((src) => writeFile(join(src, 'target'), 'data'));
+    await symlink('target', join(h.src, 'sym'));
+    await link(join(h.src, 'target'), join(h.src, 'second-name'));
+    const ops = await h.drain();
+    expect(ops.map((o) => o.op)).toEqual(expect.arrayContaining([
+      expect.objectContaining({ op: 'symlink', path: join(h.src, 'sym'), target: 'target' }),
+      { op: 'hardlink', path: join(h.src, 'second-name'), existing: join(h.src, 'target') },
+    ]));
+    expect(kinds(ops)).not.toContain('file');
+    await h.expectReplicaEqual();
+  });
+
+  it('excluded paths produce no ops', async () => {
+    const h = await setup(
+      async (src) => {
+        await mkdir(join(src, 'cache'));
+        await mkdir(join(src, 'keep'));
+      },
+      { rules: (src) => [{ path: src, type: 'include' }, { path: join(src, 'cache'), type: 'exclude' }, { path: join(src, '*.tmp'), type: 'exclude' }] },
+    );
+    await writeFile(join(h.src, 'cache', 'x'), 'x');
+    await mkdir(join(h.src, 'cache', 'deeper'));
+    await writeFile(join(h.src, 'keep', 'scratch.tmp'), 'x');
+    await writeFile(join(h.src, 'a.tmp'), 'x');
+    expect(await h.drain()).toEqual([]);
+    await writeFile(join(h.src, 'keep', 'real'), 'y');
+    const ops = await h.drain();
+    expect(ops.length).toBeGreaterThan(0);
+    expect(new Set(ops.map((o) => o.op.path))).toEqual(new Set([join(h.src, 'keep', 'real')]));
+  });
+
+  it('a new directory tree filled right away is captured completely', async () => {
+    const h = await setup();
+    await mkdir(join(h.src, 'n1', 'n2', 'n3'), { recursive: true });
+    for (let i = 0; i < 20; i++) await writeFile(join(h.src, 'n1', 'n2', 'n3', `f${i}`), `content ${i}`);
+    await writeFile(join(h.src, 'n1', 'top'), 'top');
+    const ops = await h.drain();
+    expect(kinds(ops).filter((k) => k === 'mkdir')).toHaveLength(3);
+    expect(ops.filter((o) => o.op.op === 'file')).toHaveLength(21);
+    await h.expectReplicaEqual();
+    // and it is watched: a later change there is seen
+    await appendFile(join(h.src, 'n1', 'n2', 'n3', 'f0'), '+');
+    expect(kinds(await h.drain())).toEqual(['write', 'meta']);
+  });
+
+  it('renaming the protected root away deletes everything under it', async () => {
+    const h = await setup(async (src) => {
+      await mkdir(join(src, 'd'));
+      await writeFile(join(src, 'd', 'f'), 'f');
+    });
+    await rename(h.src, join(h.base, 'renamed-root'));
+    const ops = await h.drain();
+    expect(ops.map((o) => o.op)).toEqual([{ op: 'delete', path: h.src }]);
+  });
+
+  it('a scripted mix of changes leaves the replica identical', async () => {
+    const h = await setup(async (src) => {
+      await mkdir(join(src, 'a'));
+      await writeFile(join(src, 'a', 'f1'), Buffer.alloc(50_000, 1));
+      await writeFile(join(src, 'a', 'f2'), 'two');
+    });
+    await appendFile(join(h.src, 'a', 'f1'), 'tail');
+    await rename(join(h.src, 'a', 'f2'), join(h.src, 'f2'));
+    await writeFile(join(h.src, 'a', 'f2'), 'new two');
+    await mkdir(join(h.src, 'b'));
+    await rename(join(h.src, 'a'), join(h.src, 'b', 'a'));
+    await writeFile(join(h.src, 'b', 'a', 'f3'), 'three');
+    await symlink('../f2', join(h.src, 'b', 'link'));
+    await chmod(join(h.src, 'f2'), 0o640);
+    // swap two files
+    await rename(join(h.src, 'f2'), join(h.src, 'tmp'));
+    await rename(join(h.src, 'b', 'a', 'f2'), join(h.src, 'f2'));
+    await rename(join(h.src, 'tmp'), join(h.src, 'b', 'a', 'f2'));
+    await h.expectReplicaEqual();
+    expect(kinds(h.ops).filter((k) => k === 'file')).toHaveLength(2); // a/f2 (new) and f3
+  });
+});
+
+describe('ChangeCapture: missed events', () => {
+  it('an overflow warns and a targeted rescan finds the changes', async () => {
+    let deaf = false;
+    const watch: WatchFunction = (dir, onEvent, onError) => fsWatchDir(dir, (e, f) => { if (!deaf) onEvent(e, f); }, onError);
+    const h = await setup(async (src) => {
+      await mkdir(join(src, 'd'));
+      await writeFile(join(src, 'd', 'f'), Buffer.alloc(30_000, 1));
+    }, { watch });
+    deaf = true;
+    const fh = await open(join(h.src, 'd', 'f'), 'r+');
+    await fh.write(Buffer.alloc(1, 7), 0, 1, 5);
+    await fh.close();
+    await writeFile(join(h.src, 'd', 'new'), 'n');
+    await sleep(100);
+    deaf = false;
+    expect(await h.drain()).toEqual([]);
+    await h.cap.simulateOverflow(join(h.src, 'd'));
+    expect(h.warnings.map((w) => w.code)).toEqual(['watch_overflow']);
+    const ops = await h.drain();
+    expect(ops.find((o) => o.op.op === 'write')?.op).toMatchObject({ offset: 0 });
+    expect(ops.find((o) => o.op.op === 'write')?.payload?.length).toBe(4096);
+    expect(ops.some((o) => o.op.op === 'file' && o.op.path === join(h.src, 'd', 'new'))).toBe(true);
+    await h.expectReplicaEqual();
+  });
+
+  it('at the watch limit it warns with the fix and finds changes by periodic rescans', async () => {
+    const watch: WatchFunction = (dir, onEvent, onError) => {
+      if (dir.endsWith('/full')) throw Object.assign(new Error('ENOSPC: System limit for number of file watchers reached'), { code: 'ENOSPC' });
+      return fsWatchDir(dir, onEvent, onError);
+    };
+    const h = await setup((src) => mkdir(join(src, 'full')), { watch });
+    expect(h.warnings).toHaveLength(1);
+    expect(h.warnings[0]).toMatchObject({ code: 'watch_limit', path: join(h.src, 'full') });
+    expect(h.warnings[0].message).toContain('sysctl -w fs.inotify.max_user_watches=524288');
+    expect(h.cap.stats().unwatchedDirs).toBe(1);
+    await writeFile(join(h.src, 'full', 'x'), 'x');
+    await sleep(400); // > unwatchedRescanMs
+    const ops = await h.drain();
+    expect(ops.some((o) => o.op.op === 'file' && o.op.path === join(h.src, 'full', 'x'))).toBe(true);
+    await h.expectReplicaEqual();
+  });
+
+  it('a periodic light rescan catches what the watcher missed', async () => {
+    let deaf = false;
+    const watch: WatchFunction = (dir, onEvent, onError) => fsWatchDir(dir, (e, f) => { if (!deaf) onEvent(e, f); }, onError);
+    const h = await setup((src) => writeFile(join(src, 'f'), 'one'), { watch });
+    deaf = true;
+    await writeFile(join(h.src, 'f'), 'two!');
+    await sleep(50);
+    deaf = false;
+    await h.cap.rescan();
+    const ops = await h.drain();
+    expect(kinds(ops)).toEqual(['write', 'meta']);
+    await h.expectReplicaEqual();
+  });
+});
+
+describe('ChangeCapture: index persistence', () => {
+  it('after a restart only what changed while stopped is sent (one block of a big file)', async () => {
+    const h = await setup(async (src) => {
+      await writeFile(join(src, 'big'), Buffer.alloc(256 * KiB, 6));
+      await writeFile(join(src, 'same'), 'same');
+    });
+    await h.cap.stop();
+    const fh = await open(join(h.src, 'big'), 'r+');
+    await fh.write(Buffer.alloc(3, 8), 0, 3, 100_000);
+    await fh.close();
+    await writeFile(join(h.src, 'created-while-down'), 'new');
+    await rm(join(h.src, 'same'));
+    await h.restart();
+    const ops = await h.drain();
+    const writes = ops.filter((o) => o.op.op === 'write');
+    expect(writes).toHaveLength(1);
+    expect(writes[0].op).toMatchObject({ offset: 98_304 });
+    expect(writes[0].payload?.length).toBe(4096);
+    expect(kinds(ops).sort()).toEqual(['delete', 'file', 'meta', 'write']);
+    await h.expectReplicaEqual();
+  });
+
+  it('start({ fresh: true }) takes a new baseline without emitting anything', async () => {
+    const h = await setup((src) => writeFile(join(src, 'f'), 'f'));
+    await h.cap.stop();
+    await writeFile(join(h.src, 'g'), 'g');
+    h.cap = new ChangeCapture({ rules: [{ path: h.src, type: 'include' }], onOps: (o) => void h.ops.push(...o), indexDir: join(h.base, 'index'), batchMs: 20 });
+    await h.cap.start({ fresh: true });
+    expect(await h.drain()).toEqual([]);
+  });
+});

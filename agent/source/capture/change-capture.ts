@@ -1,0 +1,567 @@
+// Change capture for one files job: watches the protected set and turns what happens there into an
+// ordered stream of FileOps carrying only changed bytes. Batches events for at most `batchMs`,
+// survives restarts through a persisted index, and falls back to targeted rescans where events
+// may have been missed (watch limit, queue overflow).
+import { posix } from 'node:path';
+import { chooseBlockSize, hashFile } from '../../../shared/delta';
+import { normalizeAbsolutePath } from '../../../shared/paths';
+import { compileRules, protectedRoots, type RuleInput, type RuleMatcher } from '../../../shared/rules';
+import { resolveBatch, type DirtyItem } from './batch-resolver';
+import { fsWatchDir, WatchSet, type WatchEventType, type WatchFailure, type WatchFunction } from './dir-watcher';
+import { sendFileChanges, sendWholeFile, type EmitOp } from './file-content';
+import { IndexStore } from './index-store';
+import { isGone, observePath } from './observe';
+import { planOps, RACY_MARGIN_MS } from './plan-ops';
+import { TreeIndex } from './tree-index';
+import type { CaptureWarning, CaptureWarningCode, CapturedOp, EntryKind, PlannedOp } from './types';
+
+export interface CaptureLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface ChangeCaptureOptions {
+  /** The job's replication-set rules. */
+  rules: readonly RuleInput[];
+  /**
+   * Receives ops in capture order. Never called concurrently; if it returns a promise the capture
+   * waits for it before reading more (backpressure). Throwing loses the ops: report capture_failed.
+   */
+  onOps: (ops: CapturedOp[]) => void | Promise<void>;
+  onWarning?: (warning: CaptureWarning) => void;
+  /** Directory for the tree model and block hashes (in the agent data dir, one per job). */
+  indexDir: string;
+  /** Longest time a change waits before it is looked at. Default 50 ms. */
+  batchMs?: number;
+  /** Full light rescan (stat compare) period; 0 disables. Default 1 hour. */
+  rescanIntervalMs?: number;
+  /** Period of the targeted rescans of directories that could not be watched, and of read retries. Default 10 s. */
+  unwatchedRescanMs?: number;
+  /** Longest time the persisted index lags the ops handed on. Default 1 s. */
+  persistIntervalMs?: number;
+  /**
+   * Files at least this large that only grew have just their tail compared, and get a full
+   * comparison `largeFileVerifyDelayMs` later (so a writer appending to a huge file does not cost
+   * a full re-read per batch). Infinity compares every file fully every time. Default 64 MiB.
+   */
+  largeFileTailBytes?: number;
+  largeFileVerifyDelayMs?: number;
+  /** Hand ops on once this much payload is pending inside a batch. Default 8 MiB. */
+  deliverBytes?: number;
+  /** The same warning code is reported at most once per this period (it is logged every time). Default 1 hour. */
+  warningRepeatMs?: number;
+  /** Watch function (tests inject failures). Default fs.watch on one directory. */
+  watch?: WatchFunction;
+  log?: CaptureLogger;
+}
+
+export interface StartOptions {
+  /**
+   * Forget the persisted index and take the current tree as the baseline without emitting ops
+   * (use when the target is about to be made identical by a full mirror). Without an index this is
+   * what happens anyway; with one, start emits the differences found since it was written.
+   */
+  fresh?: boolean;
+}
+
+export interface CaptureStats {
+  watchedDirs: number;
+  unwatchedDirs: number;
+  trackedPaths: number;
+  opsEmitted: number;
+  bytesEmitted: number;
+  batches: number;
+  /** Files still waiting for a baseline block index (until then a change sends the whole file). */
+  filesAwaitingIndex: number;
+}
+
+const MiB = 1024 * 1024;
+const nop = (): void => {};
+const silentLog: CaptureLogger = { debug: nop, info: nop, warn: nop, error: nop };
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Collects ops and hands them on in order, in groups bounded by payload size. */
+class OpSink {
+  private pending: CapturedOp[] = [];
+  private bytes = 0;
+
+  constructor(
+    private readonly deliver: (ops: CapturedOp[]) => Promise<void>,
+    private readonly maxBytes: number,
+  ) {}
+
+  readonly push: EmitOp = async (op) => {
+    this.pending.push(op);
+    this.bytes += op.payload?.length ?? 0;
+    if (this.bytes >= this.maxBytes || this.pending.length >= 4096) await this.flush();
+  };
+
+  async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const ops = this.pending;
+    this.pending = [];
+    this.bytes = 0;
+    await this.deliver(ops);
+  }
+}
+
+export class ChangeCapture {
+  private readonly opts: Required<Omit<ChangeCaptureOptions, 'onWarning' | 'log' | 'watch' | 'rules'>>;
+  private readonly matcher: RuleMatcher;
+  private readonly roots: string[];
+  private readonly store: IndexStore;
+  private readonly log: CaptureLogger;
+  private readonly watches: WatchSet;
+  private tree = new TreeIndex();
+  private running = false;
+  /** False while the baseline scan records the tree without emitting. */
+  private emitting = true;
+  private chain: Promise<void> = Promise.resolve();
+  private busy = 0;
+  private readonly dirty = new Map<string, DirtyItem>();
+  private batchTimer: NodeJS.Timeout | undefined;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly intervals: NodeJS.Timeout[] = [];
+  /** Directories that could not be watched; rescanned every unwatchedRescanMs. */
+  private readonly unwatched = new Set<string>();
+  /** Items that failed to read; retried with the unwatched rescans. */
+  private readonly retries = new Map<string, DirtyItem>();
+  private readonly verifyTimers = new Map<string, NodeJS.Timeout>();
+  private readonly persistPaths = new Set<string>();
+  private readonly persistKeys = new Set<string>();
+  private persistTimer: NodeJS.Timeout | undefined;
+  private readonly lastWarning = new Map<CaptureWarningCode, number>();
+  private hashQueue: string[] = [];
+  private hashing: Promise<void> | undefined;
+  private counters = { opsEmitted: 0, bytesEmitted: 0, batches: 0 };
+
+  constructor(private readonly options: ChangeCaptureOptions) {
+    this.opts = {
+      onOps: options.onOps,
+      indexDir: options.indexDir,
+      batchMs: options.batchMs ?? 50,
+      rescanIntervalMs: options.rescanIntervalMs ?? 3_600_000,
+      unwatchedRescanMs: options.unwatchedRescanMs ?? 10_000,
+      persistIntervalMs: options.persistIntervalMs ?? 1_000,
+      largeFileTailBytes: options.largeFileTailBytes ?? 64 * MiB,
+      largeFileVerifyDelayMs: options.largeFileVerifyDelayMs ?? 2_000,
+      deliverBytes: options.deliverBytes ?? 8 * MiB,
+      warningRepeatMs: options.warningRepeatMs ?? 3_600_000,
+    };
+    this.matcher = compileRules(options.rules);
+    this.roots = protectedRoots(options.rules);
+    this.store = new IndexStore(options.indexDir);
+    this.log = options.log ?? silentLog;
+    this.watches = new WatchSet(
+      options.watch ?? fsWatchDir,
+      (dirKey, event, filename) => this.onWatchEvent(dirKey, event, filename),
+      (parent, name) => this.addDirty({ kind: 'path', path: posix.join(parent, name), content: true }),
+      (dirKey, err) => this.onWatchError(dirKey, err),
+    );
+  }
+
+  /**
+   * Loads the index, watches every directory of the protected set and compares the tree with the
+   * index: differences found are emitted as ops (changes made while the capture was not running);
+   * with no index (or `fresh`) the tree is recorded as the baseline without emitting, and block
+   * hashes are built in the background. Resolves when every directory is watched (or listed as
+   * unwatched) and the comparison is done; any change after that is emitted.
+   */
+  async start(options: StartOptions = {}): Promise<void> {
+    if (this.running) throw new Error('change capture already started');
+    let found = false;
+    if (options.fresh) {
+      await this.store.clear();
+      this.tree = new TreeIndex();
+    } else {
+      ({ tree: this.tree, found } = await this.store.load());
+    }
+    this.running = true;
+    for (const root of this.roots) {
+      const parent = posix.dirname(root);
+      if (parent === root) continue;
+      const failure = this.watches.ensureAnchor(parent, posix.basename(root));
+      if (failure) this.watchFailed(failure, root);
+    }
+    const baseline = !found;
+    this.emitting = !baseline;
+    try {
+      await this.enqueue(() => this.runItems(this.roots.map((path) => ({ kind: 'rescan', path, deep: true }))));
+    } finally {
+      this.emitting = true;
+    }
+    // Files without a block index (baseline, or an index cut short) get one in the background.
+    for (const [, node] of this.tree.entries()) if (node.kind === 'file' && !node.hashes) this.hashQueue.push(node.key);
+    this.hashQueue = [...new Set(this.hashQueue)];
+    this.startHashing();
+    this.schedulePersist();
+    if (this.opts.rescanIntervalMs > 0) {
+      this.intervals.push(setInterval(() => void this.rescan().catch(nop), this.opts.rescanIntervalMs));
+    }
+    this.intervals.push(setInterval(() => this.retryUnwatched(), this.opts.unwatchedRescanMs));
+    for (const t of this.intervals) t.unref();
+    this.log.info({ roots: this.roots, baseline, watched: this.watches.count, tracked: this.tree.size }, 'change capture started');
+  }
+
+  /** Captures what is pending, closes the watches and writes the index. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    for (const t of this.intervals) clearInterval(t);
+    this.intervals.length = 0;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const t of this.verifyTimers.values()) clearTimeout(t);
+    this.verifyTimers.clear();
+    clearTimeout(this.persistTimer);
+    this.persistTimer = undefined;
+    await this.enqueue(() => this.runBatch());
+    this.watches.closeAll();
+    this.hashQueue = [];
+    await this.hashing;
+    await this.enqueue(() => this.persist());
+  }
+
+  /**
+   * Compares the given directories (one level each) with the index and emits ops for the
+   * differences; without arguments, a full light rescan of the protected set (stat compare,
+   * content read only where stat changed). Resolves when the ops are handed on.
+   */
+  async rescan(dirs?: readonly string[]): Promise<void> {
+    if (!this.running) return;
+    const items: DirtyItem[] = dirs
+      ? dirs.map((path) => ({ kind: 'rescan', path: normalizeAbsolutePath(path), deep: false }))
+      : this.roots.map((path) => ({ kind: 'rescan', path, deep: true }));
+    for (const item of items) this.mergeDirty(item);
+    await this.enqueue(() => this.runBatch());
+  }
+
+  /**
+   * fs.watch cannot see an inotify queue overflow (libuv drops IN_Q_OVERFLOW), so this is the
+   * entry point for "events were lost here": warns `watch_overflow` and rescans the directory (or,
+   * without one, everything) instead of remirroring.
+   */
+  async simulateOverflow(dir?: string): Promise<void> {
+    this.warn('watch_overflow', `File change events were lost${dir ? ` under ${dir}` : ''} (event queue overflow); rescanning ${dir ? 'that directory' : 'the protected set'} to find the changes. If this repeats, raise fs.inotify.max_queued_events (sysctl -w fs.inotify.max_queued_events=65536).`, dir);
+    await this.rescan(dir ? [dir] : undefined);
+  }
+
+  /** Resolves once nothing is pending: no batch waiting or running and no baseline hashing left. */
+  async settled(): Promise<void> {
+    for (;;) {
+      await this.chain;
+      await this.hashing;
+      if (this.batchTimer === undefined && this.dirty.size === 0 && this.busy === 0 && !this.hashing) return;
+      await sleep(Math.max(5, Math.min(this.opts.batchMs, 50)));
+    }
+  }
+
+  stats(): CaptureStats {
+    return {
+      watchedDirs: this.watches.count,
+      unwatchedDirs: this.unwatched.size,
+      trackedPaths: this.tree.size,
+      ...this.counters,
+      filesAwaitingIndex: this.hashQueue.length,
+    };
+  }
+
+  // ---- events and batching ----
+
+  private onWatchEvent(dirKey: string, event: WatchEventType, filename: string | null): void {
+    if (!this.running) return;
+    if (filename === null) {
+      const dir = this.tree.dirPathOf(dirKey);
+      if (dir !== undefined) this.addDirty({ kind: 'rescan', path: dir, deep: false });
+      return;
+    }
+    this.addDirty({ kind: 'entry', dirKey, name: filename, content: event === 'change' });
+  }
+
+  private onWatchError(dirKey: string, err: Error): void {
+    const dir = this.tree.dirPathOf(dirKey);
+    if (dir === undefined) return;
+    this.unwatched.add(dir);
+    this.warn('watch_failed', `Watching ${dir} failed (${err.message}); changes there are found by a rescan every ${this.opts.unwatchedRescanMs / 1000} s until the watch can be set again.`, dir);
+    this.addDirty({ kind: 'rescan', path: dir, deep: false });
+  }
+
+  private dirtyId(item: DirtyItem): string {
+    return item.kind === 'entry' ? `e\0${item.dirKey}\0${item.name}` : `${item.kind[0]}\0${item.path}`;
+  }
+
+  private mergeDirty(item: DirtyItem): void {
+    const id = this.dirtyId(item);
+    const prev = this.dirty.get(id);
+    if (!prev) {
+      this.dirty.set(id, item);
+      return;
+    }
+    if (prev.kind === 'rescan' && item.kind === 'rescan') prev.deep ||= item.deep;
+    else if (prev.kind !== 'rescan' && item.kind !== 'rescan') {
+      prev.content ||= item.content;
+      if (prev.kind === 'path' && item.kind === 'path') {
+        prev.deep ||= item.deep;
+        prev.verify ||= item.verify;
+      }
+    }
+  }
+
+  private addDirty(item: DirtyItem): void {
+    if (!this.running) return;
+    this.mergeDirty(item);
+    if (this.batchTimer === undefined) {
+      this.batchTimer = setTimeout(() => {
+        this.batchTimer = undefined;
+        void this.enqueue(() => this.runBatch()).catch(nop);
+      }, this.opts.batchMs);
+    }
+  }
+
+  /** Runs `fn` after everything queued before it; batches, rescans and index writes never overlap. */
+  private enqueue(fn: () => Promise<void>): Promise<void> {
+    this.busy++;
+    const run = this.chain.then(fn).finally(() => this.busy--);
+    this.chain = run.catch((err: unknown) => this.batchFailed(err));
+    return run;
+  }
+
+  private batchFailed(err: unknown): void {
+    this.log.error({ err }, 'change capture batch failed');
+    this.warn('capture_failed', `Change capture failed (${(err as Error)?.message ?? String(err)}); changes may not have been sent. A rescan is scheduled; if this repeats, run a difference mirror of the job.`);
+    if (this.running) this.later(() => void this.rescan().catch(nop), this.opts.unwatchedRescanMs);
+  }
+
+  private async runBatch(): Promise<void> {
+    if (this.dirty.size === 0) return;
+    const items = [...this.dirty.values()];
+    this.dirty.clear();
+    await this.runItems(items);
+  }
+
+  private async runItems(items: DirtyItem[]): Promise<void> {
+    const observations = await resolveBatch(items, {
+      tree: this.tree,
+      isTracked: (path, kind) => this.isTracked(path, kind),
+      isCandidate: (path) => this.matcher.isIncluded(path) || this.matcher.mayContainIncluded(path),
+      mayContainIncluded: (dir) => this.matcher.mayContainIncluded(dir),
+      watchDir: (key, path, renew) => this.watchDir(key, path, renew),
+      cannotRead: (path, err, retry) => this.cannotRead(path, err, retry),
+    });
+    if (observations.length === 0) return;
+    const plan = planOps(observations, this.tree);
+    this.counters.batches++;
+    await this.execute(plan);
+    this.afterPlan();
+  }
+
+  private isTracked(path: string, kind: EntryKind): boolean {
+    if (this.matcher.isIncluded(path)) return true;
+    return kind === 'dir' && this.matcher.mayContainIncluded(path);
+  }
+
+  // ---- executing a plan ----
+
+  private async execute(plan: PlannedOp[]): Promise<void> {
+    const sink = new OpSink(async (ops) => {
+      this.counters.opsEmitted += ops.length;
+      for (const o of ops) this.counters.bytesEmitted += o.payload?.length ?? 0;
+      await this.opts.onOps(ops);
+    }, this.opts.deliverBytes);
+    for (const step of plan) {
+      if (!this.emitting) continue; // baseline: recorded only; start() queues the files for hashing
+      if (step.op === 'sendFile') await this.sendFile(step.path, step.key, sink.push);
+      else if (step.op === 'sendChanges') await this.sendChanges(step.path, step.key, step.full, sink.push);
+      else await sink.push({ op: step });
+    }
+    await sink.flush();
+  }
+
+  private async sendFile(path: string, key: string, emit: EmitOp): Promise<void> {
+    const node = this.tree.node(key);
+    if (!node) return;
+    const meta = { mode: node.mode, uid: node.uid, gid: node.gid, mtimeMs: node.mtimeMs };
+    try {
+      this.tree.setHashes(key, await sendWholeFile(path, meta, emit));
+    } catch (err) {
+      // Keep the op stream consistent (later ops may rename or link this path): send it empty.
+      // If it vanished, its delete follows; if it could not be read, it is retried.
+      await emit({ op: { op: 'file', path, offset: 0, final: true, size: 0, meta }, payload: Buffer.alloc(0) });
+      this.tree.setHashes(key, { blockSize: chooseBlockSize(0), fileSize: 0, digests: Buffer.alloc(0), hashedAtMs: 0 });
+      if (!isGone(err)) {
+        node.size = -1; // differs from any stat, so the retry compares content
+        this.cannotRead(path, err, { kind: 'path', path, content: true });
+      }
+    }
+  }
+
+  private async sendChanges(path: string, key: string, full: boolean, emit: EmitOp): Promise<void> {
+    const node = this.tree.node(key);
+    if (!node) return;
+    if (!node.hashes) return this.sendFile(path, key, emit);
+    try {
+      const result = await sendFileChanges(path, node.hashes, emit, {
+        tailMinBytes: full ? Infinity : this.opts.largeFileTailBytes,
+      });
+      this.tree.setHashes(key, result.hashes);
+      if (result.tailOnly) this.scheduleVerify(path);
+    } catch (err) {
+      // The old hashes stay, so whatever was not confirmed is compared (and sent) again.
+      if (!isGone(err)) this.cannotRead(path, err, { kind: 'path', path, content: true, verify: true });
+    }
+  }
+
+  private scheduleVerify(path: string): void {
+    if (this.verifyTimers.has(path)) return;
+    const t = setTimeout(() => {
+      this.verifyTimers.delete(path);
+      this.addDirty({ kind: 'path', path, content: true, verify: true });
+    }, this.opts.largeFileVerifyDelayMs);
+    t.unref();
+    this.verifyTimers.set(path, t);
+  }
+
+  /** Closes watches of directories that left the set; queues index writes. */
+  private afterPlan(): void {
+    const changes = this.tree.takeChanges();
+    for (const key of changes.keys) {
+      if (this.watches.has(key) && this.tree.dirPathOf(key) === undefined) this.watches.close(key);
+    }
+    for (const p of changes.paths) this.persistPaths.add(p);
+    for (const k of changes.keys) this.persistKeys.add(k);
+    this.schedulePersist();
+  }
+
+  // ---- watches, failures, retries ----
+
+  private watchDir(key: string, path: string, renew: boolean): void {
+    const failure = renew ? this.watches.renew(key, path) : this.watches.ensure(key, path);
+    if (failure) this.watchFailed(failure, path);
+    else this.unwatched.delete(path);
+  }
+
+  private watchFailed(failure: WatchFailure, rescanPath: string): void {
+    if (failure.outcome === 'gone') return; // it vanished; its parent's event says so
+    this.unwatched.add(rescanPath);
+    const every = `${this.opts.unwatchedRescanMs / 1000} s`;
+    if (failure.outcome === 'limit') {
+      this.warn('watch_limit', `Cannot watch ${failure.path}: the inotify watch limit is reached (fs.inotify.max_user_watches, ${failure.error.message}). Changes in unwatched directories are found by a rescan every ${every} instead of at once. Raise the limit: sysctl -w fs.inotify.max_user_watches=524288 (and add it to /etc/sysctl.d/ to keep it).`, failure.path);
+    } else {
+      this.warn('watch_failed', `Cannot watch ${failure.path} (${failure.error.message}); changes there are found by a rescan every ${every}. Check the directory's permissions.`, failure.path);
+    }
+  }
+
+  private cannotRead(path: string, err: unknown, retry: DirtyItem): void {
+    this.retries.set(this.dirtyId(retry), retry);
+    this.warn('read_failed', `Cannot read ${path} (${(err as Error)?.message ?? String(err)}); it is retried every ${this.opts.unwatchedRescanMs / 1000} s. Check permissions and disk health.`, path);
+  }
+
+  private retryUnwatched(): void {
+    if (!this.running) return;
+    for (const dir of this.unwatched) {
+      // Forget directories that left the set; the rest get a one-level rescan (which retries the watch).
+      if (!this.roots.includes(dir) && this.tree.get(dir)?.kind !== 'dir') this.unwatched.delete(dir);
+      else this.addDirty({ kind: 'rescan', path: dir, deep: false });
+    }
+    const retries = [...this.retries.values()];
+    this.retries.clear();
+    for (const item of retries) this.addDirty(item);
+  }
+
+  private warn(code: CaptureWarningCode, message: string, path?: string): void {
+    this.log.warn({ code, path }, message);
+    const now = Date.now();
+    const last = this.lastWarning.get(code);
+    if (last !== undefined && now - last < this.opts.warningRepeatMs) return;
+    this.lastWarning.set(code, now);
+    this.options.onWarning?.(path === undefined ? { code, message } : { code, message, path });
+  }
+
+  private later(fn: () => void, ms: number): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    t.unref();
+    this.timers.add(t);
+  }
+
+  // ---- persistence and baseline hashing ----
+
+  private schedulePersist(): void {
+    if (this.persistTimer !== undefined || !this.running) return;
+    this.persistTimer = setTimeout(() => {
+      this.persistTimer = undefined;
+      void this.enqueue(() => this.persist()).catch(nop);
+    }, this.opts.persistIntervalMs);
+    this.persistTimer.unref();
+  }
+
+  private async persist(): Promise<void> {
+    const leftover = this.tree.takeChanges();
+    for (const p of leftover.paths) this.persistPaths.add(p);
+    for (const k of leftover.keys) this.persistKeys.add(k);
+    if (this.persistPaths.size === 0 && this.persistKeys.size === 0) return;
+    const changes = { paths: [...this.persistPaths], keys: [...this.persistKeys] };
+    this.persistPaths.clear();
+    this.persistKeys.clear();
+    await this.store.persist(this.tree, changes);
+  }
+
+  private startHashing(): void {
+    if (this.hashing || this.hashQueue.length === 0) return;
+    this.hashing = this.hashLoop().finally(() => {
+      this.hashing = undefined;
+    });
+  }
+
+  /**
+   * Builds the block index of baseline files one at a time, beside the batches. A result is kept
+   * only if the file was quiet before the read and unchanged after it, and no event touched it
+   * meanwhile; otherwise the next change simply sends the whole file once.
+   */
+  private async hashLoop(): Promise<void> {
+    while (this.running && this.hashQueue.length > 0) {
+      const key = this.hashQueue.shift()!;
+      const node = this.tree.node(key);
+      if (!node || node.kind !== 'file' || node.hashes) continue;
+      const [path] = node.paths;
+      if (path === undefined) continue;
+      try {
+        const startedAt = Date.now();
+        const before = await observePath(path);
+        if (!before || before.key !== key) continue;
+        if (before.mtimeMs >= startedAt - 2 * RACY_MARGIN_MS) {
+          // Written moments ago: wait until it is quiet (a change meanwhile gives it an index anyway).
+          this.hashQueue.push(key);
+          await sleep(2 * RACY_MARGIN_MS);
+          continue;
+        }
+        const hashes = await hashFile(path, { blockSize: chooseBlockSize(before.size) });
+        const after = await observePath(path);
+        await this.enqueue(async () => {
+          const n = this.tree.node(key);
+          const unchanged = after && after.key === key && after.size === before.size && after.mtimeMs === before.mtimeMs &&
+            after.ctimeMs === before.ctimeMs && hashes.fileSize === before.size;
+          if (!n || n.hashes || !unchanged || n.size !== before.size || n.mtimeMs !== before.mtimeMs || this.isDirty(path)) return;
+          this.tree.setHashes(key, { ...hashes, hashedAtMs: startedAt });
+          this.schedulePersist();
+        });
+      } catch (err) {
+        if (!isGone(err)) this.log.debug({ err, path }, 'baseline hash failed; a change will send the whole file');
+      }
+    }
+  }
+
+  private isDirty(path: string): boolean {
+    for (const item of this.dirty.values()) {
+      if (item.kind === 'path' && item.path === path) return true;
+      if (item.kind === 'entry' && this.tree.dirPathOf(item.dirKey) === posix.dirname(path) && item.name === posix.basename(path)) return true;
+    }
+    return false;
+  }
+}
