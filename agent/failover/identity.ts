@@ -68,18 +68,18 @@ export function moveAddressesIn(addresses: readonly MovedAddress[], opts: Identi
       if (bad) { failures.push(bad); continue; }
       const result = await run('ip', ['addr', 'add', address.cidr, 'dev', address.device], { timeoutMs });
       if (result.stderr.trim()) output.push(`ip addr add ${address.cidr} dev ${address.device}: ${result.stderr.trim()}`);
-      if (result.code === 0) { moved.push(address); notes.push(`added ${address.cidr} to ${address.device}`); continue; }
+      if (result.code === 0) { moved.push(address); notes.push(`Added ${address.cidr} to ${address.device}`); continue; }
       const kind = classifyIpFailure(result);
       if (kind === 'exists') { moved.push(address); notes.push(`${address.cidr} was already on ${address.device}`); continue; }
       if (kind === 'missing' || kind === 'not_permitted') {
         // Every other address would fail the same way.
         const fix = kind === 'missing' ? fixMissing(MOVE_INSTEAD) : fixPermission(MOVE_INSTEAD);
-        return timer.fail(summary(notes, [`could not add ${address.cidr} to ${address.device}: ${fix}`]), output.join('\n') || undefined);
+        return timer.fail(summary(notes, [`Could not add ${address.cidr} to ${address.device}: ${fix}`]), output.join('\n') || undefined);
       }
       failures.push(
         kind === 'no_device'
-          ? `could not add ${address.cidr}: device ${address.device} does not exist on this host; fix failover.identity.addresses`
-          : `could not add ${address.cidr} to ${address.device} (${firstLine(result.stderr) || `exit ${result.code}`})`,
+          ? `Could not add ${address.cidr}: device ${address.device} does not exist on this host; fix failover.identity.addresses`
+          : `Could not add ${address.cidr} to ${address.device} (${firstLine(result.stderr) || `exit ${result.code}`})`,
       );
     }
     if (moved.length > 0 && opts.gratuitousArp !== false) {
@@ -95,7 +95,7 @@ async function announce(moved: MovedAddress[], run: RunCommand, count: number, o
   const notes: string[] = [];
   const v4 = moved.filter((a) => isIPv4(addressOf(a.cidr)));
   if (v4.length < moved.length) {
-    notes.push('no unsolicited neighbour advertisement is sent for IPv6 addresses; neighbours re-resolve them through NDP');
+    notes.push('No unsolicited neighbour advertisement is sent for IPv6 addresses; neighbours re-resolve them through NDP');
   }
   if (v4.length === 0) return notes;
   const results = await Promise.all(
@@ -111,9 +111,9 @@ async function announce(moved: MovedAddress[], run: RunCommand, count: number, o
   const failed = v4.filter((_, i) => results[i]!.code !== 0);
   results.forEach((r, i) => { if (r.code !== 0) output.push(`arping ${addressOf(v4[i]!.cidr)}: ${(r.stderr || r.stdout).trim()}`); });
   const sent = v4.filter((_, i) => results[i]!.code === 0);
-  if (sent.length) notes.push(`announced ${sent.map((a) => addressOf(a.cidr)).join(', ')} with gratuitous ARP`);
+  if (sent.length) notes.push(`Announced ${sent.map((a) => addressOf(a.cidr)).join(', ')} with gratuitous ARP`);
   if (failed.length) {
-    notes.push(`gratuitous ARP failed for ${failed.map((a) => addressOf(a.cidr)).join(', ')}; neighbours will update when their ARP entries expire`);
+    notes.push(`Gratuitous ARP failed for ${failed.map((a) => addressOf(a.cidr)).join(', ')}; neighbours will update when their ARP entries expire`);
   }
   return notes;
 }
@@ -131,14 +131,14 @@ export function releaseAddresses(addresses: readonly MovedAddress[], opts: Ident
       if (bad) { failures.push(bad); continue; }
       const result = await run('ip', ['addr', 'del', address.cidr, 'dev', address.device], { timeoutMs: opts.timeoutMs ?? 10_000 });
       if (result.stderr.trim()) output.push(`ip addr del ${address.cidr} dev ${address.device}: ${result.stderr.trim()}`);
-      if (result.code === 0) { notes.push(`removed ${address.cidr} from ${address.device}`); continue; }
+      if (result.code === 0) { notes.push(`Removed ${address.cidr} from ${address.device}`); continue; }
       const kind = classifyIpFailure(result);
       if (kind === 'absent' || kind === 'no_device') { notes.push(`${address.cidr} was not on ${address.device}`); continue; }
       if (kind === 'missing' || kind === 'not_permitted') {
         const fix = kind === 'missing' ? fixMissing(RELEASE_INSTEAD) : fixPermission(RELEASE_INSTEAD);
-        return timer.fail(summary(notes, [`could not remove ${address.cidr} from ${address.device}: ${fix}`]), output.join('\n') || undefined);
+        return timer.fail(summary(notes, [`Could not remove ${address.cidr} from ${address.device}: ${fix}`]), output.join('\n') || undefined);
       }
-      failures.push(`could not remove ${address.cidr} from ${address.device} (${firstLine(result.stderr) || `exit ${result.code}`})`);
+      failures.push(`Could not remove ${address.cidr} from ${address.device} (${firstLine(result.stderr) || `exit ${result.code}`})`);
     }
     const detail = summary(notes, failures);
     return failures.length === 0 ? timer.ok(detail, output.join('\n') || undefined) : timer.fail(detail, output.join('\n') || undefined);
@@ -146,7 +146,8 @@ export function releaseAddresses(addresses: readonly MovedAddress[], opts: Ident
 }
 
 function summary(notes: string[], failures: string[]): string {
-  return [...failures, ...notes].map((s) => s.charAt(0).toUpperCase() + s.slice(1) + '.').join(' ');
+  // Sentences may start with a command name ("arping …"), so they are not capitalised here.
+  return [...failures, ...notes].map((s) => s + '.').join(' ');
 }
 
 export interface DnsHook {

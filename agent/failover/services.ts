@@ -90,7 +90,7 @@ async function runUnits(verb: Verb, step: string, names: readonly string[], opts
     const notTried = names.slice(index);
     const parts: string[] = [];
     if (done.length) parts.push(`${DONE[verb]} ${done.join(', ')}.`);
-    parts.push(...failures.map((f) => capitalise(f) + (f.endsWith('.') ? '' : '.')));
+    parts.push(...failures.map((f) => f + (f.endsWith('.') ? '' : '.')));
     if (notTried.length) parts.push(`Not attempted after the failure: ${notTried.join(', ')}.`);
     const detail = parts.join(' ');
     return failures.length === 0 ? timer.ok(detail, outputs.join('\n') || undefined) : timer.fail(detail, outputs.join('\n') || undefined);
@@ -98,10 +98,9 @@ async function runUnits(verb: Verb, step: string, names: readonly string[], opts
 }
 
 function withDone(done: string[], verb: Verb, sentence: string): string {
-  return done.length ? `${DONE[verb]} ${done.join(', ')}, then: ${sentence}` : capitalise(sentence);
+  return done.length ? `${DONE[verb]} ${done.join(', ')}, then: ${sentence}` : sentence;
 }
 
-const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 /** `systemctl start` each unit in list order; stops at the first failure unless continueAfterFailure. */
 export function startServices(names: readonly string[], opts: ServiceOptions = {}): Promise<StepResult> {
@@ -129,7 +128,7 @@ export async function serviceActive(name: string, opts: Pick<ServiceOptions, 'ru
     return { name, active: false, state: 'unknown', detail: `Could not ask systemd about ${name}: ${(err as Error).message}.` };
   }
   const unavailable = systemdUnavailable(result);
-  if (unavailable) return { name, active: false, state: 'unknown', detail: capitalise(unavailable) };
+  if (unavailable) return { name, active: false, state: 'unknown', detail: unavailable };
   if (result.timedOut) return { name, active: false, state: 'unknown', detail: `systemctl is-active ${name} did not answer in time.` };
   const state = firstLine(result.stdout) || 'unknown';
   const active = result.code === 0;

@@ -41,6 +41,8 @@ const SourceState = z.object({
 });
 type SourceState = z.infer<typeof SourceState>;
 
+const FAILED_OVER_STATES = new Set(['failing_over', 'failed_over', 'restoring', 'restored', 'failing_back', 'failing_back_after_restore', 'restore_required', 'restoring_after_failback']);
+
 const RETRYABLE = new Set(['peer_unreachable', 'job_unknown', 'epoch_ahead', 'job_not_running', 'peer_error', 'internal', 'file_chunk_gap']);
 
 export class SourceJob {
@@ -108,6 +110,12 @@ export class SourceJob {
       this.peer = this.makePeer(d);
     }
     if (epochChanged) this.fenced = null;
+    if (FAILED_OVER_STATES.has(d.state)) {
+      // The job failed over: this source must not replicate over the target (the epoch fences it too).
+      this.fenced = `the job has failed over to ${d.peer.name} (epoch ${d.epoch}); this source does not replicate until the job is restored and failed back`;
+    } else if (this.fenced?.startsWith('the job has failed over')) {
+      this.fenced = null;
+    }
     if (d.run === 'stopped') {
       // Stop discards what was in flight and the queues; the next start remirrors.
       if (this.state.mirror && this.state.mirror.status !== 'complete') this.state.mirror.status = 'stopped';
@@ -187,7 +195,8 @@ export class SourceJob {
       log: this.ctx.log,
     });
     // A mirror starting from nothing makes the target identical: take the current tree as the baseline.
-    await this.capture.start({ fresh: freshMirror || !intact });
+    // After a crash the persisted index still knows the tree, so changes made while the agent was down (deletes too) are found.
+    await this.capture.start({ fresh: freshMirror });
     this.replicator.start();
     this.fenceTimer = setInterval(() => this.checkIsolation(), 1000);
     this.fenceTimer.unref();

@@ -177,6 +177,32 @@ export class ReplicationSink {
     }
   }
 
+  /** Failover with queueAction "apply": everything received is applied before the target takes over. */
+  async applyAll(timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
+    this.setPaused(false);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const q = this.queue.stats();
+      const left = q.lastSeq - q.ackedSeq;
+      if (left <= 0) return { ok: true, detail: `All ${this.state.receivedSeq} received operations are applied.` };
+      if (this.blocked && Date.now() > deadline) {
+        return { ok: false, detail: `${left} queued operations could not be applied: ${this.blocked.message}. Fix it and retry the failover, or fail over with queueAction "discard".` };
+      }
+      if (Date.now() > deadline) return { ok: false, detail: `${left} queued operations were still being applied after ${Math.round(timeoutMs / 1000)} s; retry the failover.` };
+      this.kick();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Failover with queueAction "discard": what is still queued is dropped (faster, loses those changes). */
+  async discardQueued(): Promise<number> {
+    const q = this.queue.stats();
+    const dropped = Math.max(0, q.lastSeq - q.ackedSeq);
+    await this.queue.discardAll();
+    this.blocked = null;
+    return dropped;
+  }
+
   stats() {
     const q = this.queue?.stats();
     return {

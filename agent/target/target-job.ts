@@ -14,6 +14,9 @@ import { answerManifest, ManifestRequest, type ManifestResponse } from './manife
 import { ReplicationSink, type IncomingOp } from './replication-sink';
 import path from 'node:path';
 import { SourceMonitor } from './monitor';
+import { TakeoverRunner } from './takeover';
+import { blockPaths } from '../failover';
+import type { StepResult } from '../../shared/protocol/jobs';
 
 /** Per-frame limit on the data port (the frame codec refuses larger frames before buffering them). */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
@@ -44,10 +47,64 @@ export class TargetJob {
   }
 
   private monitor: SourceMonitor | null = null;
+  private takeover!: TakeoverRunner;
+  private takeoverRunning: Promise<void> | null = null;
+  private blockedOnce = false;
 
   async open(): Promise<void> {
+    this.takeover = this.makeTakeover();
+    await this.takeover.load();
     await this.sink.open(this.desired.epoch);
     this.syncMonitor();
+    await this.syncTakeover();
+  }
+
+  private makeTakeover(): TakeoverRunner {
+    return new TakeoverRunner({
+      jobId: this.jobId, jobName: this.desired.name, spec: this.desired.spec as unknown as FilesJobSpec,
+      replicaRoots: this.replica.roots.map((r) => r.targetPath), dataDir: this.ctx.dataDir, log: this.ctx.log,
+      onProgress: () => this.ctx.onChange?.(),
+      drainQueue: (action) => this.finishQueue(action),
+    });
+  }
+
+  /** The failover's queue step, then the new epoch's clean slate: nothing from the old stream is applied afterwards. */
+  private async finishQueue(action: 'apply' | 'discard'): Promise<StepResult> {
+    const started = Date.now();
+    let ok = true;
+    let detail: string;
+    if (action === 'apply') {
+      const r = await this.sink.applyAll(5 * 60_000);
+      ok = r.ok;
+      detail = r.detail;
+    } else {
+      detail = `Discarded ${await this.serial(() => this.sink.discardQueued())} queued operations.`;
+    }
+    if (ok) await this.serial(() => this.sink.resetForEpoch(this.desired.epoch));
+    return { step: `queue.${action}`, ok, detail, durationMs: Date.now() - started };
+  }
+
+  /** Runs the failover / failback the hub ordered (once per order id; progress survives restarts). */
+  private async syncTakeover(): Promise<void> {
+    const d = this.desired;
+    const failover = d.controls.failover as { id: string; queueAction: 'apply' | 'discard' } | undefined;
+    const failback = d.controls.failback as { id: string } | undefined;
+    let order: [kind: 'failover' | 'failback', id: string, q: 'apply' | 'discard'] | null = null;
+    if (d.state === 'failing_over' && failover) order = ['failover', failover.id, failover.queueAction];
+    if ((d.state === 'failing_back' || d.state === 'failing_back_after_restore') && failback) order = ['failback', failback.id, 'apply'];
+    if (order && !this.takeoverRunning) {
+      this.takeover = this.makeTakeover();
+      await this.takeover.load();
+      const [kind, id, q] = order;
+      this.takeoverRunning = this.takeover.run(kind, id, q).finally(() => { this.takeoverRunning = null; });
+    }
+    // The replica stays read-only to users while protected (manual "block target paths").
+    const spec = d.spec as unknown as FilesJobSpec;
+    if (d.run === 'running' && spec.failover?.blockTargetPaths && !d.jobId.includes('~') && !this.blockedOnce) {
+      this.blockedOnce = true;
+      const r = await blockPaths(this.replica.roots.map((x) => x.targetPath), { stateFile: path.join(this.ctx.dataDir, 'jobs', this.jobId, 'blocked-paths.json') });
+      if (!r.ok) this.ctx.log.warn({ job: this.jobId, detail: r.detail }, 'could not block target paths');
+    }
   }
 
   /** The failover monitor runs while the job protects (and while a failover condition is pending). */
@@ -83,9 +140,12 @@ export class TargetJob {
     const epochChanged = d.epoch !== this.desired.epoch;
     this.desired = d;
     if (specChanged) this.replica = this.buildReplica(d);
-    if (epochChanged) await this.serial(() => this.sink.resetForEpoch(d.epoch));
-    this.sink.setPaused(targetPaused);
+    // A failover's epoch change waits for its queue step (apply or discard) before the clean slate.
+    if (epochChanged && d.state !== 'failing_over') await this.serial(() => this.sink.resetForEpoch(d.epoch));
+    if (epochChanged) this.blockedOnce = false;
+    this.sink.setPaused(targetPaused && d.state !== 'failing_over');
     this.syncMonitor();
+    await this.syncTakeover();
   }
 
   /** Continuous replication stream: frames of {seq, op}; answers with the highest durable sequence number. */
@@ -106,6 +166,7 @@ export class TargetJob {
 
   async close(): Promise<void> {
     this.monitor?.stop();
+    await this.takeoverRunning?.catch(() => {});
     await this.sink.close();
   }
 
@@ -175,6 +236,7 @@ export class TargetJob {
     return {
       jobId: this.jobId, role: 'target', epoch: this.epoch, at: Date.now(),
       probes: this.monitor?.recent(),
+      action: this.takeover?.progress ?? null,
       refusedPaths: this.replica.refused, lastError: this.lastError ?? this.sink.blocked?.message ?? null,
       replication: { wireRawBytes: this.wire.rawBytes, wireCompressedBytes: this.wire.wireBytes, ...this.sink.stats(), lastApplyAt: this.lastApplyAt },
       warnings: this.sink.blocked ? [{ code: 'replication_blocked', message: `Replication is blocked on "${this.sink.blocked.path}": ${this.sink.blocked.message}. Nothing after it is applied until it succeeds; fix the cause (permissions, space, a lock) on the target.` }] : [],

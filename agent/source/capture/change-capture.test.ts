@@ -127,7 +127,7 @@ afterEach(async () => {
 
 async function setup(
   populate: (src: string) => Promise<void> = async () => {},
-  opts: { rules?: (src: string, base: string) => RuleInput[] } & Partial<ChangeCaptureOptions> = {},
+  opts: { rules?: (src: string, base: string) => RuleInput[] } & Omit<Partial<ChangeCaptureOptions>, 'rules'> = {},
 ): Promise<Harness> {
   const base = await mkdtemp(join(tmpdir(), 'tandem-capture-'));
   const src = join(base, 'src');
@@ -143,7 +143,7 @@ async function setup(
   let applied = 0;
   const make = () =>
     new ChangeCapture({
-      batchMs: 20,
+      batchMs: 50,
       unwatchedRescanMs: 200,
       persistIntervalMs: 50,
       ...opts,
@@ -155,7 +155,7 @@ async function setup(
   const h: Harness = {
     base, src, replica, cap: make(), ops, warnings,
     async drain() {
-      await sleep(60);
+      await sleep(80);
       await h.cap.settled();
       const fresh = ops.slice(drained);
       drained = ops.length;
@@ -200,6 +200,22 @@ describe('ChangeCapture: each kind of change', () => {
     expect(kinds(ops)).toEqual(['write', 'meta']);
     expect(ops[0].op).toMatchObject({ op: 'write', offset: 16_384 });
     expect(ops[0].payload?.length).toBe(4096);
+    await h.expectReplicaEqual();
+  });
+
+  it('a growing large file sends its tail at once and the rest after a deferred full comparison', async () => {
+    const h = await setup((src) => writeFile(join(src, 'huge'), Buffer.alloc(128 * KiB, 1)), {
+      largeFileTailBytes: 64 * KiB, largeFileVerifyDelayMs: 500,
+    });
+    const fh = await open(join(h.src, 'huge'), 'r+');
+    await fh.write(Buffer.alloc(1, 2), 0, 1, 0);
+    await fh.write(Buffer.alloc(10, 3), 0, 10, 128 * KiB);
+    await fh.close();
+    let ops = await h.drain();
+    expect(ops.filter((o) => o.op.op === 'write').map((o) => [o.op.op === 'write' && o.op.offset, o.payload?.length])).toEqual([[128 * KiB, 10]]);
+    await sleep(600);
+    ops = await h.drain();
+    expect(ops.filter((o) => o.op.op === 'write').map((o) => [o.op.op === 'write' && o.op.offset, o.payload?.length])).toEqual([[0, 4096]]);
     await h.expectReplicaEqual();
   });
 
@@ -288,7 +304,7 @@ describe('ChangeCapture: each kind of change', () => {
       expect.objectContaining({ op: 'symlink', path: join(h.src, 'sym'), target: 'target' }),
       { op: 'hardlink', path: join(h.src, 'second-name'), existing: join(h.src, 'target') },
     ]));
-    expect(kinds(ops)).not.toContain('file');
+    expect(kinds(ops)).toEqual(['symlink', 'hardlink']); // no content re-read, no re-send
     await h.expectReplicaEqual();
   });
 

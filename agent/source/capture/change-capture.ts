@@ -42,9 +42,11 @@ export interface ChangeCaptureOptions {
   /** Longest time the persisted index lags the ops handed on. Default 1 s. */
   persistIntervalMs?: number;
   /**
-   * Files at least this large that only grew have just their tail compared, and get a full
-   * comparison `largeFileVerifyDelayMs` later (so a writer appending to a huge file does not cost
-   * a full re-read per batch). Infinity compares every file fully every time. Default 64 MiB.
+   * Files at least this large that only grew have just their tail compared (so a writer appending
+   * to a huge file does not cost a full re-read per batch); the whole file is compared once it has
+   * been quiet for `largeFileVerifyDelayMs` (default 2 s), at the latest 10x that after the first
+   * such append. Until then an in-place write elsewhere in such a file reaches the target later
+   * than appends made after it. Infinity compares every file fully every time. Default 64 MiB.
    */
   largeFileTailBytes?: number;
   largeFileVerifyDelayMs?: number;
@@ -126,9 +128,11 @@ export class ChangeCapture {
   private readonly intervals: NodeJS.Timeout[] = [];
   /** Directories that could not be watched; rescanned every unwatchedRescanMs. */
   private readonly unwatched = new Set<string>();
+  /** Roots whose parent directory is watched for the root's name. */
+  private readonly anchored = new Set<string>();
   /** Items that failed to read; retried with the unwatched rescans. */
   private readonly retries = new Map<string, DirtyItem>();
-  private readonly verifyTimers = new Map<string, NodeJS.Timeout>();
+  private readonly verifyTimers = new Map<string, { timer: NodeJS.Timeout; firstAt: number }>();
   private readonly persistPaths = new Set<string>();
   private readonly persistKeys = new Set<string>();
   private persistTimer: NodeJS.Timeout | undefined;
@@ -178,20 +182,22 @@ export class ChangeCapture {
     } else {
       ({ tree: this.tree, found } = await this.store.load());
     }
+    // Entries the rules no longer cover (the job's rules changed) are forgotten, not deleted on the
+    // target: leaving the set through a rule change is the orphan processing's call, not ours.
+    for (const [path, node] of [...this.tree.entries()]) {
+      if (this.tree.has(path) && !this.isTracked(path, node.kind)) this.tree.removeSubtree(path);
+    }
     this.running = true;
-    for (const root of this.roots) {
-      const parent = posix.dirname(root);
-      if (parent === root) continue;
-      const failure = this.watches.ensureAnchor(parent, posix.basename(root));
-      if (failure) this.watchFailed(failure, root);
-    }
+    this.watchAnchors();
     const baseline = !found;
-    this.emitting = !baseline;
-    try {
-      await this.enqueue(() => this.runItems(this.roots.map((path) => ({ kind: 'rescan', path, deep: true }))));
-    } finally {
-      this.emitting = true;
-    }
+    await this.enqueue(async () => {
+      this.emitting = !baseline;
+      try {
+        await this.runItems(this.roots.map((path) => ({ kind: 'rescan', path, deep: true })));
+      } finally {
+        this.emitting = true;
+      }
+    });
     // Files without a block index (baseline, or an index cut short) get one in the background.
     for (const [, node] of this.tree.entries()) if (node.kind === 'file' && !node.hashes) this.hashQueue.push(node.key);
     this.hashQueue = [...new Set(this.hashQueue)];
@@ -215,12 +221,13 @@ export class ChangeCapture {
     this.intervals.length = 0;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    for (const t of this.verifyTimers.values()) clearTimeout(t);
+    for (const v of this.verifyTimers.values()) clearTimeout(v.timer);
     this.verifyTimers.clear();
     clearTimeout(this.persistTimer);
     this.persistTimer = undefined;
     await this.enqueue(() => this.runBatch());
     this.watches.closeAll();
+    this.anchored.clear();
     this.hashQueue = [];
     await this.hashing;
     await this.enqueue(() => this.persist());
@@ -280,6 +287,9 @@ export class ChangeCapture {
       return;
     }
     this.addDirty({ kind: 'entry', dirKey, name: filename, content: event === 'change' });
+    // inotify reports the watched directory's own move or deletion under its own name.
+    const dir = this.tree.dirPathOf(dirKey);
+    if (dir !== undefined && filename === posix.basename(dir)) this.addDirty({ kind: 'path', path: dir, content: false });
   }
 
   private onWatchError(dirKey: string, err: Error): void {
@@ -415,14 +425,23 @@ export class ChangeCapture {
     }
   }
 
+  /**
+   * A tail-only comparison leaves the rest of the file unverified: compare it fully once it has been
+   * quiet for largeFileVerifyDelayMs, and at the latest 10x that after the first unverified append
+   * (so a file that keeps growing is not re-read while it is being written, nor left unverified).
+   */
   private scheduleVerify(path: string): void {
-    if (this.verifyTimers.has(path)) return;
-    const t = setTimeout(() => {
+    const now = Date.now();
+    const prev = this.verifyTimers.get(path);
+    if (prev) clearTimeout(prev.timer);
+    const firstAt = prev?.firstAt ?? now;
+    const due = Math.min(now + this.opts.largeFileVerifyDelayMs, firstAt + 10 * this.opts.largeFileVerifyDelayMs);
+    const timer = setTimeout(() => {
       this.verifyTimers.delete(path);
       this.addDirty({ kind: 'path', path, content: true, verify: true });
-    }, this.opts.largeFileVerifyDelayMs);
-    t.unref();
-    this.verifyTimers.set(path, t);
+    }, Math.max(0, due - now));
+    timer.unref();
+    this.verifyTimers.set(path, { timer, firstAt });
   }
 
   /** Closes watches of directories that left the set; queues index writes. */
@@ -460,8 +479,21 @@ export class ChangeCapture {
     this.warn('read_failed', `Cannot read ${path} (${(err as Error)?.message ?? String(err)}); it is retried every ${this.opts.unwatchedRescanMs / 1000} s. Check permissions and disk health.`, path);
   }
 
+  /** Watches each root's parent for the root's name (root renamed away, deleted, or created later). */
+  private watchAnchors(): void {
+    for (const root of this.roots) {
+      const parent = posix.dirname(root);
+      if (parent === root || this.anchored.has(root)) continue;
+      const failure = this.watches.ensureAnchor(parent, posix.basename(root));
+      if (!failure) this.anchored.add(root);
+      else if (failure.outcome === 'gone') this.unwatched.add(root); // probed by the periodic rescan
+      else this.watchFailed(failure, root);
+    }
+  }
+
   private retryUnwatched(): void {
     if (!this.running) return;
+    this.watchAnchors();
     for (const dir of this.unwatched) {
       // Forget directories that left the set; the rest get a one-level rescan (which retries the watch).
       if (!this.roots.includes(dir) && this.tree.get(dir)?.kind !== 'dir') this.unwatched.delete(dir);

@@ -33,9 +33,9 @@ const isSameOrUnder = (path: string, dir: string): boolean => path === dir || is
 export function needsContentCheck(old: TreeNode, now: Observed, contentEvent: boolean): boolean {
   if (old.size !== now.size || old.mtimeMs !== now.mtimeMs) return true;
   if (old.hashes && now.mtimeMs >= old.hashes.hashedAtMs - RACY_MARGIN_MS) return true;
-  // A write followed by a reset of mtime (touch -r, rsync -t) still moves ctime; chmod/chown do too,
-  // but they show up as a metadata difference and are sent as `meta` instead.
-  return contentEvent && old.ctimeMs !== now.ctimeMs && !ownerOrModeDiffers(old, now);
+  // A write followed by a reset of mtime (touch -r, rsync -t) still moves ctime. So do chmod/chown
+  // and link/unlink, but those show up as a metadata or link-count difference instead.
+  return contentEvent && old.ctimeMs !== now.ctimeMs && !ownerOrModeDiffers(old, now) && old.nlink === now.nlink;
 }
 
 const ownerOrModeDiffers = (a: Observed, b: Observed): boolean => a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid;
@@ -55,7 +55,7 @@ class Planner {
   private readonly contentEvent = new Map<string, boolean>();
   private readonly verify = new Set<string>();
   private readonly order: string[] = [];
-  /** Inode → paths that want it but do not have it yet (where a displaced object should go). */
+  /** Inode → every observed path that wants it (where a displaced or rescued object should go). */
   private readonly wantedAt = new Map<string, string[]>();
   private readonly done = new Set<string>();
   private readonly inProgress = new Set<string>();

@@ -108,8 +108,13 @@ export function takeSnapshot(root: string, snapshotsDir: string, id: string, opt
     } catch (err) {
       return timer.fail(`The replica root ${root} cannot be read (${errorText(err)}); nothing was snapshotted.`);
     }
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const realDir = await realpath(dir);
+    let realDir: string;
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      realDir = await realpath(dir);
+    } catch (err) {
+      return timer.fail(`The snapshots directory ${dir} cannot be created (${errorText(err)}); check the agent's data directory permissions.`);
+    }
     if (isSameOrInside(realRoot, realDir)) {
       return timer.fail(`The snapshots directory ${dir} is inside the replica root ${root}; keep snapshots outside the replica.`);
     }
@@ -153,12 +158,11 @@ export function takeSnapshot(root: string, snapshotsDir: string, id: string, opt
     index.snapshots.push(record);
     await writeIndex(dir, index);
     const how = method === 'btrfs' ? 'a read-only btrfs snapshot' : 'a copy (cp --reflink=auto)';
-    const detail = `Took snapshot ${id} of ${root} as ${how}, ${bytes} bytes of files.` + (notes.length ? ` ${cap(notes.join('; '))}.` : '');
+    const detail = `Took snapshot ${id} of ${root} as ${how}, ${bytes} bytes of files.` + (notes.length ? ` ${notes.join('; ')}.` : '');
     return { ...timer.ok(detail, output || undefined), snapshot: withInfo(dir, record) };
   }));
 }
 
-const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 async function removeSnapshotDir(target: string, method: SnapshotMethod | undefined, run: RunCommand, probe: BtrfsProbe, timeoutMs: number): Promise<string | null> {
   const isSubvolume = method === 'btrfs' || (method === undefined && isBtrfsSubvolume(await probe.facts(target)));
@@ -185,7 +189,7 @@ export function deleteSnapshot(snapshotsDir: string, id: string, opts: SnapshotI
     const target = path.join(dir, id);
     if (!record && !(await exists(target))) return timer.fail(`There is no snapshot ${id}; list the snapshots to see valid ids.`);
     const problem = await removeSnapshotDir(target, record?.method, opts.runCommand ?? defaultRunCommand, opts.probe ?? hostProbe, opts.timeoutMs ?? DAY_MS);
-    if (problem) return timer.fail(cap(problem) + '.');
+    if (problem) return timer.fail(problem + '.');
     if (record) {
       index.snapshots = index.snapshots.filter((s) => s.id !== id);
       await writeIndex(dir, index);

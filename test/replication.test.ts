@@ -1,0 +1,199 @@
+// Continuous replication with a real hub and two agents on 127.0.0.1: order, durability across kills, hub outage,
+// queue exhaustion with auto-disconnect, and the pause/resume and stop/start semantics.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { startCluster, filesJob, type Cluster } from './support/cluster';
+import { tempDir, waitFor, startHubProcess } from './support/processes';
+import { snapshotTree, diffTrees, randomData } from './support/trees';
+
+let c: Cluster;
+beforeAll(async () => { c = await startCluster(); });
+afterAll(async () => { await c?.stop(); });
+
+const protecting = (j: any) => j.state === 'protecting' && j.mirrorStatus === 'idle' && j.targetDataState === 'ok';
+const caughtUp = (j: any) => protecting(j) && j.stats.replication?.opsQueued === 0;
+
+async function identical(src: string, dst: string, timeoutMs = 30_000) {
+  let last: string[] = [];
+  try {
+    await waitFor('target identical to source', async () => {
+      last = diffTrees(await snapshotTree(src, { dirMtimes: false }), await snapshotTree(dst, { dirMtimes: false }));
+      return last.length === 0;
+    }, timeoutMs);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; differences: ${last.slice(0, 10).join(' | ')}`);
+  }
+}
+
+/** A scripted mix of operations: appends, overwrites, truncates, creates, deletes, renames, chmod, symlinks. */
+async function scriptedWriter(root: string, rounds: number) {
+  const p = (rel: string) => path.join(root, rel);
+  const tolerate = async (op: () => Promise<unknown>) => {
+    try { await op(); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; }
+  };
+  await fs.mkdir(p('w/a'), { recursive: true });
+  await fs.mkdir(p('w/b'), { recursive: true });
+  for (let i = 0; i < rounds; i++) {
+    await fs.appendFile(p(`w/a/log${i % 5}.txt`), `line ${i}\n`);
+    await fs.writeFile(p(`w/a/new${i}.bin`), randomData(1000 + i * 37));
+    if (i % 3 === 0) {
+      const fh = await fs.open(p(`w/a/log${i % 5}.txt`), 'r+');
+      await fh.write(Buffer.from('OVERWRITE'), 0, 9, 0);
+      await fh.close();
+    }
+    if (i % 4 === 1) await tolerate(() => fs.truncate(p(`w/a/new${i - 1}.bin`), 10));
+    if (i % 5 === 2) await fs.rm(p(`w/a/new${i - 2}.bin`), { force: true });
+    if (i % 5 === 0) await fs.chmod(p(`w/a/new${i}.bin`), 0o600);
+    if (i % 8 === 5) await fs.symlink(`new${i}.bin`, p(`w/a/link${i}`));
+    if (i % 6 === 3) await fs.rename(p(`w/a/new${i}.bin`), p(`w/b/moved${i}.bin`));
+    else if (i % 7 === 4) await fs.rename(p(`w/a/new${i}.bin`), p(`w/a/renamed${i}.bin`));
+    if (i % 10 === 9) await new Promise((r) => setTimeout(r, 20));
+  }
+  // A directory moved within the set is a rename of the whole subtree.
+  await fs.rename(p('w/b'), p('w/c'));
+}
+
+describe('continuous replication', () => {
+  it('changes made while the mirror is still running all arrive, in order, and the trees end identical', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    for (let i = 0; i < 30; i++) await fs.writeFile(path.join(src, `seed${i}.bin`), randomData(512 * 1024));
+    const job = await c.api('POST', '/v1/jobs', filesJob('writer', src, dst, { compression: 19 }));
+    await c.waitJob('mirror running', job.body.id, (j) => j.mirrorStatus === 'in_progress' || j.state === 'protecting');
+    await scriptedWriter(src, 60);
+    const done = await c.waitJob('replication caught up', job.body.id, caughtUp, 60_000);
+    expect(done.replicationStatus).toMatch(/ready|replicating/);
+    expect(done.stats.replication.lagMs).toBe(0);
+    await identical(src, dst);
+  });
+
+  it('only the changed bytes of a file are sent: an append sends the appended bytes', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    await fs.writeFile(path.join(src, 'big.log'), randomData(8 * 1024 * 1024));
+    const job = await c.api('POST', '/v1/jobs', filesJob('append', src, dst));
+    const before = await c.waitJob('protecting', job.body.id, caughtUp);
+    // Wait until the capture has indexed the file (its baseline), then append.
+    await new Promise((r) => setTimeout(r, 1500));
+    await fs.appendFile(path.join(src, 'big.log'), randomData(10_000));
+    const after = await c.waitJob('append replicated', job.body.id, (j) => caughtUp(j) && j.stats.replication.opsSent > before.stats.replication.opsSent);
+    expect(after.stats.replication.bytesSent - before.stats.replication.bytesSent).toBeLessThan(64 * 1024);
+    await identical(src, dst);
+  });
+
+  it('SIGKILL of the target during replication: identical at the end, nothing applied twice or out of order', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    const job = await c.api('POST', '/v1/jobs', filesJob('kill-target-rep', src, dst));
+    await c.waitJob('protecting', job.body.id, protecting);
+    const writer = (async () => {
+      for (let i = 0; i < 200; i++) {
+        // Appends and overwrites: a duplicate or reordered apply would change the bytes.
+        await fs.appendFile(path.join(src, `f${i % 7}.log`), `${i}:${'x'.repeat(i % 50)}\n`);
+        if (i % 10 === 0) await fs.writeFile(path.join(src, 'counter.txt'), String(i));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    await c.restartTarget('SIGKILL');
+    await writer;
+    await c.waitJob('caught up after target restart', job.body.id, caughtUp, 60_000);
+    await identical(src, dst);
+  });
+
+  it('SIGKILL of the source during replication: changes made while it was down are found; identical at the end', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    await fs.writeFile(path.join(src, 'before.txt'), 'before');
+    const job = await c.api('POST', '/v1/jobs', filesJob('kill-source-rep', src, dst));
+    await c.waitJob('protecting', job.body.id, protecting);
+    for (let i = 0; i < 50; i++) await fs.appendFile(path.join(src, 'busy.log'), `${i}\n`);
+    await c.source.stop('SIGKILL');
+    await fs.writeFile(path.join(src, 'while-down.txt'), 'written while the source agent was down');
+    await fs.appendFile(path.join(src, 'busy.log'), 'appended while down\n');
+    await fs.rm(path.join(src, 'before.txt'));
+    await c.restartSource('SIGTERM');
+    await c.waitJob('caught up after source restart', job.body.id, caughtUp, 60_000);
+    await identical(src, dst);
+  });
+
+  it('replication continues while the hub is down', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    const job = await c.api('POST', '/v1/jobs', filesJob('hub-down', src, dst));
+    await c.waitJob('protecting', job.body.id, protecting);
+    await c.hub.stop('SIGKILL');
+    await fs.writeFile(path.join(src, 'during-outage.txt'), 'the hub is away');
+    await waitFor('change replicated without the hub', async () => (await fs.readFile(path.join(dst, 'during-outage.txt'), 'utf8').catch(() => '')) === 'the hub is away', 20_000);
+    c.hub = await startHubProcess({ dataDir: c.hub.dataDir, port: c.hub.port });
+    await c.waitJob('status catches up', job.body.id, (j) => caughtUp(j) && j.health === 'healthy', 40_000);
+  });
+
+  it('pause queues on the source and sends nothing; resume delivers; stop discards and start remirrors', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    const job = await c.api('POST', '/v1/jobs', filesJob('pause', src, dst));
+    await c.waitJob('protecting', job.body.id, protecting);
+    expect((await c.api('POST', `/v1/jobs/${job.body.id}/pause`)).status).toBe(200);
+    await c.waitJob('paused', job.body.id, (j) => j.transmitMode === 'paused');
+    await new Promise((r) => setTimeout(r, 1500)); // the agents hear of it on their next (woken) poll
+    await fs.writeFile(path.join(src, 'queued.txt'), 'queued while paused');
+    const queued = await c.waitJob('op queued', job.body.id, (j) => j.stats.replication?.opsQueued > 0);
+    expect(queued.replicationStatus).toBe('pending');
+    await new Promise((r) => setTimeout(r, 500));
+    await expect(fs.access(path.join(dst, 'queued.txt'))).rejects.toThrow();
+    expect((await c.api('POST', `/v1/jobs/${job.body.id}/resume`)).status).toBe(200);
+    await identical(src, dst);
+
+    expect((await c.api('POST', `/v1/jobs/${job.body.id}/stop`)).status).toBe(200);
+    const stopped = await c.waitJob('stopped', job.body.id, (j) => j.state === 'stopped');
+    expect(stopped).toMatchObject({ replicationStatus: 'stopped', transmitMode: 'stopped' });
+    await new Promise((r) => setTimeout(r, 1500));
+    await fs.writeFile(path.join(src, 'while-stopped.txt'), 'not replicated until start');
+    await new Promise((r) => setTimeout(r, 500));
+    await expect(fs.access(path.join(dst, 'while-stopped.txt'))).rejects.toThrow();
+    const started = await c.api('POST', `/v1/jobs/${job.body.id}/start`);
+    expect(started.body.mirrorRequest.action).toBe('start');
+    await c.waitJob('remirrored', job.body.id, (j) => protecting(j) && j.mirrorRequest.id === started.body.mirrorRequest.id);
+    await identical(src, dst);
+  });
+
+  it('target pause: the target keeps receiving into its queue and applies after target-resume', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    const job = await c.api('POST', '/v1/jobs', filesJob('target-pause', src, dst));
+    await c.waitJob('protecting', job.body.id, protecting);
+    expect((await c.api('POST', '/v1/servers/beta/target-pause')).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1500));
+    await fs.writeFile(path.join(src, 'held.txt'), 'held on the target');
+    await c.waitJob('held in the target queue', job.body.id, (j) => j.stats.replication.opsQueued === 0);
+    await new Promise((r) => setTimeout(r, 500));
+    await expect(fs.access(path.join(dst, 'held.txt'))).rejects.toThrow();
+    expect((await c.api('POST', '/v1/servers/beta/target-resume')).status).toBe(200);
+    await identical(src, dst);
+  });
+
+  it('a disk queue too small: auto-disconnect, events raised, then an automatic difference mirror makes the trees identical', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    expect((await c.api('PATCH', '/v1/servers/alpha', { settings: { queue: { memoryMaxMB: 0, diskMaxMB: 1 } } })).status).toBe(200);
+    try {
+      const job = await c.api('POST', '/v1/jobs', filesJob('overflow', src, dst));
+      await c.waitJob('protecting', job.body.id, protecting);
+      // Paused: nothing drains the queue, so 3 MB of changes overflow its 1 MB.
+      await c.api('POST', `/v1/jobs/${job.body.id}/pause`);
+      await c.waitJob('paused', job.body.id, (j) => j.transmitMode === 'paused');
+      for (let i = 0; i < 3; i++) await fs.writeFile(path.join(src, `chunk${i}.bin`), randomData(1024 * 1024));
+      await c.waitJob('auto-disconnect reported', job.body.id, (j) => (j.stats.replication?.autoDisconnects ?? 0) > 0, 30_000);
+      const events = await c.api('GET', `/v1/events?job=${job.body.id}`);
+      const names = events.body.items.map((e: any) => e.type);
+      expect(names).toEqual(expect.arrayContaining(['queue.exhausted', 'queue.auto_disconnected', 'mirror.required']));
+      await c.api('POST', `/v1/jobs/${job.body.id}/resume`);
+      await c.waitJob('automatic mirror done', job.body.id, (j) => protecting(j) && String(j.mirrorRequest?.id).startsWith('auto'), 60_000);
+      await identical(src, dst);
+    } finally {
+      await c.api('PATCH', '/v1/servers/alpha', { settings: { queue: { memoryMaxMB: 1024, diskMaxMB: null } } });
+    }
+  });
+});
