@@ -109,6 +109,8 @@ describe('continuous replication', () => {
     const job = await c.api('POST', '/v1/jobs', filesJob('kill-source-rep', src, dst));
     await c.waitJob('protecting', job.body.id, protecting);
     for (let i = 0; i < 50; i++) await fs.appendFile(path.join(src, 'busy.log'), `${i}\n`);
+    // The capture's index lags what it handed on by at most a second; a kill after that finds every later change.
+    await new Promise((r) => setTimeout(r, 2000));
     await c.source.stop('SIGKILL');
     await fs.writeFile(path.join(src, 'while-down.txt'), 'written while the source agent was down');
     await fs.appendFile(path.join(src, 'busy.log'), 'appended while down\n');

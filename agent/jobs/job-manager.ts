@@ -104,6 +104,20 @@ export class JobManager {
     }
   }
 
+  /** Command handlers the daemon registers on the poll channel. */
+  commandHandlers() {
+    const target = (payload: unknown) => {
+      const jobId = String((payload as { jobId?: string })?.jobId ?? '');
+      const t = this.targets.get(jobId);
+      if (!t) throw new Error(`This agent is not the target of job ${jobId}.`);
+      return t;
+    };
+    return {
+      'snapshot.take': async (payload: unknown) => target(payload).snapshotCommand('take'),
+      'snapshot.delete': async (payload: unknown) => target(payload).snapshotCommand('delete', String((payload as { snapshotId?: string }).snapshotId ?? '')),
+    };
+  }
+
   reports(): JobReport[] {
     return [...[...this.sources.values()].map((s) => s.report()), ...[...this.targets.values()].map((t) => t.report())];
   }

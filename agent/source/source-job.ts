@@ -109,8 +109,14 @@ export class SourceJob {
       void this.peer.close();
       this.peer = this.makePeer(d);
     }
-    if (epochChanged) this.fenced = null;
-    if (FAILED_OVER_STATES.has(d.state)) {
+    if (epochChanged) {
+      // A new epoch is a new stream: nothing queued under the old one may be sent, and old fences no longer apply.
+      this.fenced = null;
+      await this.halt();
+      await this.stopReplication(true);
+    }
+    // (A restore's reverse job runs in those states too: it is the one that must send.)
+    if (FAILED_OVER_STATES.has(d.state) && !d.jobId.includes('~')) {
       // The job failed over: this source must not replicate over the target (the epoch fences it too).
       this.fenced = `the job has failed over to ${d.peer.name} (epoch ${d.epoch}); this source does not replicate until the job is restored and failed back`;
     } else if (this.fenced?.startsWith('the job has failed over')) {
@@ -132,7 +138,7 @@ export class SourceJob {
       changed = true;
       this.state.lastMirrorRequestId = m.id;
       const current = this.state.mirror;
-      if (m.action === 'start' && m.id === this.autoMirrorId) {
+      if (m.action === 'start' && m.id === this.autoMirrorId && this.state.mirror?.mirrorId === m.id && this.state.mirror.status !== 'stopped') {
         // The hub adopted the mirror this source started by itself: nothing to do.
       } else if (m.action === 'start') {
         await this.halt();
@@ -279,6 +285,7 @@ export class SourceJob {
   }
 
   private async work(signal: AbortSignal): Promise<void> {
+    const epoch = this.desired.epoch;
     try {
       await this.peer.json(`/v1/data/hello?job=${encodeURIComponent(this.jobId)}`, {}, signal);
       if (!this.connection.id) this.connection = { id: randomId('conn'), since: Date.now(), error: null };
@@ -291,7 +298,7 @@ export class SourceJob {
       const e = err as TandemError;
       this.connection = { id: null, since: null, error: e.message };
       if (e.code === 'epoch_stale') {
-        this.fenced = e.message;
+        if (epoch === this.desired.epoch) this.fenced = e.message;
         this.ctx.log.error({ job: this.jobId }, 'fenced: the target refused our epoch; not replicating');
       } else if (!(err instanceof TandemError) || !RETRYABLE.has(e.code)) {
         this.ctx.log.error({ job: this.jobId, err: e.message, code: e.code }, 'mirror failed; retrying');

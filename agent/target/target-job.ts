@@ -15,6 +15,7 @@ import { ReplicationSink, type IncomingOp } from './replication-sink';
 import path from 'node:path';
 import { SourceMonitor } from './monitor';
 import { TakeoverRunner } from './takeover';
+import { SnapshotManager, type SnapshotInfo } from './snapshots';
 import { blockPaths } from '../failover';
 import type { StepResult } from '../../shared/protocol/jobs';
 
@@ -49,7 +50,8 @@ export class TargetJob {
   private monitor: SourceMonitor | null = null;
   private takeover!: TakeoverRunner;
   private takeoverRunning: Promise<void> | null = null;
-  private blockedOnce = false;
+  private snapshots: SnapshotManager | null = null;
+  private snapshotList: SnapshotInfo[] = [];
 
   async open(): Promise<void> {
     this.takeover = this.makeTakeover();
@@ -84,6 +86,51 @@ export class TargetJob {
     return { step: `queue.${action}`, ok, detail, durationMs: Date.now() - started };
   }
 
+  /**
+   * Snapshots of the replica (first replica root): scheduled while the job runs, kept through a failover,
+   * and deleted when the job is stopped, as the manual says.
+   */
+  private async syncSnapshots(): Promise<void> {
+    if (this.desired.jobId.includes('~')) return;
+    const spec = this.desired.spec as unknown as FilesJobSpec;
+    const root = this.replica.roots[0]?.targetPath;
+    if (!root || !spec.snapshots) return;
+    this.snapshots ??= new SnapshotManager({
+      root, snapshotsDir: path.join(this.ctx.dataDir, 'jobs', this.jobId, 'snapshots'), settings: spec.snapshots,
+      // Hold the applier while copying, so a snapshot never contains a half-applied batch.
+      quiesce: () => new Promise((acquired) => { void this.serial(() => new Promise<void>((release) => acquired(release))); }),
+      onRun: () => void this.refreshSnapshotList(),
+    });
+    this.snapshots.updateSettings(spec.snapshots);
+    if (this.desired.state === 'stopped') {
+      this.snapshots.stop();
+      if (this.snapshotList.length || (await this.snapshots.list()).length) {
+        const r = await this.snapshots.deleteAll();
+        this.ctx.log.info({ job: this.jobId, detail: r.detail }, 'job stopped: snapshots deleted');
+      }
+    } else if (this.desired.run === 'running' && spec.snapshots.enabled) {
+      this.snapshots.start();
+    } else {
+      this.snapshots.stop();
+    }
+    await this.refreshSnapshotList();
+  }
+
+  private async refreshSnapshotList(): Promise<void> {
+    this.snapshotList = (await this.snapshots?.list().catch(() => [])) ?? [];
+    this.ctx.onChange?.();
+  }
+
+  /** Operator actions from the hub's command channel. */
+  async snapshotCommand(action: 'take' | 'delete', id?: string): Promise<unknown> {
+    await this.syncSnapshots();
+    if (!this.snapshots) throw new TandemError('snapshots_unavailable', 'This job has no replica root to snapshot on this target.', 409);
+    const r = action === 'take' ? (await this.snapshots.takeNow()).taken : await this.snapshots.delete(id ?? '');
+    await this.refreshSnapshotList();
+    if (!r.ok) throw new TandemError(action === 'take' ? 'snapshot_failed' : 'snapshot_delete_failed', r.detail, 409);
+    return { ...r, snapshots: this.snapshotList.map(({ path: _p, ...rest }) => rest) };
+  }
+
   /** Runs the failover / failback the hub ordered (once per order id; progress survives restarts). */
   private async syncTakeover(): Promise<void> {
     const d = this.desired;
@@ -98,10 +145,11 @@ export class TargetJob {
       const [kind, id, q] = order;
       this.takeoverRunning = this.takeover.run(kind, id, q).finally(() => { this.takeoverRunning = null; });
     }
+    await this.syncSnapshots();
     // The replica stays read-only to users while protected (manual "block target paths").
     const spec = d.spec as unknown as FilesJobSpec;
-    if (d.run === 'running' && spec.failover?.blockTargetPaths && !d.jobId.includes('~') && !this.blockedOnce) {
-      this.blockedOnce = true;
+    // Re-checked on every goal-state update: mirrored root metadata can restore the source's write bits.
+    if (d.state === 'protecting' && spec.failover?.blockTargetPaths && !d.jobId.includes('~')) {
       const r = await blockPaths(this.replica.roots.map((x) => x.targetPath), { stateFile: path.join(this.ctx.dataDir, 'jobs', this.jobId, 'blocked-paths.json') });
       if (!r.ok) this.ctx.log.warn({ job: this.jobId, detail: r.detail }, 'could not block target paths');
     }
@@ -142,7 +190,6 @@ export class TargetJob {
     if (specChanged) this.replica = this.buildReplica(d);
     // A failover's epoch change waits for its queue step (apply or discard) before the clean slate.
     if (epochChanged && d.state !== 'failing_over') await this.serial(() => this.sink.resetForEpoch(d.epoch));
-    if (epochChanged) this.blockedOnce = false;
     this.sink.setPaused(targetPaused && d.state !== 'failing_over');
     this.syncMonitor();
     await this.syncTakeover();
@@ -166,6 +213,7 @@ export class TargetJob {
 
   async close(): Promise<void> {
     this.monitor?.stop();
+    this.snapshots?.stop();
     await this.takeoverRunning?.catch(() => {});
     await this.sink.close();
   }
@@ -237,6 +285,7 @@ export class TargetJob {
       jobId: this.jobId, role: 'target', epoch: this.epoch, at: Date.now(),
       probes: this.monitor?.recent(),
       action: this.takeover?.progress ?? null,
+      snapshots: this.snapshotList.map(({ path: _p, ...rest }) => rest),
       refusedPaths: this.replica.refused, lastError: this.lastError ?? this.sink.blocked?.message ?? null,
       replication: { wireRawBytes: this.wire.rawBytes, wireCompressedBytes: this.wire.wireBytes, ...this.sink.stats(), lastApplyAt: this.lastApplyAt },
       warnings: this.sink.blocked ? [{ code: 'replication_blocked', message: `Replication is blocked on "${this.sink.blocked.path}": ${this.sink.blocked.message}. Nothing after it is applied until it succeeds; fix the cause (permissions, space, a lock) on the target.` }] : [],

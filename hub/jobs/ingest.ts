@@ -20,6 +20,9 @@ export async function transitionIfLegal(deps: HubDeps, job: JobRow, command: Job
     ...(r.resumeState ? { resumeState: r.resumeState } : {}),
   };
   await deps.db.update(jobs).set(patch).where(eq(jobs.id, job.id));
+  // Both agents hear of the new state on their next (woken) poll.
+  deps.waker.wake(job.sourceServerId);
+  deps.waker.wake(job.targetServerId);
   return { ...job, ...patch };
 }
 
@@ -54,14 +57,16 @@ export async function ingestJobReports(deps: HubDeps, serverId: string, raw: unk
 
 async function advanceFromSourceReport(deps: HubDeps, job: JobRow, report: JobReport): Promise<void> {
   if (report.epoch !== job.epoch) return;
-  let req = job.mirrorRequest as { id?: string; mirrorId?: string } | null;
+  let req = job.mirrorRequest as { id?: string; mirrorId?: string; requestedAt?: number } | null;
   let current = job;
   const prevAuto = Number(((job.sourceStatus as JobReport | null)?.replication as Record<string, unknown> | undefined)?.autoDisconnects ?? 0);
   const nowAuto = Number((report.replication as Record<string, unknown> | undefined)?.autoDisconnects ?? 0);
   if (nowAuto > prevAuto) current = await transitionIfLegal(deps, current, 'queue_exhausted');
-  if (report.autoMirror && report.mirrorRequestId && report.mirrorRequestId !== (req?.mirrorId ?? req?.id)) {
+  const autoRunning = report.autoMirror && !report.mirrorComplete && report.mirrorStatus !== 'stopped';
+  const autoIsNewer = (report.mirror?.startedAt ?? Date.now()) > (req?.requestedAt ?? 0);
+  if (autoRunning && autoIsNewer && report.mirrorRequestId && report.mirrorRequestId !== (req?.mirrorId ?? req?.id)) {
     // The source started a difference mirror on its own (auto-reconnect, or after a crash): adopt it.
-    const adopted = { id: report.mirrorRequestId, action: 'start', mode: 'different', blockChecksum: true, mirrorId: report.mirrorRequestId };
+    const adopted = { id: report.mirrorRequestId, action: 'start', mode: 'different', blockChecksum: true, mirrorId: report.mirrorRequestId, requestedAt: report.mirror?.startedAt ?? deps.clock.now() };
     await deps.db.update(jobs).set({ mirrorRequest: adopted }).where(eq(jobs.id, job.id));
     current = { ...current, mirrorRequest: adopted };
     req = adopted;

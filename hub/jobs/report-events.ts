@@ -56,5 +56,11 @@ export function targetReportEvents(prev: JobReport | null, next: JobReport, ctx:
   const nb = rep(next).blocked as { path: string; message: string; seq: number } | null | undefined;
   if (nb && (!pb || pb.seq !== nb.seq)) out.push({ event: 'replication.blocked', fields: { jobName: ctx.jobName, path: nb.path, reason: nb.message, attempts: 1 } });
   if (pb && (!nb || nb.seq !== pb.seq)) out.push({ event: 'replication.unblocked', fields: { jobName: ctx.jobName, path: pb.path, attempts: 1 } });
+  const before = new Set((prev?.snapshots ?? []).map((x) => x.id));
+  if (prev) {
+    for (const snap of next.snapshots ?? []) {
+      if (!before.has(snap.id)) out.push({ event: 'snapshot.taken', fields: { jobName: ctx.jobName, serverName: '', snapshotId: snap.id, scheduled: snap.scheduled } });
+    }
+  }
   return out.map((e) => ({ ...e, orgId: ctx.orgId, jobId: ctx.jobId }));
 }

@@ -45,7 +45,7 @@ export function rollUpJobStatus(i: JobStatusInput): JobStatusView {
 
   let activity = jobActivity(i.state);
   if (i.state === 'mirroring' && src?.mirror) activity += progressSuffix(src.mirror, i.calculateSize);
-  if (src?.lastError && !stopped) activity += ` (${src.lastError})`;
+  if (src?.lastError && ['starting', 'mirroring', 'protecting', 'paused'].includes(i.state)) activity += ` (${src.lastError})`;
 
   let health: JobHealth = 'healthy';
   if (stopped) health = 'unknown';

@@ -35,9 +35,20 @@ export function jobView(job: JobRow, now: number, names: { source?: string; targ
       restore: job.controls.restore ?? null,
       restoreStatus: job.controls.restoreStatus ?? null,
       fenced: (job.sourceStatus as JobReport | null)?.fenced ?? null,
+      monitor: monitorSummary(job.targetStatus as JobReport | null),
     },
     spec,
     createdAt: iso(job.createdAt),
     updatedAt: iso(job.updatedAt),
   };
+}
+
+/** What the target's failover monitor has seen lately (the hub decides from the full list). */
+function monitorSummary(report: JobReport | null) {
+  const probes = report?.probes ?? [];
+  if (!probes.length) return null;
+  const last = probes.at(-1)!;
+  let misses = 0;
+  for (let i = probes.length - 1; i >= 0 && !probes[i]!.ok; i--) misses++;
+  return { lastProbeAt: new Date(last.at).toISOString(), lastOk: last.ok, consecutiveMisses: misses, probes: probes.length };
 }

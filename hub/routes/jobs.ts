@@ -4,6 +4,7 @@ import { and, eq, inArray } from 'drizzle-orm';
 import { JobCreate, JobPatch, MirrorControl, VerifyRequest, FilesJobSpec, FailoverRequest, RestoreRequest, FailbackRequest } from '../../shared/jobs/definition';
 import { failoverOrder } from '../failover/evaluate';
 import { claimJobSeat, releaseJobSeat } from '../licensing/enforce';
+import { queueCommand, commandView } from '../commands/queue';
 import { requireJobCommand, type JobCommand } from '../../shared/jobs/job-state';
 import { TandemError, conflict } from '../../shared/errors';
 import { randomId } from '../../shared/tokens';
@@ -33,6 +34,9 @@ documentRoutes([
   { method: 'get', path: '/v1/jobs/{id}/verify', summary: 'The latest verification report', auth: 'read' },
   { method: 'post', path: '/v1/jobs/{id}/failover', summary: 'Fail over to the target (after the condition is met, or a planned switch-over)', auth: 'admin', body: FailoverRequest },
   { method: 'post', path: '/v1/jobs/{id}/restore', summary: 'Restore the target\'s data to the source, or skip it (restoreData false)', auth: 'admin', body: RestoreRequest },
+  { method: 'post', path: '/v1/jobs/{id}/snapshots', summary: 'Take a snapshot of the replica now (returns the command to follow)', auth: 'admin' },
+  { method: 'get', path: '/v1/jobs/{id}/snapshots', summary: 'List the replica snapshots on the target', auth: 'read' },
+  { method: 'delete', path: '/v1/jobs/{id}/snapshots/{sid}', summary: 'Delete a snapshot', auth: 'admin' },
   { method: 'post', path: '/v1/jobs/{id}/failback', summary: 'Fail back: release identity and services on the target', auth: 'admin', body: FailbackRequest },
 ]);
 
@@ -70,7 +74,7 @@ const COMMAND_EVENTS: Partial<Record<JobCommand, 'job.started' | 'job.stopped' |
 };
 
 const newMirror = (mode: 'all' | 'different', blockChecksum?: boolean) =>
-  ({ id: randomId('mir'), action: 'start', mode, ...(blockChecksum ? { blockChecksum } : {}) });
+  ({ id: randomId('mir'), action: 'start', mode, requestedAt: Date.now(), ...(blockChecksum ? { blockChecksum } : {}) });
 
 /** Pause and resume act on the transmission from a source to a target: every job of that pair follows (manual). */
 async function forSiblings(deps: HubDeps, job: JobRow, command: 'pause' | 'resume') {
@@ -252,6 +256,26 @@ export const jobRoutes = new Hono<HubEnv>()
     const next = await commandJob(deps, job, 'failback', { controls: { ...job.controls, failback: { id: randomId('fb') } } });
     deps.events.raise({ event: 'failback.started', orgId: job.orgId, jobId: job.id, fields: { jobName: job.name, sourceName: job.sourceServerId } });
     return c.json(await viewOf(deps, next), 202);
+  })
+  .post('/v1/jobs/:id/snapshots', requireAdmin, async (c) => {
+    const deps = c.get('deps');
+    const job = await findJob(deps.db, apiAuth(c).orgId, c.req.param('id'));
+    const cmd = await queueCommand(deps, job.orgId, job.targetServerId, 'snapshot.take', { jobId: job.id });
+    return c.json({ command: commandView(cmd) }, 202);
+  })
+  .get('/v1/jobs/:id/snapshots', requireRead, async (c) => {
+    const deps = c.get('deps');
+    const job = await findJob(deps.db, apiAuth(c).orgId, c.req.param('id'));
+    const report = job.targetStatus as { snapshots?: Array<{ takenAt: number }> } | null;
+    return c.json({ items: (report?.snapshots ?? []).map((s) => ({ ...s, takenAt: new Date(s.takenAt).toISOString() })), reportedAt: job.targetStatusAt ? new Date(job.targetStatusAt).toISOString() : null });
+  })
+  .delete('/v1/jobs/:id/snapshots/:sid', requireAdmin, async (c) => {
+    const deps = c.get('deps');
+    const job = await findJob(deps.db, apiAuth(c).orgId, c.req.param('id'));
+    const sid = c.req.param('sid');
+    if (!/^[A-Za-z0-9._:-]{1,100}$/.test(sid)) throw new TandemError('invalid_snapshot_id', 'Snapshot ids are letters, digits, dot, dash, colon or underscore.', 400);
+    const cmd = await queueCommand(deps, job.orgId, job.targetServerId, 'snapshot.delete', { jobId: job.id, snapshotId: sid });
+    return c.json({ command: commandView(cmd) }, 202);
   })
   .get('/v1/jobs/:id/verify', requireRead, async (c) => {
     const deps = c.get('deps');

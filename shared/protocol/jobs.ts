@@ -145,6 +145,8 @@ export const JobReport = z.object({
   probes: z.array(MonitorProbe).max(2000).optional(),
   /** Failover / failback progress on this agent. */
   action: ActionProgress.nullable().optional(),
+  /** Target only: snapshots of the replica. */
+  snapshots: z.array(z.object({ id: z.string(), takenAt: z.number(), method: z.string(), bytes: z.number(), scheduled: z.boolean() })).max(1000).optional(),
   /** Source only: this source stopped sending because the job failed over or it was isolated. */
   fenced: z.string().nullable().optional(),
   lastError: z.string().nullable().optional(),

@@ -24,10 +24,18 @@ export async function startCluster(): Promise<Cluster> {
     hub, source, target,
     api: (method, path, body) => http(method, `${hub.url}${path}`, body, hub.adminToken),
     job: async (id) => (await c.api('GET', `/v1/jobs/${id}`)).body,
-    waitJob: (what, id, pred, timeoutMs = 60_000) => waitFor(what, async () => {
-      const j = await c.job(id);
-      return pred(j) && j;
-    }, timeoutMs, 250),
+    waitJob: async (what, id, pred, timeoutMs = 60_000) => {
+      let last: any;
+      try {
+        return await waitFor(what, async () => {
+          last = await c.job(id);
+          return pred(last) && last;
+        }, timeoutMs, 250);
+      } catch (err) {
+        const brief = last && { state: last.state, activity: last.activity, mirrorStatus: last.mirrorStatus, targetDataState: last.targetDataState, replicationStatus: last.replicationStatus, warnings: last.warnings, failover: last.failover };
+        throw new Error(`${(err as Error).message}; job: ${JSON.stringify(brief).slice(0, 1500)}`);
+      }
+    },
     async restartSource(signal = 'SIGKILL') {
       await c.source.stop(signal);
       c.source = await startAgentProcess({ name: 'alpha', dataDir: c.source.dataDir, port: c.source.dataPort });
