@@ -28,7 +28,8 @@ describe('licensing with real processes', () => {
   const codes: string[] = [];
 
   it('an enrolled agent without a licence reports its host identity to the hub', async () => {
-    hub = await startHubProcess();
+    // No evaluation licence: these tests start from a host with none.
+    hub = await startHubProcess({ env: { TANDEM_TRIAL_DAYS: '0' } });
     procs.push(hub);
     issuer = (await http('POST', `${hub.url}/v1/api-tokens`, { name: 'vendor', role: 'issuer' }, hub.adminToken)).body.token;
     const tok = await http('POST', `${hub.url}/v1/agent-tokens`, { name: 'lic' }, hub.adminToken);

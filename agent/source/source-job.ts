@@ -131,7 +131,6 @@ export class SourceJob {
       await this.save();
       return;
     }
-    await this.startReplication();
     let changed = false;
     const m = d.mirror;
     if (m && m.id !== this.state.lastMirrorRequestId) {
@@ -169,6 +168,8 @@ export class SourceJob {
       };
     }
     if (changed) await this.save();
+    // After the requests: a mirror starting from nothing lets the capture take today's tree as its baseline.
+    await this.startReplication();
     this.replicator?.setPaused(!!d.controls.paused || !!this.isolation);
     if (d.controls.paused) {
       await this.halt();
@@ -361,8 +362,9 @@ export class SourceJob {
     v.cursor = null;
     if (v.order.mirrorDifferences && report.different + report.missingOnTarget > 0) {
       // Verify → mirror the differences, with the verify's options (manual 2.10).
+      // Mode "all" with block checksums also catches files whose size and time match but whose blocks differ.
       this.state.mirror = {
-        mirrorId: `${v.verifyId}-mirror`, mode: 'different', blockChecksum: v.order.blockChecksum, newerOnly: v.order.newerOnly,
+        mirrorId: `${v.verifyId}-mirror`, mode: v.order.blockChecksum ? 'all' : 'different', blockChecksum: v.order.blockChecksum, newerOnly: v.order.newerOnly,
         status: 'running', cursor: null, stats: emptyMirrorStats(`${v.verifyId}-mirror`),
       };
     }

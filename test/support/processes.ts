@@ -82,10 +82,11 @@ export interface HubProc extends Proc {
   adminToken: string;
 }
 
-export async function startHubProcess(opts: { dataDir?: string; port?: number } = {}): Promise<HubProc> {
+/** `env`: extra environment, e.g. TANDEM_TRIAL_DAYS=0 for a hub that gives no evaluation licence. */
+export async function startHubProcess(opts: { dataDir?: string; port?: number; env?: NodeJS.ProcessEnv } = {}): Promise<HubProc> {
   const dataDir = opts.dataDir ?? (await tempDir('hub'));
   const port = opts.port ?? (await freePort());
-  const p = await startProcess(['hub', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], /listening on (http:\/\/\S+)/);
+  const p = await startProcess(['hub', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], /listening on (http:\/\/\S+)/, opts.env);
   const adminToken = (await readFile(path.join(dataDir, 'admin.token'), 'utf8')).trim();
   return { ...p, url: p.match[1]!, port, dataDir, adminToken };
 }
