@@ -28,7 +28,16 @@ export function renderJob(j: JobView): string {
     lines.push(`  ${progressBar(s.percentComplete)}  ${mb(s.bytesSent + s.bytesSkipped)} of ${mb(s.bytesTotal)}  ${mb(s.throughputBps)}/s  ETA ${s.etaSec ?? '-'} s`);
   }
   lines.push(`  files sent ${s.filesSent} skipped ${s.filesSkipped} remaining ${s.filesRemaining ?? '-'}   bytes sent ${mb(s.bytesSent)} (on the wire ${mb(s.wireCompressedBytes)})`);
-  if (s.replication && Object.keys(s.replication).length) lines.push(`  replication ${JSON.stringify(s.replication)}`);
+  const r = s.replication ?? {};
+  if (Object.keys(r).length) {
+    lines.push(`  replication: queued ${r.opsQueued ?? 0} ops (memory ${mb(r.memoryBytes)}, disk ${mb(r.diskBytes)})  lag ${((r.lagMs ?? 0) / 1000).toFixed(1)} s  ${r.opsPerSec ?? 0} ops/s  sent ${mb(r.bytesSent)}`);
+  }
+  const f = (j as unknown as { failover?: { progress?: { kind: string; status: string; steps: Array<{ step: string; ok: boolean; skipped?: boolean; detail: string }> } | null; fenced?: string | null } }).failover;
+  if (f?.progress) {
+    lines.push(`  ${f.progress.kind}: ${f.progress.status}`);
+    for (const st of f.progress.steps) lines.push(`    ${st.ok ? (st.skipped ? '-' : '✓') : '✗'} ${st.step}: ${st.detail}`);
+  }
+  if (f?.fenced) lines.push(`  source fenced: ${f.fenced}`);
   for (const w of j.warnings) lines.push(`  ! ${w.code}: ${w.message}`);
   return lines.join('\n');
 }
@@ -109,6 +118,34 @@ export function registerJobCommands(program: Command): void {
       const j = await hubClient(cmd).call<JobView>('POST', `/v1/jobs/${encodeURIComponent(id)}/mirror`, { action, ...(o.mode ? { mode: o.mode } : {}) });
       output(cmd, j, () => renderJob(j));
     });
+  job.command('failover <job>').description('fail over to the target (after "Failover Condition Met", or a planned switch-over)')
+    .option('--queue <action>', 'apply | discard what the target still holds', 'apply')
+    .action(async (id: string, o, cmd: Command) => {
+      const j = await hubClient(cmd).call<JobView>('POST', `/v1/jobs/${encodeURIComponent(id)}/failover`, { queueAction: o.queue });
+      output(cmd, j, () => renderJob(j));
+    });
+  job.command('restore <job>').description('copy the target\'s data back to the source (or --no-data: give up the target\'s changes)')
+    .option('--no-data', 'do not restore data ("do not restore" in the manual): the job then needs a mirror')
+    .action(async (id: string, o, cmd: Command) => {
+      const j = await hubClient(cmd).call<JobView>('POST', `/v1/jobs/${encodeURIComponent(id)}/restore`, { restoreData: o.data !== false });
+      output(cmd, j, () => renderJob(j));
+    });
+  job.command('failback <job>').description('release identity and services on the target, re-block its paths, run the failback scripts')
+    .action(async (id: string, _o, cmd: Command) => {
+      const j = await hubClient(cmd).call<JobView>('POST', `/v1/jobs/${encodeURIComponent(id)}/failback`, {});
+      output(cmd, j, () => renderJob(j));
+    });
+  const snap = job.command('snapshot').description('point-in-time snapshots of the replica on the target');
+  snap.command('ls <job>').action(async (id: string, _o, cmd: Command) => {
+    const r = await hubClient(cmd).call<{ items: Array<{ id: string; takenAt: string; method: string; bytes: number; scheduled: boolean }> }>('GET', `/v1/jobs/${encodeURIComponent(id)}/snapshots`);
+    output(cmd, r.items, () => table(['ID', 'TAKEN', 'METHOD', 'BYTES', 'SCHEDULED'], r.items.map((x) => [x.id, x.takenAt, x.method, x.bytes, x.scheduled ? 'yes' : 'no'])));
+  });
+  snap.command('take <job>').action(async (id: string, _o, cmd: Command) => {
+    output(cmd, await hubClient(cmd).call('POST', `/v1/jobs/${encodeURIComponent(id)}/snapshots`, {}), () => 'snapshot requested (see `tandem job snapshot ls`)');
+  });
+  snap.command('rm <job> <snapshot>').action(async (id: string, sid: string, _o, cmd: Command) => {
+    output(cmd, await hubClient(cmd).call('DELETE', `/v1/jobs/${encodeURIComponent(id)}/snapshots/${encodeURIComponent(sid)}`), () => `deletion of ${sid} requested`);
+  });
   job.command('verify <job>').description('compare target with source; --run starts a verification, otherwise shows the last report')
     .option('--run', 'start a verification')
     .option('--mirror-differences', 'mirror what differs when done')

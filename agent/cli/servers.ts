@@ -16,8 +16,18 @@ export function registerServerCommands(program: Command): void {
     const s = await hubClient(cmd).call<ServerView>('GET', `/v1/servers/${encodeURIComponent(id)}`);
     output(cmd, s, () => Object.entries(s).map(([k, v]) => `${k.padEnd(16)} ${typeof v === 'object' ? JSON.stringify(v) : v}`).join('\n'));
   });
-  server.command('rm <server>').description('remove a server (refused while a job uses it)').action(async (id: string, _o, cmd: Command) => {
-    output(cmd, await hubClient(cmd).call('DELETE', `/v1/servers/${encodeURIComponent(id)}`), () => `removed ${id}`);
+  server.command('rm <server>').description('remove a server (refused while a job uses it)')
+    .option('--deactivate', 'also deactivate its licences (managed uninstall), freeing them for another host')
+    .action(async (id: string, o, cmd: Command) => {
+      const q = o.deactivate ? '?deactivate=true' : '';
+      output(cmd, await hubClient(cmd).call('DELETE', `/v1/servers/${encodeURIComponent(id)}${q}`), () => `removed ${id}${o.deactivate ? ' (licences deactivated)' : ''}`);
+    });
+  server.command('target-pause <server>').description('stop applying on this target; it keeps receiving into its queue')
+    .action(async (id: string, _o, cmd: Command) => {
+      output(cmd, await hubClient(cmd).call('POST', `/v1/servers/${encodeURIComponent(id)}/target-pause`, {}), () => `target ${id} paused`);
+    });
+  server.command('target-resume <server>').action(async (id: string, _o, cmd: Command) => {
+    output(cmd, await hubClient(cmd).call('POST', `/v1/servers/${encodeURIComponent(id)}/target-resume`, {}), () => `target ${id} resumed`);
   });
   server.command('ping <server>').description('send a no-op command through the poll channel and wait for its result')
     .option('--timeout <sec>', 'seconds to wait', '30')
