@@ -4,6 +4,8 @@ import type { JobReport, MirrorStats } from '../../shared/protocol/jobs';
 import type { JobHealth, MirrorStatus, ReplicationStatus, TargetDataState, TransmitMode, JobState } from '../../shared/states';
 import { jobActivity } from '../../shared/jobs/job-state';
 
+const RUNNING_STATES: ReadonlySet<string> = new Set(['starting', 'mirroring', 'protecting', 'paused', 'failover_condition_met']);
+
 /** A report older than this is not trusted: the agent is probably down. */
 export const REPORT_STALE_MS = 60_000;
 
@@ -34,10 +36,12 @@ export function rollUpJobStatus(i: JobStatusInput): JobStatusView {
   const tgt = fresh(i.targetReportAt) ? i.targetReport : null;
   const warnings = [...(src?.warnings ?? []), ...(tgt?.warnings ?? [])];
   const stopped = i.state === 'stopped';
+  // Outside the protecting states (failed over, restoring, failing back…) the source does not replicate.
+  const replicating = RUNNING_STATES.has(i.state);
 
   const mirrorStatus: MirrorStatus = stopped ? 'stopped' : src?.mirrorStatus ?? 'unknown';
-  const replicationStatus: ReplicationStatus = stopped ? 'stopped' : src?.replicationStatus ?? 'unknown';
-  const transmitMode: TransmitMode = stopped ? 'stopped' : i.state === 'paused' ? 'paused' : src?.transmitMode ?? 'unknown';
+  const replicationStatus: ReplicationStatus = !replicating ? 'stopped' : src?.replicationStatus ?? 'unknown';
+  const transmitMode: TransmitMode = !replicating ? 'stopped' : i.state === 'paused' ? 'paused' : src?.transmitMode ?? 'unknown';
   const targetDataState: TargetDataState =
     i.state === 'mirror_required' ? 'mirror_required'
       : i.state === 'restore_required' ? 'restore_required'
@@ -49,11 +53,12 @@ export function rollUpJobStatus(i: JobStatusInput): JobStatusView {
 
   let health: JobHealth = 'healthy';
   if (stopped) health = 'unknown';
+  else if (!replicating) health = i.state === 'error' ? 'error' : 'warning';
   else if (['error'].includes(i.state) || replicationStatus === 'failed' || transmitMode === 'error') health = 'error';
   else if (!src || !tgt) health = 'warning';
   else if (warnings.length || ['failover_condition_met', 'mirror_required', 'restore_required'].includes(i.state) || (src?.refusedPaths ?? 0) > 0 || (tgt?.refusedPaths ?? 0) > 0) health = 'warning';
-  if (!stopped && !src) warnings.push({ code: 'source_not_reporting', message: 'The source agent has not reported recently: is it running and can it reach the hub?' });
-  if (!stopped && !tgt) warnings.push({ code: 'target_not_reporting', message: 'The target agent has not reported recently: is it running and can it reach the hub?' });
+  if (replicating && !src) warnings.push({ code: 'source_not_reporting', message: 'The source agent has not reported recently: is it running and can it reach the hub?' });
+  if (replicating && !tgt) warnings.push({ code: 'target_not_reporting', message: 'The target agent has not reported recently: is it running and can it reach the hub?' });
 
   return { health, activity, mirrorStatus, replicationStatus, transmitMode, targetDataState, stats: statsOf(src, tgt, i.calculateSize, i.now), warnings };
 }
