@@ -143,6 +143,26 @@ describe('failover, restore, failback', () => {
     expect((await c.api('DELETE', `/v1/jobs/${id}`)).status).toBe(200);
   });
 
+  it('reverse after a failover: the target becomes the source and protection continues the other way', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    await fs.writeFile(path.join(src, 'a.txt'), 'a');
+    const created = await c.api('POST', '/v1/jobs', filesJob('reverse', src, dst, { failoverMonitor: monitor }));
+    const id = created.body.id;
+    await c.waitJob('protecting', id, protecting);
+    expect((await c.api('POST', `/v1/jobs/${id}/failover`, {})).status).toBe(202);
+    await c.waitJob('failed over', id, (j) => j.state === 'failed_over', 30_000);
+    await fs.writeFile(path.join(dst, 'made-on-the-target.txt'), 'goes back to the old source');
+    const rev = await c.api('POST', `/v1/jobs/${id}/reverse`, {});
+    expect(rev.status, JSON.stringify(rev.body)).toBe(202);
+    expect(rev.body).toMatchObject({ source: { name: 'beta' }, target: { name: 'alpha' } });
+    await c.waitJob('protecting in reverse', id, protecting, 60_000);
+    await identical(dst, src);
+    await fs.writeFile(path.join(dst, 'live.txt'), 'replicated beta → alpha');
+    await waitFor('reverse replication', async () => (await fs.readFile(path.join(src, 'live.txt'), 'utf8').catch(() => '')) === 'replicated beta → alpha');
+    expect((await c.api('DELETE', `/v1/jobs/${id}`)).status).toBe(200);
+  });
+
   it('illegal commands get 409 with the reason', async () => {
     const src = await tempDir('src');
     const dst = await tempDir('dst');

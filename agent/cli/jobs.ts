@@ -135,6 +135,11 @@ export function registerJobCommands(program: Command): void {
       const j = await hubClient(cmd).call<JobView>('POST', `/v1/jobs/${encodeURIComponent(id)}/failback`, {});
       output(cmd, j, () => renderJob(j));
     });
+  job.command('reverse <job>').description('after a failover: the target becomes the source and protection continues the other way')
+    .action(async (id: string, _o, cmd: Command) => {
+      const j = await hubClient(cmd).call<JobView>('POST', `/v1/jobs/${encodeURIComponent(id)}/reverse`, {});
+      output(cmd, j, () => renderJob(j));
+    });
   const snap = job.command('snapshot').description('point-in-time snapshots of the replica on the target');
   snap.command('ls <job>').action(async (id: string, _o, cmd: Command) => {
     const r = await hubClient(cmd).call<{ items: Array<{ id: string; takenAt: string; method: string; bytes: number; scheduled: boolean }> }>('GET', `/v1/jobs/${encodeURIComponent(id)}/snapshots`);

@@ -6,6 +6,7 @@ import { failoverOrder } from '../failover/evaluate';
 import { claimJobSeat, releaseJobSeat } from '../licensing/enforce';
 import { queueCommand, commandView } from '../commands/queue';
 import { requireJobCommand, type JobCommand } from '../../shared/jobs/job-state';
+import { reverseSpec } from '../jobs/desired';
 import { TandemError, conflict } from '../../shared/errors';
 import { randomId } from '../../shared/tokens';
 import type { JobState } from '../../shared/states';
@@ -34,6 +35,7 @@ documentRoutes([
   { method: 'get', path: '/v1/jobs/{id}/verify', summary: 'The latest verification report', auth: 'read' },
   { method: 'post', path: '/v1/jobs/{id}/failover', summary: 'Fail over to the target (after the condition is met, or a planned switch-over)', auth: 'admin', body: FailoverRequest },
   { method: 'post', path: '/v1/jobs/{id}/restore', summary: 'Restore the target\'s data to the source, or skip it (restoreData false)', auth: 'admin', body: RestoreRequest },
+  { method: 'post', path: '/v1/jobs/{id}/reverse', summary: 'After a failover, swap source and target and protect in the other direction', auth: 'admin' },
   { method: 'post', path: '/v1/jobs/{id}/snapshots', summary: 'Take a snapshot of the replica now (returns the command to follow)', auth: 'admin' },
   { method: 'get', path: '/v1/jobs/{id}/snapshots', summary: 'List the replica snapshots on the target', auth: 'read' },
   { method: 'delete', path: '/v1/jobs/{id}/snapshots/{sid}', summary: 'Delete a snapshot', auth: 'admin' },
@@ -256,6 +258,26 @@ export const jobRoutes = new Hono<HubEnv>()
     const next = await commandJob(deps, job, 'failback', { controls: { ...job.controls, failback: { id: randomId('fb') } } });
     deps.events.raise({ event: 'failback.started', orgId: job.orgId, jobId: job.id, fields: { jobName: job.name, sourceName: job.sourceServerId } });
     return c.json(await viewOf(deps, next), 202);
+  })
+  .post('/v1/jobs/:id/reverse', requireAdmin, async (c) => {
+    const deps = c.get('deps');
+    const job = await findJob(deps.db, apiAuth(c).orgId, c.req.param('id'));
+    // Reverse after a failover: the target becomes the source and protection continues the other way.
+    const r = requireJobCommand(job.state as JobState, 'reverse', { reverseSupported: true });
+    const [source] = await deps.db.select({ name: servers.name }).from(servers).where(eq(servers.id, job.sourceServerId));
+    const spec = reverseSpec(job.spec as unknown as FilesJobSpec, source?.name ?? job.sourceServerId);
+    const done = requireJobCommand(r.next, 'reverse_done', { reverseSupported: true });
+    const patch: Partial<JobRow> = {
+      sourceServerId: job.targetServerId, targetServerId: job.sourceServerId, spec: spec as unknown as Record<string, unknown>,
+      state: done.next, epoch: job.epoch + (r.bumpEpoch ? 1 : 0) + (done.bumpEpoch ? 1 : 0),
+      mirrorRequest: newMirror('different', true), controls: {}, sourceStatus: null, targetStatus: null,
+      sourceStatusAt: null, targetStatusAt: null, updatedAt: deps.clock.now(),
+    };
+    await deps.db.update(jobs).set(patch).where(eq(jobs.id, job.id));
+    const updated = { ...job, ...patch };
+    wakeAgents(deps, updated);
+    deps.events.raise({ event: 'mirror.started', orgId: job.orgId, jobId: job.id, fields: { jobName: job.name, mode: 'reverse protection' } });
+    return c.json(await viewOf(deps, updated), 202);
   })
   .post('/v1/jobs/:id/snapshots', requireAdmin, async (c) => {
     const deps = c.get('deps');
