@@ -14,6 +14,7 @@ import { readJson, writeFileAtomic } from '../state-store';
 import { MirrorRun, emptyMirrorStats } from './mirror';
 import { measureProtectedSet } from './walker';
 import { Replicator } from './replicator';
+import { ServiceMonitor } from './service-monitor';
 import { ChangeCapture, type CaptureWarning } from './capture';
 import { shouldFenceSource } from '../../shared/jobs/fencing';
 
@@ -64,6 +65,7 @@ export class SourceJob {
   private isolation: string | null = null;
   private fenceTimer: NodeJS.Timeout | null = null;
   private readonly startedAt = Date.now();
+  private services: ServiceMonitor | null = null;
 
   constructor(desired: DesiredJob, private ctx: {
     dataDir: string; log: AgentLogger; onChange: () => void;
@@ -205,6 +207,10 @@ export class SourceJob {
     // After a crash the persisted index still knows the tree, so changes made while the agent was down (deletes too) are found.
     await this.capture.start({ fresh: freshMirror });
     this.replicator.start();
+    if (spec.failoverMonitor.services.length) {
+      this.services = new ServiceMonitor(spec.failoverMonitor, { onChange: this.ctx.onChange });
+      this.services.start();
+    }
     this.fenceTimer = setInterval(() => this.checkIsolation(), 1000);
     this.fenceTimer.unref();
     if (!intact) await this.autoMirror('the replication queue was not intact after a restart');
@@ -213,6 +219,8 @@ export class SourceJob {
   private async stopReplication(discard: boolean): Promise<void> {
     if (!this.replicating) return;
     this.replicating = false;
+    this.services?.stop();
+    this.services = null;
     if (this.fenceTimer) clearInterval(this.fenceTimer);
     this.fenceTimer = null;
     await this.capture?.stop().catch(() => {});
@@ -394,6 +402,7 @@ export class SourceJob {
       transmitMode: fenced ? 'error' : rep?.transmitMode ?? (running ? 'active' : 'stopped'),
       replication: rep?.replication,
       warnings: [...this.captureWarnings.values()].map((w) => ({ code: w.code, message: w.message })),
+      probes: this.services?.recent(),
       fenced: fenced ?? null,
       lastError: fenced ?? this.connection.error,
     };

@@ -37,7 +37,11 @@ async function evaluateJob(deps: HubDeps, job: JobRow): Promise<void> {
   const now = deps.clock.now();
   const decision = decideFailover({
     monitor: effectiveMonitor(spec.failoverMonitor, source.addresses),
-    probes: report?.epoch === job.epoch ? report.probes ?? [] : [],
+    // Network and service probes come from the target; monitored systemd units are checked by the source itself.
+    probes: [
+      ...(report?.epoch === job.epoch ? report.probes ?? [] : []),
+      ...(((job.sourceStatus as JobReport | null)?.probes ?? []).filter((p) => p.method === 'services')),
+    ],
     sourceLastPollAt: source.lastSeenAt,
     hubStartedAt: deps.config.startedAt,
     now,
