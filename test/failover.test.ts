@@ -45,9 +45,13 @@ describe('failover, restore, failback', () => {
     await fs.writeFile(path.join(src, 'data.txt'), 'production data');
     const pre = await markerScript(scripts, 'pre');
     const post = await markerScript(scripts, 'post');
+    const postBack = await markerScript(scripts, 'post-failback');
     const created = await c.api('POST', '/v1/jobs', filesJob('failover', src, dst, {
       failoverMonitor: monitor,
-      failover: { waitForUser: true, scripts: { preFailover: { path: pre.path, args: ['one', 'two words'] }, postFailover: { path: post.path, args: ['done'] } } },
+      failover: { waitForUser: true, scripts: {
+        preFailover: { path: pre.path, args: ['one', 'two words'] }, postFailover: { path: post.path, args: ['done'] },
+        postFailback: { path: postBack.path, args: ['back'], runOn: 'source' },
+      } },
     }));
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const id = created.body.id;
@@ -93,6 +97,8 @@ describe('failover, restore, failback', () => {
     const back = await c.waitJob('failed back', id, (j) => j.state === 'mirror_required', 30_000);
     expect(back.failover.progress).toMatchObject({ kind: 'failback', status: 'done' });
     expect(back.epoch).toBe(4);
+    // The post-failback script set to run on the source ran there, once.
+    await waitFor('post-failback script on the source', async () => (await fs.readFile(postBack.marker, 'utf8').catch(() => '')) === 'postFailback back\n');
 
     // Stop + start re-protects with the new epoch.
     expect((await c.api('POST', `/v1/jobs/${id}/stop`)).status).toBe(200);

@@ -15,6 +15,8 @@ import { MirrorRun, emptyMirrorStats } from './mirror';
 import { measureProtectedSet } from './walker';
 import { Replicator } from './replicator';
 import { ServiceMonitor } from './service-monitor';
+import { stopServices, startServices, runPhaseScript } from '../failover';
+import type { StepResult } from '../../shared/protocol/jobs';
 import { ChangeCapture, type CaptureWarning } from './capture';
 import { shouldFenceSource } from '../../shared/jobs/fencing';
 
@@ -35,6 +37,8 @@ const VerifyState = z.object({
   report: z.any(),
 });
 const SourceState = z.object({
+  /** Failover / failback orders this source already acted on (its own services and scripts). */
+  handledOrders: z.array(z.string()).default([]),
   lastMirrorRequestId: z.string().nullable(),
   lastVerifyRequestId: z.string().nullable(),
   mirror: MirrorState.nullable(),
@@ -48,7 +52,8 @@ const RETRYABLE = new Set(['peer_unreachable', 'job_unknown', 'epoch_ahead', 'jo
 
 export class SourceJob {
   private desired: DesiredJob;
-  private state: SourceState = { lastMirrorRequestId: null, lastVerifyRequestId: null, mirror: null, verify: null };
+  private state: SourceState = { handledOrders: [], lastMirrorRequestId: null, lastVerifyRequestId: null, mirror: null, verify: null };
+  private sourceSteps: StepResult[] = [];
   private peer: PeerClient;
   private abort = new AbortController();
   private running: Promise<void> | null = null;
@@ -124,6 +129,7 @@ export class SourceJob {
     } else if (this.fenced?.startsWith('the job has failed over')) {
       this.fenced = null;
     }
+    if (!d.jobId.includes('~')) await this.sourceSideActions(d);
     if (d.run === 'stopped') {
       // Stop discards what was in flight and the queues; the next start remirrors.
       if (this.state.mirror && this.state.mirror.status !== 'complete') this.state.mirror.status = 'stopped';
@@ -178,6 +184,37 @@ export class SourceJob {
       return;
     }
     this.kick();
+  }
+
+  /**
+   * The source's own part of a failover and failback (manual 2.13, 2.8): at failover it stops the failover services
+   * (if it is up to hear of it); after failback it starts them again and runs a post-failback script set to run here.
+   */
+  private async sourceSideActions(d: DesiredJob): Promise<void> {
+    const f = this.spec.failover;
+    const failover = d.controls.failover as { id: string } | undefined;
+    const failback = d.controls.failback as { id: string } | undefined;
+    const todo: Array<[string, () => Promise<StepResult>]> = [];
+    if (failover && FAILED_OVER_STATES.has(d.state) && !this.state.handledOrders.includes(failover.id)) {
+      this.state.handledOrders.push(failover.id);
+      todo.push(['services.stop', () => stopServices(f.services)]);
+    }
+    if (failback && ['restore_required', 'mirror_required', 'restoring_after_failback'].includes(d.state) && !this.state.handledOrders.includes(failback.id)) {
+      this.state.handledOrders.push(failback.id);
+      todo.push(['services.start', () => startServices(f.services)]);
+      if (f.scripts.postFailback?.runOn === 'source') {
+        todo.push(['script.postFailback', () => runPhaseScript(f.scripts, { jobId: this.jobId, jobName: d.name, role: 'source', phase: 'postFailback' })]);
+      }
+    }
+    if (!todo.length) return;
+    this.state.handledOrders = this.state.handledOrders.slice(-20);
+    await this.save();
+    for (const [, run] of todo) {
+      const r = await run();
+      this.sourceSteps = [...this.sourceSteps, r].slice(-20);
+      this.ctx.log[r.ok ? 'info' : 'error']({ job: this.jobId, step: r.step, detail: r.detail }, 'source-side failover step');
+    }
+    this.ctx.onChange();
   }
 
   /** Capture and the sender run whenever the job runs, during the mirror too (changes made meanwhile are queued). */
@@ -403,6 +440,7 @@ export class SourceJob {
       replication: rep?.replication,
       warnings: [...this.captureWarnings.values()].map((w) => ({ code: w.code, message: w.message })),
       probes: this.services?.recent(),
+      sourceSteps: this.sourceSteps,
       fenced: fenced ?? null,
       lastError: fenced ?? this.connection.error,
     };

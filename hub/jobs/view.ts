@@ -35,6 +35,7 @@ export function jobView(job: JobRow, now: number, names: { source?: string; targ
       restore: job.controls.restore ?? null,
       restoreStatus: job.controls.restoreStatus ?? null,
       fenced: (job.sourceStatus as JobReport | null)?.fenced ?? null,
+      sourceSteps: (job.sourceStatus as JobReport | null)?.sourceSteps ?? [],
       monitor: monitorSummary(job.targetStatus as JobReport | null),
     },
     spec,

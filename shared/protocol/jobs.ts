@@ -147,6 +147,8 @@ export const JobReport = z.object({
   action: ActionProgress.nullable().optional(),
   /** Target only: snapshots of the replica. */
   snapshots: z.array(z.object({ id: z.string(), takenAt: z.number(), method: z.string(), bytes: z.number(), scheduled: z.boolean() })).max(1000).optional(),
+  /** Source only: what the source did itself around a failover/failback (stop/start services, post-failback script). */
+  sourceSteps: z.array(StepResult).max(100).optional(),
   /** Source only: this source stopped sending because the job failed over or it was isolated. */
   fenced: z.string().nullable().optional(),
   lastError: z.string().nullable().optional(),

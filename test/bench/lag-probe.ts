@@ -30,8 +30,8 @@ const OBSERVER_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const path = require('node:path');
-const { dir, files, record } = workerData;
-const seen = new Array(files).fill(-1);
+const { dir, files, record, base } = workerData;
+const seen = base.map((n) => n - 1);
 const samples = [];
 const buf = Buffer.alloc(record);
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
@@ -87,12 +87,14 @@ export function seedFiles(dir: string, files: number): void {
  */
 export async function measureLag(srcDir: string, dstDir: string, opts: { files: number; rate: number; seconds: number; settleMs: number }): Promise<LagResult> {
   const { files, rate, seconds } = opts;
-  const observer = new Worker(OBSERVER_SOURCE, { eval: true, workerData: { dir: dstDir, files, record: RECORD } });
+  // Records already in the files (an earlier run on the same files) are not part of this measurement.
+  const base = Array.from({ length: files }, (_, i) => Math.floor((fs.statSync(path.join(srcDir, fileName(i)), { throwIfNoEntry: false })?.size ?? 0) / RECORD));
+  const observer = new Worker(OBSERVER_SOURCE, { eval: true, workerData: { dir: dstDir, files, record: RECORD, base } });
   await new Promise<void>((resolve, reject) => {
     observer.once('message', () => resolve());
     observer.once('error', reject);
   });
-  const counts = new Array<number>(files).fill(0);
+  const counts = [...base];
   const writtenAt: number[][] = Array.from({ length: files }, () => []);
   const rnd = seededRandom(1000);
   const total = Math.round(rate * seconds);
@@ -132,10 +134,10 @@ export async function measureLag(srcDir: string, dstDir: string, opts: { files: 
   for (let i = 0; i < files; i++) {
     const obs = byFile[i]!;
     let o = 0;
-    for (let k = 0; k < counts[i]!; k++) {
+    for (let k = base[i]!; k < counts[i]!; k++) {
       while (o < obs.length && obs[o]![0] < k) o++;
       if (o >= obs.length) { unseen++; continue; }
-      lags.push(Math.max(0, (obs[o]![1] - writtenAt[i]![k]!) / 1000));
+      lags.push(Math.max(0, (obs[o]![1] - writtenAt[i]![k - base[i]!]!) / 1000));
     }
   }
   lags.sort((a, b) => a - b);
