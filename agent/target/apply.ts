@@ -7,6 +7,8 @@ import { TandemError } from '../../shared/errors';
 import { TEMP_PREFIX, type ReplicaFs } from './replica-fs';
 
 const IS_ROOT = process.getuid?.() === 0;
+/** Whole files finalized (fsync + metadata + rename) at the same time during a mirror batch. */
+const MAX_PARALLEL_FINALIZE = 8;
 
 export function tempPathFor(target: string): string {
   const h = createHash('sha1').update(path.posix.basename(target)).digest('hex').slice(0, 20);
@@ -68,7 +70,30 @@ export class ApplySession {
     }
   }
 
+  /** Whole files being finalized in the background, by target path. */
+  private finalizing = new Map<string, Promise<void>>();
+  private finalizeError: unknown = null;
+
+  private track(target: string, job: Promise<void>): void {
+    const p = job.catch((err) => { this.finalizeError ??= err; }).finally(() => {
+      if (this.finalizing.get(target) === p) this.finalizing.delete(target);
+    });
+    this.finalizing.set(target, p);
+  }
+
+  /** Everything but whole-file writes waits for pending finalizations, so operations keep their order. */
+  private async settle(target?: string): Promise<void> {
+    if (target !== undefined) await this.finalizing.get(target);
+    else await Promise.all(this.finalizing.values());
+    if (this.finalizeError) {
+      const err = this.finalizeError;
+      this.finalizeError = null;
+      throw err;
+    }
+  }
+
   async apply(op: FileOp, payload: Buffer): Promise<void> {
+    if (op.op !== 'file') await this.settle();
     if (op.op === 'rename') {
       const from = await this.replica.resolve(op.from);
       const to = await this.replica.resolve(op.path);
@@ -94,6 +119,7 @@ export class ApplySession {
         return;
       }
       case 'file': {
+        await this.settle(target);
         const tmp = tempPathFor(target);
         let fh: fs.FileHandle;
         if (op.offset === 0) {
@@ -108,21 +134,32 @@ export class ApplySession {
         }
         try {
           if (payload.length) await fh.write(payload, 0, payload.length, op.offset);
-          if (op.final) {
-            await fh.truncate(op.size);
-            await fh.datasync();
-          }
-        } finally {
+        } catch (err) {
           await fh.close();
+          throw err;
         }
-        if (op.final) {
-          await this.closeHandle(target, false);
+        if (!op.final) {
+          await fh.close();
+          return;
+        }
+        // The slow part (fsync, metadata, rename into place) runs alongside the next files; commit() waits for all.
+        await this.closeHandle(target, false);
+        const size = op.size;
+        const meta = op.meta;
+        this.track(target, (async () => {
+          try {
+            await fh.truncate(size);
+            await fh.datasync();
+          } finally {
+            await fh.close();
+          }
           const st = await fs.lstat(target).catch(() => null);
           if (st?.isDirectory()) { await removeAny(target); this.replica.forgetDirs(); }
-          await applyMeta(tmp, op.meta);
+          await applyMeta(tmp, meta);
           await fs.rename(tmp, target);
-          this.dirtyDirs.add(path.posix.dirname(target));
-        }
+        })());
+        this.dirtyDirs.add(path.posix.dirname(target));
+        if (this.finalizing.size >= MAX_PARALLEL_FINALIZE) await Promise.race(this.finalizing.values());
         return;
       }
       case 'write': {
@@ -163,7 +200,14 @@ export class ApplySession {
       }
       case 'meta': {
         const h = this.handles.get(target);
-        if (h) await this.closeHandle(target, true);
+        if (h) {
+          // A file being written in this batch: set its metadata through the open handle; commit() syncs it once.
+          const t = op.meta.mtimeMs / 1000;
+          if (IS_ROOT) await h.chown(op.meta.uid, op.meta.gid);
+          await h.chmod(op.meta.mode & 0o7777);
+          await h.utimes(t, t);
+          return;
+        }
         const st = await fs.lstat(target);
         await applyMeta(target, op.meta, st.isSymbolicLink());
         return;
@@ -180,6 +224,7 @@ export class ApplySession {
 
   /** Makes everything applied in this session durable: file data, then the directory entries. */
   async commit(): Promise<void> {
+    await this.settle();
     for (const t of [...this.handles.keys()]) await this.closeHandle(t, true);
     for (const d of this.dirtyDirs) {
       const h = await fs.open(d, 'r').catch(() => null);
@@ -192,6 +237,8 @@ export class ApplySession {
   }
 
   async abort(): Promise<void> {
+    await Promise.all(this.finalizing.values());
+    this.finalizeError = null;
     for (const t of [...this.handles.keys()]) await this.closeHandle(t, false).catch(() => {});
   }
 }
