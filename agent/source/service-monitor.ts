@@ -2,6 +2,7 @@
 // interval, restarts it once per failure when asked (a failed restart counts as a failure), and reports the results.
 import type { FailoverMonitor } from '../../shared/jobs/failover-settings';
 import { serviceActive, restartService, type RunCommand } from '../failover';
+import { Periodic } from '../periodic';
 
 export interface ServiceProbe {
   at: number;
@@ -11,9 +12,8 @@ export interface ServiceProbe {
 }
 
 export class ServiceMonitor {
-  private timer: NodeJS.Timeout | null = null;
   private probes: ServiceProbe[] = [];
-  private running = false;
+  private readonly loop = new Periodic(async () => { await this.checkOnce(); }, () => Math.max(1000, this.monitor.intervalSec * 1000));
 
   constructor(private monitor: FailoverMonitor, private opts: { runCommand?: RunCommand; onChange?: () => void } = {}) {}
 
@@ -22,15 +22,11 @@ export class ServiceMonitor {
   }
 
   start(): void {
-    if (this.running || !this.monitor.services.length) return;
-    this.running = true;
-    void this.tick();
+    if (this.monitor.services.length) this.loop.start();
   }
 
   stop(): void {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.loop.stop();
   }
 
   /** One round of checks (exported for tests and used by the timer). */
@@ -50,12 +46,6 @@ export class ServiceMonitor {
     while (this.probes.length && (this.probes[0]!.at < cutoff || this.probes.length > 1000)) this.probes.shift();
     if (results.some((r) => !r.ok)) this.opts.onChange?.();
     return results;
-  }
-
-  private async tick(): Promise<void> {
-    if (!this.running) return;
-    await this.checkOnce().catch(() => {});
-    if (this.running) this.timer = setTimeout(() => void this.tick(), Math.max(1000, this.monitor.intervalSec * 1000));
   }
 
   recent(): ServiceProbe[] {

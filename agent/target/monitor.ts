@@ -5,6 +5,7 @@ import { request } from 'undici';
 import type { FailoverMonitor } from '../../shared/jobs/failover-settings';
 import type { PeerInfo } from '../../shared/protocol/jobs';
 import { pinnedDispatcher } from '../peer/client';
+import { Periodic } from '../periodic';
 
 export interface Probe {
   at: number;
@@ -41,9 +42,8 @@ export async function probeService(host: string, port: number, fingerprint: stri
 }
 
 export class SourceMonitor {
-  private timer: NodeJS.Timeout | null = null;
   private probes: Probe[] = [];
-  private running = false;
+  private readonly loop = new Periodic(() => this.probeOnce(), () => Math.max(200, this.monitor.intervalSec * 1000));
 
   constructor(private monitor: FailoverMonitor, private peer: PeerInfo, private onProbe: () => void) {}
 
@@ -53,19 +53,14 @@ export class SourceMonitor {
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    void this.tick();
+    this.loop.start();
   }
 
   stop(): void {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.loop.stop();
   }
 
-  private async tick(): Promise<void> {
-    if (!this.running) return;
+  private async probeOnce(): Promise<void> {
     const m = this.monitor;
     const timeoutMs = Math.max(500, Math.min(5000, m.intervalSec * 1000 || 1000));
     const methods: Array<'network' | 'service'> = m.method === 'both' ? ['network', 'service'] : m.method === 'network' ? ['network'] : ['service'];
@@ -79,7 +74,6 @@ export class SourceMonitor {
     const cutoff = Date.now() - keepMs;
     while (this.probes.length && (this.probes[0]!.at < cutoff || this.probes.length > 1500)) this.probes.shift();
     if (results.some((r) => !r.ok)) this.onProbe();
-    if (this.running) this.timer = setTimeout(() => void this.tick(), Math.max(200, m.intervalSec * 1000));
   }
 
   recent(): Probe[] {
