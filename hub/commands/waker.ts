@@ -7,8 +7,11 @@ export interface CommandWaker {
 
 export function createCommandWaker(): CommandWaker {
   const waiters = new Map<string, Set<() => void>>();
+  // A wake that finds no waiter (the poll is between two waits, or not yet in one) is kept for the next wait.
+  const missed = new Set<string>();
   return {
     wait(serverId, ms, signal) {
+      if (missed.delete(serverId)) return Promise.resolve(true);
       return new Promise((resolve) => {
         const set = waiters.get(serverId) ?? new Set();
         waiters.set(serverId, set);
@@ -27,7 +30,12 @@ export function createCommandWaker(): CommandWaker {
       });
     },
     wake(serverId) {
-      for (const w of [...(waiters.get(serverId) ?? [])]) w();
+      const set = waiters.get(serverId);
+      if (!set?.size) {
+        missed.add(serverId);
+        return;
+      }
+      for (const w of [...set]) w();
     },
   };
 }
