@@ -43,6 +43,12 @@ beforeAll(async () => {
 afterAll(async () => { await mf?.dispose(); });
 
 describe('hub on Workers (miniflare + D1)', () => {
+  it('the cron trigger runs failover decisions, notification retries and licence checks without error', async () => {
+    const worker = await mf.getWorker();
+    const result = await worker.scheduled({ cron: '* * * * *', scheduledTime: new Date() });
+    expect(result.outcome).toBe('ok');
+  });
+
   it('serves /v1/health', async () => {
     const res = await mf.dispatchFetch('http://hub.test/v1/health');
     expect(res.status).toBe(200);
