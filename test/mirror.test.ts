@@ -151,12 +151,7 @@ describe('files job: orphans, rules, verify, controls, resume', () => {
   });
 
   it('pause keeps the cursor and resume continues; stop drops it', async () => {
-    const src = await tempDir('src');
-    const dst = await tempDir('dst');
-    for (let i = 0; i < 40; i++) await fs.writeFile(path.join(src, `f${String(i).padStart(2, '0')}.bin`), randomData(2 * 1024 * 1024));
-    // zstd level 19 on random data is slow: the mirror takes long enough to be paused part-way.
-    const job = await c.api('POST', '/v1/jobs', filesJob('controls', src, dst, { compression: 19 }));
-    await c.waitJob('some progress', job.body.id, (j) => j.stats.bytesSent >= 32 * 1024 * 1024 && j.mirrorStatus === 'in_progress');
+    const { src, dst, job } = await slowMirrorUnderWay('controls');
     expect((await c.api('POST', `/v1/jobs/${job.body.id}/mirror`, { action: 'pause' })).status).toBe(200);
     const paused = await c.waitJob('paused', job.body.id, (j) => j.mirrorStatus === 'paused');
     const sentAtPause = paused.stats.bytesSent;
@@ -172,11 +167,7 @@ describe('files job: orphans, rules, verify, controls, resume', () => {
   });
 
   it('kill the target agent mid-mirror and restart it: the mirror resumes and ends exact', async () => {
-    const src = await tempDir('src');
-    const dst = await tempDir('dst');
-    for (let i = 0; i < 40; i++) await fs.writeFile(path.join(src, `f${String(i).padStart(2, '0')}.bin`), randomData(2 * 1024 * 1024));
-    const job = await c.api('POST', '/v1/jobs', filesJob('kill-target', src, dst, { compression: 19 }));
-    await c.waitJob('some progress', job.body.id, (j) => j.stats.bytesSent >= 32 * 1024 * 1024 && j.mirrorStatus === 'in_progress');
+    const { src, dst, job } = await slowMirrorUnderWay('kill-target');
     await c.restartTarget('SIGKILL');
     const done = await c.waitJob('mirror complete after target restart', job.body.id, mirrored, 120_000);
     expect(done.stats.bytesSent).toBeLessThan((80 + 33) * 1024 * 1024);
@@ -184,11 +175,7 @@ describe('files job: orphans, rules, verify, controls, resume', () => {
   });
 
   it('kill the source agent mid-mirror and restart it: the mirror resumes and ends exact', async () => {
-    const src = await tempDir('src');
-    const dst = await tempDir('dst');
-    for (let i = 0; i < 40; i++) await fs.writeFile(path.join(src, `f${String(i).padStart(2, '0')}.bin`), randomData(2 * 1024 * 1024));
-    const job = await c.api('POST', '/v1/jobs', filesJob('kill-source', src, dst, { compression: 19 }));
-    await c.waitJob('some progress', job.body.id, (j) => j.stats.bytesSent >= 32 * 1024 * 1024 && j.mirrorStatus === 'in_progress');
+    const { src, dst, job } = await slowMirrorUnderWay('kill-source');
     await c.restartSource('SIGKILL');
     const done = await c.waitJob('mirror complete after source restart', job.body.id, mirrored, 120_000);
     expect(done.stats.bytesSent).toBeLessThan((80 + 33) * 1024 * 1024);
@@ -204,6 +191,19 @@ describe('files job: orphans, rules, verify, controls, resume', () => {
     expect((await c.api('DELETE', `/v1/jobs/${job.body.id}`)).status).toBe(200);
   });
 });
+
+/**
+ * 80 MiB in 40 files, mirrored with zstd level 19 (slow on random data), so the mirror can be paused or an agent
+ * killed part-way; returns once at least one 32 MiB batch has been sent.
+ */
+async function slowMirrorUnderWay(name: string) {
+  const src = await tempDir('src');
+  const dst = await tempDir('dst');
+  for (let i = 0; i < 40; i++) await fs.writeFile(path.join(src, `f${String(i).padStart(2, '0')}.bin`), randomData(2 * 1024 * 1024));
+  const job = await c.api('POST', '/v1/jobs', filesJob(name, src, dst, { compression: 19 }));
+  await c.waitJob('some progress', job.body.id, (j) => j.stats.bytesSent >= 32 * 1024 * 1024 && j.mirrorStatus === 'in_progress');
+  return { src, dst, job };
+}
 
 async function waitForReport(jobId: string) {
   const { waitFor } = await import('./support/processes');

@@ -45,7 +45,7 @@ afterAll(async () => { await mf?.dispose(); });
 describe('hub on Workers (miniflare + D1)', () => {
   it('the cron trigger runs failover decisions, notification retries and licence checks without error', async () => {
     const worker = await mf.getWorker();
-    const result = await worker.scheduled({ cron: '* * * * *', scheduledTime: new Date() });
+    const result = await (worker as unknown as { scheduled(o: { cron: string; scheduledTime: Date }): Promise<{ outcome: string }> }).scheduled({ cron: '* * * * *', scheduledTime: new Date() });
     expect(result.outcome).toBe('ok');
   });
 

@@ -9,7 +9,7 @@ import { randomId } from '../../shared/tokens';
 import { jobs, servers } from '../db/schema';
 import type { HubDeps } from '../deps';
 import { decideAction, decideFailover } from './decide';
-import { transitionIfLegal } from '../jobs/ingest';
+import { transitionIfLegal } from '../jobs/transition';
 import type { JobRow } from '../jobs/lookup';
 
 const WATCHED: JobState[] = ['starting', 'mirroring', 'protecting', 'paused', 'failover_condition_met'];
@@ -54,26 +54,18 @@ async function evaluateJob(deps: HubDeps, job: JobRow): Promise<void> {
     if (next.state === 'failover_condition_met') {
       deps.log.warn({ job: job.id, reason }, 'failover condition met');
       deps.events.raise({ event: 'job.failover_condition_met', orgId: job.orgId, jobId: job.id, fields: { jobName: job.name, reason, automatic: false } });
-      wake(deps, job);
     }
   } else if (action === 'clear_condition') {
     await transitionIfLegal(deps, job, 'condition_cleared');
-    wake(deps, job);
   } else if (action === 'order_failover') {
     deps.events.raise({ event: 'job.failover_condition_met', orgId: job.orgId, jobId: job.id, fields: { jobName: job.name, reason, automatic: true } });
-    const next = await transitionIfLegal(deps, job, 'failover');
+    // The order travels with the state change, so no agent ever sees "failing over" without it.
+    const controls = { ...job.controls, failover: failoverOrder(spec.failover.queueAction, true) };
+    const next = await transitionIfLegal(deps, job, 'failover', { controls });
     if (next.state === 'failing_over') {
-      const controls = { ...job.controls, failover: failoverOrder(spec.failover.queueAction, true) };
-      await deps.db.update(jobs).set({ controls }).where(eq(jobs.id, job.id));
       deps.events.raise({ event: 'failover.started', orgId: job.orgId, jobId: job.id, fields: { jobName: job.name, targetName: job.targetServerId, mode: 'automatic' } });
-      wake(deps, job);
     }
   }
-}
-
-function wake(deps: HubDeps, job: JobRow) {
-  deps.waker.wake(job.sourceServerId);
-  deps.waker.wake(job.targetServerId);
 }
 
 /** Runs the evaluation every second until stopped (Node; on Workers a cron trigger calls evaluateFailovers). */

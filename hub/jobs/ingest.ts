@@ -2,29 +2,13 @@
 // (mirror started / complete) through the transition table.
 import { eq } from 'drizzle-orm';
 import { JobReport } from '../../shared/protocol/jobs';
-import { applyJobCommand, type JobCommand } from '../../shared/jobs/job-state';
-import type { JobState } from '../../shared/states';
 import { jobs } from '../db/schema';
 import type { HubDeps } from '../deps';
 import type { JobRow } from './lookup';
+import { transitionIfLegal } from './transition';
 import { sourceReportEvents, targetReportEvents } from './report-events';
 import { RESTORE_SUFFIX } from './desired';
 import type { FilesJobSpec } from '../../shared/jobs/definition';
-
-/** Applies an agent-reported event if the table allows it now; agent events that no longer apply are ignored. */
-export async function transitionIfLegal(deps: HubDeps, job: JobRow, command: JobCommand): Promise<JobRow> {
-  const r = applyJobCommand(job.state as JobState, command, { resumeState: (job.resumeState ?? undefined) as JobState | undefined });
-  if (!r.ok) return job;
-  const patch = {
-    state: r.next, epoch: r.bumpEpoch ? job.epoch + 1 : job.epoch, updatedAt: deps.clock.now(),
-    ...(r.resumeState ? { resumeState: r.resumeState } : {}),
-  };
-  await deps.db.update(jobs).set(patch).where(eq(jobs.id, job.id));
-  // Both agents hear of the new state on their next (woken) poll.
-  deps.waker.wake(job.sourceServerId);
-  deps.waker.wake(job.targetServerId);
-  return { ...job, ...patch };
-}
 
 export async function ingestJobReports(deps: HubDeps, serverId: string, raw: unknown[]): Promise<void> {
   for (const item of raw) {
@@ -97,8 +81,6 @@ async function ingestRestoreReport(deps: HubDeps, serverId: string, report: JobR
     const next = await transitionIfLegal(deps, job, 'restore_done');
     if (next.state !== job.state) {
       deps.events.raise({ event: 'restore.completed', orgId: job.orgId, jobId: job.id, fields: { jobName: job.name, files: report.mirror?.filesSent ?? 0, bytes: report.mirror?.bytesSent ?? 0 } });
-      deps.waker.wake(job.sourceServerId);
-      deps.waker.wake(job.targetServerId);
     }
   }
 }
@@ -133,6 +115,4 @@ async function advanceFromAction(deps: HubDeps, job: JobRow, prev: JobReport | n
       ? { ...base, event: 'failback.completed', fields: { jobName: job.name, sourceName: job.sourceServerId } }
       : { ...base, event: 'failback.failed', fields: { jobName: job.name, error: failedStep?.detail ?? 'unknown', step: failedStep?.step ?? '' } });
   }
-  deps.waker.wake(job.sourceServerId);
-  deps.waker.wake(job.targetServerId);
 }

@@ -6,6 +6,7 @@ import { failoverOrder } from '../failover/evaluate';
 import { claimJobSeat, releaseJobSeat } from '../licensing/enforce';
 import { queueCommand, commandView } from '../commands/queue';
 import { requireJobCommand, type JobCommand } from '../../shared/jobs/job-state';
+import { transitionOrRefuse, wakeJobAgents } from '../jobs/transition';
 import { reverseSpec } from '../jobs/desired';
 import { TandemError, conflict } from '../../shared/errors';
 import { randomId } from '../../shared/tokens';
@@ -53,19 +54,10 @@ async function viewOf(deps: HubDeps, job: JobRow) {
   return jobView(job, deps.clock.now(), { source: names.get(job.sourceServerId), target: names.get(job.targetServerId) });
 }
 
-function wakeAgents(deps: HubDeps, job: Pick<JobRow, 'sourceServerId' | 'targetServerId'>) {
-  deps.waker.wake(job.sourceServerId);
-  deps.waker.wake(job.targetServerId);
-}
 
 /** Applies an operator command through the transition table (409 with the reason when illegal) and saves extra fields. */
 export async function commandJob(deps: HubDeps, job: JobRow, command: JobCommand, extra: Partial<JobRow> = {}): Promise<JobRow> {
-  const r = requireJobCommand(job.state as JobState, command, { resumeState: (job.resumeState ?? undefined) as JobState | undefined });
-  const patch: Partial<JobRow> = { state: r.next, epoch: r.bumpEpoch ? job.epoch + 1 : job.epoch, updatedAt: deps.clock.now(), ...extra };
-  if (r.resumeState) patch.resumeState = r.resumeState;
-  await deps.db.update(jobs).set(patch).where(eq(jobs.id, job.id));
-  const updated = { ...job, ...patch };
-  wakeAgents(deps, updated);
+  const updated = await transitionOrRefuse(deps, job, command, extra);
   const event = COMMAND_EVENTS[command];
   if (event) deps.events.raise({ event, orgId: job.orgId, jobId: job.id, fields: { jobName: job.name } });
   return updated;
@@ -121,7 +113,7 @@ export const jobRoutes = new Hono<HubEnv>()
       await releaseJobSeat(deps, orgId, row.id);
       throw err;
     }
-    wakeAgents(deps, row);
+    wakeJobAgents(deps, row);
     deps.events.raise({ event: 'job.created', orgId, jobId: row.id, fields: { jobName: name, sourceName: result.source!.name, targetName: result.target!.name } });
     if (start) deps.events.raise({ event: 'job.started', orgId, jobId: row.id, fields: { jobName: name } });
     return c.json({ ...(await viewOf(deps, row)), validation: result.items }, 201);
@@ -150,7 +142,7 @@ export const jobRoutes = new Hono<HubEnv>()
     }
     const patch = { name: name ?? job.name, spec: spec as unknown as Record<string, unknown>, updatedAt: deps.clock.now() };
     await deps.db.update(jobs).set(patch).where(eq(jobs.id, job.id));
-    wakeAgents(deps, job);
+    wakeJobAgents(deps, job);
     return c.json({ ...(await viewOf(deps, { ...job, ...patch })), validation: result.items });
   })
   .delete('/v1/jobs/:id', requireAdmin, async (c) => {
@@ -159,7 +151,7 @@ export const jobRoutes = new Hono<HubEnv>()
     // Deleting stops first: once the job is gone from their goal state, agents stop it and drop its queues.
     await deps.db.delete(jobs).where(and(eq(jobs.id, job.id), eq(jobs.orgId, job.orgId)));
     await releaseJobSeat(deps, job.orgId, job.id);
-    wakeAgents(deps, job);
+    wakeJobAgents(deps, job);
     deps.events.raise({ event: 'job.deleted', orgId: job.orgId, jobId: job.id, fields: { jobName: job.name } });
     return c.json({ deleted: job.id });
   })
@@ -204,7 +196,7 @@ export const jobRoutes = new Hono<HubEnv>()
       ? newMirror(body.mode ?? spec.mirror.mode)
       : { ...current!, id: randomId('mir'), action: body.action, mode: current!.mode, mirrorId: (current as { mirrorId?: string }).mirrorId ?? current!.id };
     await deps.db.update(jobs).set({ mirrorRequest, updatedAt: deps.clock.now() }).where(eq(jobs.id, job.id));
-    wakeAgents(deps, job);
+    wakeJobAgents(deps, job);
     return c.json(await viewOf(deps, { ...job, mirrorRequest }));
   })
   .post('/v1/jobs/:id/verify', requireAdmin, async (c) => {
@@ -222,7 +214,7 @@ export const jobRoutes = new Hono<HubEnv>()
       blockChecksum: body.blockChecksum ?? spec.verify.blockChecksum,
     };
     await deps.db.update(jobs).set({ verifyRequest, verifyReport: null, updatedAt: deps.clock.now() }).where(eq(jobs.id, job.id));
-    wakeAgents(deps, job);
+    wakeJobAgents(deps, job);
     return c.json({ verifyId: verifyRequest.id, status: 'requested' }, 202);
   })
   .post('/v1/jobs/:id/failover', requireAdmin, async (c) => {
@@ -275,7 +267,7 @@ export const jobRoutes = new Hono<HubEnv>()
     };
     await deps.db.update(jobs).set(patch).where(eq(jobs.id, job.id));
     const updated = { ...job, ...patch };
-    wakeAgents(deps, updated);
+    wakeJobAgents(deps, updated);
     deps.events.raise({ event: 'mirror.started', orgId: job.orgId, jobId: job.id, fields: { jobName: job.name, mode: 'reverse protection' } });
     return c.json(await viewOf(deps, updated), 202);
   })

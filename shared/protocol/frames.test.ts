@@ -17,9 +17,9 @@ async function collect(source: AsyncIterable<Uint8Array>, opts = {}) {
 describe('encodeFrame / decodeFrames', () => {
   it('round-trips type, header and payload', async () => {
     const payload = randomBytes(1000);
-    const buf = encodeFrame({ type: FrameType.fileData, header: { path: 'a/b', offset: 4096 }, payload });
+    const buf = encodeFrame({ type: FrameType.fileOp, header: { path: 'a/b', offset: 4096 }, payload });
     const [f] = await collect(chunks(buf));
-    expect(f.type).toBe(FrameType.fileData);
+    expect(f.type).toBe(FrameType.fileOp);
     expect(f.header).toEqual({ path: 'a/b', offset: 4096 });
     expect(f.payload.equals(payload)).toBe(true);
     expect(f.compressed).toBe(false);
@@ -27,17 +27,17 @@ describe('encodeFrame / decodeFrames', () => {
   });
 
   it('round-trips a frame without payload and several frames in one chunk', async () => {
-    const a = encodeFrame({ type: FrameType.mkdir, header: { path: 'd' } });
-    const b = encodeFrame({ type: FrameType.ack });
+    const a = encodeFrame({ type: FrameType.fileOp, header: { path: 'd' } });
+    const b = encodeFrame({ type: 31 });
     const frames = await collect(chunks(Buffer.concat([a, b])));
     expect(frames.map((f) => [f.type, f.header, f.payload.length])).toEqual([
-      [FrameType.mkdir, { path: 'd' }, 0],
-      [FrameType.ack, {}, 0],
+      [FrameType.fileOp, { path: 'd' }, 0],
+      [31, {}, 0],
     ]);
   });
 
   it('decodes a frame split at every byte boundary', () => {
-    const buf = encodeFrame({ type: FrameType.fileData, header: { n: 1 }, payload: Buffer.from('hello frames') });
+    const buf = encodeFrame({ type: FrameType.fileOp, header: { n: 1 }, payload: Buffer.from('hello frames') });
     for (let cut = 0; cut <= buf.length; cut++) {
       const d = new FrameDecoder();
       const frames = [...d.push(buf.subarray(0, cut)), ...d.push(buf.subarray(cut))];

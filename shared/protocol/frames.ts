@@ -29,20 +29,6 @@ const MIN_COMPRESS_BYTES = 64;
  * u8; header contents per type are validated by the caller with zod.
  */
 export const FrameType = {
-  hello: 1,
-  ack: 2,
-  error: 3,
-  fileBegin: 10,
-  fileData: 11,
-  fileEnd: 12,
-  remove: 13,
-  rename: 14,
-  mkdir: 15,
-  setAttributes: 16,
-  symlink: 17,
-  blockHashesRequest: 20,
-  blockHashes: 21,
-  blockData: 22,
   /** A FileOp (shared/protocol/ops.ts) in the header, its bytes (if any) in the payload. */
   fileOp: 30,
 } as const;
