@@ -92,10 +92,17 @@ export async function runAgent(cfg: AgentConfig, extraHandlers: Record<string, C
     ...licence.handlers(),
     ...extraHandlers,
   }));
-  // Job status changes are pushed to the hub promptly (at most every 500 ms) by cutting the long poll short.
+  // Job status changes are pushed to the hub promptly by cutting the long poll short: the first change at once,
+  // then at most every 500 ms while changes keep coming; an urgent change (a mirror finished) goes at once.
   let nudgeTimer: NodeJS.Timeout | null = null;
-  const onJobChange = () => {
-    nudgeTimer ??= setTimeout(() => { nudgeTimer = null; poll?.nudge(); }, 500);
+  let lastNudgeAt = 0;
+  const onJobChange = (urgent = false) => {
+    if (urgent && nudgeTimer) { clearTimeout(nudgeTimer); nudgeTimer = null; }
+    nudgeTimer ??= setTimeout(() => {
+      nudgeTimer = null;
+      lastNudgeAt = Date.now();
+      poll?.nudge();
+    }, urgent ? 0 : Math.max(0, lastNudgeAt + 500 - Date.now()));
   };
   let poll: PollLoop | undefined;
   const jobs = new JobManager({ dataDir: cfg.dataDir, serverId: id.serverId, log, data, onChange: onJobChange, hubContactAt: () => (poll?.lastContactAt || null) });

@@ -26,7 +26,7 @@ export class JobManager {
   /** Queue limits from the server's settings (queue.memoryMaxMB, diskMaxMB, diskFreeMinMB). */
   queueSettings: Record<string, unknown> = {};
 
-  constructor(private ctx: { dataDir: string; serverId: string; log: AgentLogger; data: DataServer; onChange: () => void; hubContactAt: () => number | null }) {
+  constructor(private ctx: { dataDir: string; serverId: string; log: AgentLogger; data: DataServer; onChange: (urgent?: boolean) => void; hubContactAt: () => number | null }) {
     this.keys = new HubKeyCache(ctx.dataDir);
     registerTargetRoutes(ctx.data, (id) => this.targets.get(id));
   }

@@ -1,6 +1,7 @@
 // A mirror (or verify) run: walks the protected set, exchanges manifests with the target in batches and sends
 // only what differs (whole files, or changed blocks), resuming from a cursor after any interruption.
 import fs from 'node:fs/promises';
+import fss from 'node:fs';
 import { encodeFrameParts, FrameType, createByteCounter, type FrameByteCounter } from '../../shared/protocol/frames';
 import type { FileOp, ManifestEntry, FileMeta } from '../../shared/protocol/ops';
 import type { MirrorStats, VerifyReport } from '../../shared/protocol/jobs';
@@ -44,21 +45,67 @@ export function emptyMirrorStats(mirrorId: string | null): MirrorStats {
 
 type Outgoing = { op: FileOp; payload?: Buffer } | { read: { path: string; offset: number; length: number; op: FileOp } };
 
+/** Files up to this size are read in one synchronous call (a page-cache copy, cheaper than a thread-pool trip). */
+const SMALL_FILE_BYTES = 256 * 1024;
+/** Small frames are sent in buffers of about this size (fewer TLS records and socket writes). */
+const COALESCE_BYTES = 256 * 1024;
+
+function readSmallFile(path: string, size: number): Buffer {
+  const fd = fss.openSync(path, 'r');
+  try {
+    // One byte more than expected tells a file that grew since the walk from one that did not.
+    const buf = Buffer.allocUnsafe(size + 1);
+    let n = 0;
+    for (;;) {
+      const r = fss.readSync(fd, buf, n, buf.length - n, n);
+      if (r === 0) break;
+      n += r;
+      if (n === buf.length) break;
+    }
+    return buf.subarray(0, Math.min(n, size));
+  } finally {
+    fss.closeSync(fd);
+  }
+}
+
 async function* readChunks(path: string, size: number, meta: FileMeta): AsyncGenerator<{ op: FileOp; payload: Buffer }> {
+  if (size <= SMALL_FILE_BYTES) {
+    // A file that grew since the walk is sent as walked (size-capped); replication sends the rest.
+    const payload = readSmallFile(path, size);
+    yield { op: { op: 'file', path, offset: 0, final: true, size: payload.length, meta }, payload };
+    return;
+  }
   const fh = await fs.open(path, 'r');
   try {
     let offset = 0;
-    const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(size, 1)));
     for (;;) {
+      const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(size, 1)));
       const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
       const final = bytesRead < buf.length || offset + bytesRead >= size;
-      yield { op: { op: 'file', path, offset, final: final, size: offset + bytesRead, meta }, payload: Buffer.from(buf.subarray(0, bytesRead)) };
+      yield { op: { op: 'file', path, offset, final: final, size: offset + bytesRead, meta }, payload: buf.subarray(0, bytesRead) };
       offset += bytesRead;
       if (final) return;
     }
   } finally {
     await fh.close();
   }
+}
+
+/** Joins small frame parts into larger buffers; large parts pass through without a copy. */
+export async function* coalesce(parts: AsyncIterable<Buffer>, target = COALESCE_BYTES): AsyncGenerator<Buffer> {
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  for await (const part of parts) {
+    if (part.length >= target) {
+      if (heldBytes) { yield held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes); held = []; heldBytes = 0; }
+      yield part;
+      continue;
+    }
+    held.push(part);
+    heldBytes += part.length;
+    if (heldBytes >= target) { yield Buffer.concat(held, heldBytes); held = []; heldBytes = 0; }
+  }
+  if (heldBytes) yield held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
 }
 
 async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
@@ -91,7 +138,36 @@ export class MirrorRun {
     if (secs > 0.2) this.p.stats.throughputBps = Math.round((this.p.stats.bytesSent - this.bytesAtStart) / secs);
   }
 
+  /**
+   * Walks the set in batches and keeps one batch ahead: the next batch's walk and manifest exchange run while
+   * the current batch streams, so neither agent waits for the other between batches. Batches are still sent
+   * (and their cursor saved) strictly in order.
+   */
   async run(): Promise<void> {
+    let sending: Promise<void> | null = null;
+    try {
+      for await (const batch of this.batches()) {
+        if (this.p.signal.aborted) break;
+        const entries = batch.filter((b): b is Extract<WalkItem, { kind: 'entry' }> => b.kind === 'entry').map((b) => b.entry);
+        const res = await this.manifest(batch, entries);
+        if (sending) await sending;
+        sending = null;
+        if (this.p.signal.aborted) break;
+        sending = this.send(batch, entries, res);
+        // A failed send surfaces at the next await of `sending`; keep it from being reported as unhandled meanwhile.
+        sending.catch(() => {});
+      }
+      if (sending) await sending;
+    } finally {
+      await sending?.catch(() => {});
+    }
+    if (this.p.signal.aborted) return;
+    this.p.stats.completedAt = Date.now();
+    if (this.p.verify) this.p.verify.completedAt = Date.now();
+    this.updateThroughput();
+  }
+
+  private async *batches(): AsyncGenerator<WalkItem[]> {
     let batch: WalkItem[] = [];
     let entries = 0;
     let bytes = 0;
@@ -102,33 +178,31 @@ export class MirrorRun {
       entries++;
       bytes += item.entry.size;
       if (entries >= BATCH_ENTRIES || bytes >= BATCH_BYTES) {
-        await this.flush(batch);
+        yield batch;
         batch = [];
         entries = 0;
         bytes = 0;
       }
     }
-    if (this.p.signal.aborted) return;
-    if (batch.length) await this.flush(batch);
-    this.p.stats.completedAt = Date.now();
-    if (this.p.verify) this.p.verify.completedAt = Date.now();
-    this.updateThroughput();
+    if (batch.length) yield batch;
   }
 
-  private async flush(batch: WalkItem[]): Promise<void> {
-    const entries = batch.filter((b): b is Extract<WalkItem, { kind: 'entry' }> => b.kind === 'entry').map((b) => b.entry);
+  private manifest(batch: WalkItem[], entries: ManifestEntry[]): Promise<ManifestResponse> {
     const dirs = batch.filter((b): b is Extract<WalkItem, { kind: 'dirDone' }> => b.kind === 'dirDone');
-    const res = await this.p.peer.json<ManifestResponse>(`/v1/data/manifest?job=${encodeURIComponent(this.p.jobId)}`, {
+    return this.p.peer.json<ManifestResponse>(`/v1/data/manifest?job=${encodeURIComponent(this.p.jobId)}`, {
       mirrorId: this.p.mirrorId, purpose: this.p.purpose, mode: this.p.purpose === 'verify' ? 'different' : this.p.mode,
       newerOnly: this.p.newerOnly, blockChecksum: this.p.blockChecksum, orphans: this.p.orphans,
       entries, dirs: dirs.map((d) => ({ path: d.path, names: d.names })),
     }, this.p.signal);
+  }
+
+  private async send(batch: WalkItem[], entries: ManifestEntry[], res: ManifestResponse): Promise<void> {
     this.p.stats.orphansFound += res.orphans.found;
     this.p.stats.orphansRemoved += res.orphans.removed + res.orphans.moved;
     if (this.p.purpose === 'verify') {
       await this.tallyVerify(entries, res);
     } else {
-      const frames = this.framesFor(batch, entries, res.needs);
+      const frames = coalesce(this.framesFor(batch, entries, res.needs));
       await this.p.peer.stream(`/v1/data/apply?job=${encodeURIComponent(this.p.jobId)}`, frames, this.p.signal);
       this.p.stats.wireRawBytes = this.p.stats.wireRawBytes + this.wire.rawBytes;
       this.p.stats.wireCompressedBytes = this.p.stats.wireCompressedBytes + this.wire.wireBytes;

@@ -48,10 +48,14 @@ type SourceState = z.infer<typeof SourceState>;
 
 const FAILED_OVER_STATES = new Set(['failing_over', 'failed_over', 'restoring', 'restored', 'failing_back', 'failing_back_after_restore', 'restore_required', 'restoring_after_failback']);
 
+/** The target does not know the job, its epoch or its running state yet: it catches up on its next poll. */
+const PEER_CATCHING_UP = new Set(['job_unknown', 'epoch_ahead', 'job_not_running']);
 const RETRYABLE = new Set(['peer_unreachable', 'job_unknown', 'epoch_ahead', 'job_not_running', 'peer_error', 'internal', 'file_chunk_gap']);
 
 export class SourceJob {
   private desired: DesiredJob;
+  private lastWorkErrorCode: string | null = null;
+  private catchingUpSince: number | null = null;
   private state: SourceState = { handledOrders: [], lastMirrorRequestId: null, lastVerifyRequestId: null, mirror: null, verify: null };
   private sourceSteps: StepResult[] = [];
   private peer: PeerClient;
@@ -73,7 +77,7 @@ export class SourceJob {
   private services: ServiceMonitor | null = null;
 
   constructor(desired: DesiredJob, private ctx: {
-    dataDir: string; log: AgentLogger; onChange: () => void;
+    dataDir: string; log: AgentLogger; onChange: (urgent?: boolean) => void;
     /** Last time the poll loop reached the hub (ms), for self-fencing. */
     hubContactAt: () => number | null;
     /** Queue limits from the server settings. */
@@ -315,8 +319,23 @@ export class SourceJob {
     const signal = this.abort.signal;
     this.running = this.work(signal).finally(() => {
       this.running = null;
-      if (!signal.aborted && this.hasWork() && !this.fenced) setTimeout(() => this.kick(), backoffDelay(this.attempt++));
+      if (!signal.aborted && this.hasWork() && !this.fenced) setTimeout(() => this.kick(), this.retryDelay());
     });
+  }
+
+  /**
+   * The target has not heard of the job (or its new epoch) yet: it will within a poll, so retry briskly for a
+   * minute instead of backing off for seconds. Anything else backs off exponentially.
+   */
+  private retryDelay(): number {
+    const code = this.lastWorkErrorCode;
+    if (code && PEER_CATCHING_UP.has(code)) {
+      this.catchingUpSince ??= Date.now();
+      if (Date.now() - this.catchingUpSince < 60_000) return 250;
+    } else {
+      this.catchingUpSince = null;
+    }
+    return backoffDelay(this.attempt++);
   }
 
   private async halt(): Promise<void> {
@@ -339,9 +358,12 @@ export class SourceJob {
       if (this.state.verify?.status === 'running') await this.runVerify(signal);
       if (!signal.aborted && this.state.mirror?.status === 'running') await this.runMirror(signal);
       this.attempt = 0;
+      this.lastWorkErrorCode = null;
+      this.catchingUpSince = null;
     } catch (err) {
       if (signal.aborted) return;
       const e = err as TandemError;
+      this.lastWorkErrorCode = e.code ?? null;
       this.connection = { id: null, since: null, error: e.message };
       if (e.code === 'epoch_stale') {
         if (epoch === this.desired.epoch) this.fenced = e.message;
@@ -352,7 +374,7 @@ export class SourceJob {
         this.ctx.log.warn({ job: this.jobId, err: e.message }, 'peer not available; retrying');
       }
     } finally {
-      this.ctx.onChange();
+      this.ctx.onChange(true); // a mirror or verify ended (or failed): the operator should see it at once
     }
   }
 
@@ -381,7 +403,12 @@ export class SourceJob {
         this.ctx.onChange();
       },
     });
-    await run.run();
+    this.capture?.holdBackgroundHashing(true);
+    try {
+      await run.run();
+    } finally {
+      this.capture?.holdBackgroundHashing(false);
+    }
     if (signal.aborted) return;
     m.status = 'complete';
     m.cursor = null;

@@ -1,6 +1,8 @@
 // Streams the protected set in depth-first, name-sorted order with the rules applied; resumable after a cursor.
 // Memory is bounded by the largest directory and the tree's depth, never by the number of files.
 import fs from 'node:fs/promises';
+import fss from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Stats } from 'node:fs';
 import type { ManifestEntry, FileMeta } from '../../shared/protocol/ops';
 import { compileRules, protectedRoots, type RuleInput } from '../../shared/rules';
@@ -31,6 +33,14 @@ export interface WalkOptions {
   signal?: AbortSignal;
 }
 
+function readlinkOrEmpty(p: string): string {
+  try {
+    return fss.readlinkSync(p);
+  } catch {
+    return '';
+  }
+}
+
 export async function* walkProtectedSet(rules: RuleInput[], opts: WalkOptions = {}): AsyncGenerator<WalkItem> {
   const matcher = compileRules(rules);
   const after = opts.after ?? null;
@@ -58,16 +68,20 @@ export async function* walkProtectedSet(rules: RuleInput[], opts: WalkOptions = 
       throw err;
     }
     const present: string[] = [];
+    let statted = 0;
     for (const name of names) {
       if (opts.signal?.aborted) return;
       const p = joinAbsolute(dir, name);
       const included = matcher.isIncluded(p);
-      let st: Stats;
+      // Synchronous lstat: a metadata lookup is far cheaper than a thread-pool trip; yield now and then.
+      if (++statted % 256 === 0) await nextTurn();
+      let st: Stats | undefined;
       try {
-        st = await fs.lstat(p);
+        st = fss.lstatSync(p, { throwIfNoEntry: false });
       } catch {
         continue;
       }
+      if (!st) continue;
       const descend = st.isDirectory() && (included || matcher.mayContainIncluded(p));
       if (!included && !descend) continue;
       if (!st.isFile() && !st.isDirectory() && !st.isSymbolicLink()) continue; // sockets, fifos, devices are not replicated
@@ -75,8 +89,7 @@ export async function* walkProtectedSet(rules: RuleInput[], opts: WalkOptions = 
       if (after && !isSameOrAncestor(p, after) && dfsCompare(p, after) < 0) continue; // done before the cursor
       const alreadySent = after !== null && isSameOrAncestor(p, after);
       if (included && !alreadySent) {
-        const target = st.isSymbolicLink() ? await fs.readlink(p).catch(() => '') : undefined;
-        yield { kind: 'entry', entry: entryOf(p, st, target) };
+        yield { kind: 'entry', entry: entryOf(p, st, st.isSymbolicLink() ? readlinkOrEmpty(p) : undefined) };
       } else if (included && st.isFile() && st.nlink > 1) {
         entryOf(p, st); // remember the first name of a hard link even when it was sent before the cursor
       }

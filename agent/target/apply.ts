@@ -1,222 +1,294 @@
 // Applies file operations to the replica: whole files via temp + fsync + rename, ranges in place, metadata last.
+//
+// Speed: the mirror and replication apply many small operations, and each asynchronous fs call costs a trip
+// through libuv's four-thread pool (tens of microseconds, and a queue behind any fsync in flight). Calls that
+// only touch metadata or the page cache are therefore made synchronously; calls that take a directory's lock
+// (create, mkdir, rename), large writes and every fsync stay asynchronous. A mirror submits its operations to
+// a PathScheduler, so files in different directories are created, synced and renamed at the same time.
 import { createHash } from 'node:crypto';
-import fs from 'node:fs/promises';
+import fss from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { FileMeta, FileOp } from '../../shared/protocol/ops';
 import { TandemError } from '../../shared/errors';
 import { TEMP_PREFIX, type ReplicaFs } from './replica-fs';
+import { PathScheduler } from './path-scheduler';
 
 const IS_ROOT = process.getuid?.() === 0;
-/** Whole files finalized (fsync + metadata + rename) at the same time during a mirror batch. */
-const MAX_PARALLEL_FINALIZE = 8;
+/** Operations of a mirror batch admitted at once (the agent's thread pool runs 16 file system calls at a time). */
+const MAX_CONCURRENT_OPS = 64;
+/** Payload bytes those operations may hold in memory. */
+const MAX_CONCURRENT_BYTES = 64 * 1024 * 1024;
+/** Writes up to this size are made synchronously (page cache copy); larger ones go through the thread pool. */
+const SYNC_WRITE_MAX = 1024 * 1024;
+
+const fdatasync = promisify(fss.fdatasync);
+const fsync = promisify(fss.fsync);
+const openAsync = promisify(fss.open) as (p: string, flags: string) => Promise<number>;
+const renameAsync = promisify(fss.rename);
+const mkdirAsync = promisify(fss.mkdir);
+const writeAsync = (fd: number, buf: Buffer, off: number, len: number, pos: number) =>
+  new Promise<number>((resolve, reject) => fss.write(fd, buf, off, len, pos, (err, n) => (err ? reject(err) : resolve(n))));
 
 export function tempPathFor(target: string): string {
   const h = createHash('sha1').update(path.posix.basename(target)).digest('hex').slice(0, 20);
   return path.posix.join(path.posix.dirname(target), `${TEMP_PREFIX}${h}.part`);
 }
 
-export async function applyMeta(target: string, meta: FileMeta, isLink = false): Promise<void> {
+/** Owner (as root), mode and times of a path; a symlink gets owner and times only. */
+export function applyMeta(target: string, meta: FileMeta, isLink = false): void {
   const t = meta.mtimeMs / 1000;
   if (isLink) {
-    if (IS_ROOT) await fs.lchown(target, meta.uid, meta.gid);
-    await fs.lutimes(target, t, t);
+    if (IS_ROOT) fss.lchownSync(target, meta.uid, meta.gid);
+    fss.lutimesSync(target, t, t);
     return;
   }
-  if (IS_ROOT) await fs.chown(target, meta.uid, meta.gid);
-  await fs.chmod(target, meta.mode & 0o7777);
-  await fs.utimes(target, t, t);
+  if (IS_ROOT) fss.chownSync(target, meta.uid, meta.gid);
+  fss.chmodSync(target, meta.mode & 0o7777);
+  fss.utimesSync(target, t, t);
 }
 
-async function removeAny(p: string): Promise<void> {
-  await fs.rm(p, { recursive: true, force: true });
+function applyMetaFd(fd: number, meta: FileMeta): void {
+  const t = meta.mtimeMs / 1000;
+  if (IS_ROOT) fss.fchownSync(fd, meta.uid, meta.gid);
+  fss.fchmodSync(fd, meta.mode & 0o7777);
+  fss.futimesSync(fd, t, t);
 }
 
-async function ensureParent(target: string, dirty: Set<string>): Promise<void> {
-  const dir = path.posix.dirname(target);
-  await fs.mkdir(dir, { recursive: true });
-  dirty.add(dir);
+function removeAny(p: string): void {
+  fss.rmSync(p, { recursive: true, force: true });
 }
 
-/** Open handles of files written in place during a batch, fsynced before the batch is acknowledged. */
+async function writeAll(fd: number, payload: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < payload.length) {
+    const len = payload.length - done;
+    done += len <= SYNC_WRITE_MAX ? fss.writeSync(fd, payload, done, len, position + done) : await writeAsync(fd, payload, done, len, position + done);
+  }
+}
+
+/** A whole file being received into its temp file. */
+interface Incoming {
+  fd: number;
+  tmp: string;
+  next: number;
+}
+
+/** Source paths an operation touches, for ordering concurrent operations. */
+export function opPaths(op: FileOp): string[] {
+  if (op.op === 'rename') return [op.path, op.from];
+  if (op.op === 'hardlink') return [op.path, op.existing];
+  return [op.path];
+}
+
+/** One batch of operations: applied in order (or concurrently where order cannot matter), then commit() makes all of it durable. */
 export class ApplySession {
-  private handles = new Map<string, fs.FileHandle>();
+  /** Files written in place during the batch, fsynced before the batch is acknowledged. */
+  private handles = new Map<string, number>();
+  private incoming = new Map<string, Incoming>();
+  /** Directories known to exist in this batch (no mkdir needed). */
+  private knownDirs = new Set<string>();
+  private scheduler = new PathScheduler({ maxTasks: MAX_CONCURRENT_OPS, maxBytes: MAX_CONCURRENT_BYTES });
   readonly dirtyDirs = new Set<string>();
 
   constructor(private replica: ReplicaFs) {}
 
-  private async handle(target: string, create: boolean): Promise<fs.FileHandle> {
-    let h = this.handles.get(target);
-    if (!h) {
+  private async ensureParent(target: string): Promise<void> {
+    const dir = path.posix.dirname(target);
+    if (!this.knownDirs.has(dir)) {
+      await mkdirAsync(dir, { recursive: true });
+      this.knownDirs.add(dir);
+    }
+    this.dirtyDirs.add(dir);
+  }
+
+  /** Something may have turned a directory into something else: forget what we learnt about the tree. */
+  private forget(): void {
+    this.knownDirs.clear();
+    this.replica.forgetDirs();
+  }
+
+  private async handle(target: string, create: boolean): Promise<number> {
+    let fd = this.handles.get(target);
+    if (fd === undefined) {
       try {
-        h = await fs.open(target, 'r+');
+        fd = fss.openSync(target, 'r+');
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !create) throw err;
-        await ensureParent(target, this.dirtyDirs);
-        h = await fs.open(target, 'w+');
+        await this.ensureParent(target);
+        fd = await openAsync(target, 'w+');
       }
-      this.handles.set(target, h);
+      this.handles.set(target, fd);
     }
-    return h;
+    return fd;
   }
 
   private async closeHandle(target: string, sync: boolean): Promise<void> {
-    const h = this.handles.get(target);
-    if (!h) return;
+    const fd = this.handles.get(target);
+    if (fd === undefined) return;
     this.handles.delete(target);
     try {
-      if (sync) await h.datasync();
+      if (sync) await fdatasync(fd);
     } finally {
-      await h.close();
+      fss.closeSync(fd);
     }
   }
 
-  /** Whole files being finalized in the background, by target path. */
-  private finalizing = new Map<string, Promise<void>>();
-  private finalizeError: unknown = null;
-
-  private track(target: string, job: Promise<void>): void {
-    const p = job.catch((err) => { this.finalizeError ??= err; }).finally(() => {
-      if (this.finalizing.get(target) === p) this.finalizing.delete(target);
-    });
-    this.finalizing.set(target, p);
+  private dropIncoming(target: string): void {
+    const inc = this.incoming.get(target);
+    if (!inc) return;
+    this.incoming.delete(target);
+    fss.closeSync(inc.fd);
+    removeAny(inc.tmp);
   }
 
-  /** Everything but whole-file writes waits for pending finalizations, so operations keep their order. */
-  private async settle(target?: string): Promise<void> {
-    if (target !== undefined) await this.finalizing.get(target);
-    else await Promise.all(this.finalizing.values());
-    if (this.finalizeError) {
-      const err = this.finalizeError;
-      this.finalizeError = null;
+  /** Whole-file content: chunks go to a temp file; the last one syncs it, sets metadata and renames it into place. */
+  private async writeWholeFile(op: Extract<FileOp, { op: 'file' }>, target: string, payload: Buffer): Promise<void> {
+    let inc = this.incoming.get(target);
+    if (op.offset === 0) {
+      if (inc) this.dropIncoming(target);
+      await this.closeHandle(target, false);
+      await this.ensureParent(target);
+      const tmp = tempPathFor(target);
+      inc = { fd: await openAsync(tmp, 'w'), tmp, next: 0 };
+      this.incoming.set(target, inc);
+    } else if (!inc) {
+      // Continuation of a file begun in an earlier batch (replication chunks): the temp file must hold exactly
+      // the bytes before this chunk.
+      const tmp = tempPathFor(target);
+      const st = fss.statSync(tmp, { throwIfNoEntry: false });
+      if (!st || st.size !== op.offset) {
+        throw new TandemError('file_chunk_gap', `Chunk at ${op.offset} of "${op.path}" does not follow the ${st?.size ?? 0} bytes received; resend the file.`, 409);
+      }
+      inc = { fd: fss.openSync(tmp, 'r+'), tmp, next: op.offset };
+      this.incoming.set(target, inc);
+    } else if (inc.next !== op.offset) {
+      this.dropIncoming(target);
+      throw new TandemError('file_chunk_gap', `Chunk at ${op.offset} of "${op.path}" does not follow the ${inc.next} bytes received; resend the file.`, 409);
+    }
+    try {
+      await writeAll(inc.fd, payload, op.offset);
+    } catch (err) {
+      this.dropIncoming(target);
       throw err;
     }
+    inc.next = op.offset + payload.length;
+    if (!op.final) return;
+    this.incoming.delete(target);
+    try {
+      if (inc.next !== op.size) fss.ftruncateSync(inc.fd, op.size);
+      applyMetaFd(inc.fd, op.meta);
+      await fdatasync(inc.fd);
+    } catch (err) {
+      fss.closeSync(inc.fd);
+      removeAny(inc.tmp);
+      throw err;
+    } 
+    fss.closeSync(inc.fd);
+    try {
+      await renameAsync(inc.tmp, target);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EISDIR' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+      removeAny(target); // a directory where the file goes: the source has a file there now
+      this.forget();
+      await renameAsync(inc.tmp, target);
+    }
+    this.dirtyDirs.add(path.posix.dirname(target));
   }
 
+  /**
+   * Admits an operation to run concurrently with others that touch unrelated paths (a mirror batch).
+   * Resolves once admitted; `settled` hears the outcome (no error = applied). commit() waits for everything admitted.
+   */
+  submit(op: FileOp, payload: Buffer, settled: (err?: unknown) => void): Promise<void> {
+    return this.scheduler.submit({ paths: opPaths(op), bytes: payload.length, run: () => this.run(op, payload).then(() => settled(), settled) });
+  }
+
+  /** Applies one operation after everything submitted before it (in-order replication). */
   async apply(op: FileOp, payload: Buffer): Promise<void> {
-    if (op.op !== 'file') await this.settle();
+    await this.scheduler.drain();
+    await this.run(op, payload);
+  }
+
+  private async run(op: FileOp, payload: Buffer): Promise<void> {
+    if (op.op === 'file') return this.writeWholeFile(op, await this.replica.resolve(op.path), payload);
     if (op.op === 'rename') {
       const from = await this.replica.resolve(op.from);
       const to = await this.replica.resolve(op.path);
       await this.closeHandle(from, true);
       await this.closeHandle(to, false);
-      await ensureParent(to, this.dirtyDirs);
-      await removeAny(to).catch(() => {});
-      await fs.rename(from, to);
+      await this.ensureParent(to);
+      removeAny(to);
+      fss.renameSync(from, to);
       this.dirtyDirs.add(path.posix.dirname(from));
-      this.replica.forgetDirs();
+      this.forget();
       return;
     }
     const target = await this.replica.resolve(op.path);
     switch (op.op) {
       case 'mkdir': {
-        const st = await fs.lstat(target).catch(() => null);
-        if (st && !st.isDirectory()) { await removeAny(target); this.replica.forgetDirs(); }
+        const st = fss.lstatSync(target, { throwIfNoEntry: false });
+        if (st && !st.isDirectory()) { removeAny(target); this.forget(); }
         if (!st || !st.isDirectory()) {
-          await ensureParent(target, this.dirtyDirs);
-          await fs.mkdir(target, { recursive: true });
+          await this.ensureParent(target);
+          await mkdirAsync(target, { recursive: true });
         }
-        await applyMeta(target, op.meta);
-        return;
-      }
-      case 'file': {
-        await this.settle(target);
-        const tmp = tempPathFor(target);
-        let fh: fs.FileHandle;
-        if (op.offset === 0) {
-          await ensureParent(target, this.dirtyDirs);
-          fh = await fs.open(tmp, 'w');
-        } else {
-          const st = await fs.stat(tmp).catch(() => null);
-          if (!st || st.size !== op.offset) {
-            throw new TandemError('file_chunk_gap', `Chunk at ${op.offset} of "${op.path}" does not follow the ${st?.size ?? 0} bytes received; resend the file.`, 409);
-          }
-          fh = await fs.open(tmp, 'r+');
-        }
-        try {
-          if (payload.length) await fh.write(payload, 0, payload.length, op.offset);
-        } catch (err) {
-          await fh.close();
-          throw err;
-        }
-        if (!op.final) {
-          await fh.close();
-          return;
-        }
-        // The slow part (fsync, metadata, rename into place) runs alongside the next files; commit() waits for all.
-        await this.closeHandle(target, false);
-        const size = op.size;
-        const meta = op.meta;
-        this.track(target, (async () => {
-          try {
-            await fh.truncate(size);
-            await fh.datasync();
-          } finally {
-            await fh.close();
-          }
-          const st = await fs.lstat(target).catch(() => null);
-          if (st?.isDirectory()) { await removeAny(target); this.replica.forgetDirs(); }
-          await applyMeta(tmp, meta);
-          await fs.rename(tmp, target);
-        })());
-        this.dirtyDirs.add(path.posix.dirname(target));
-        if (this.finalizing.size >= MAX_PARALLEL_FINALIZE) await Promise.race(this.finalizing.values());
+        this.knownDirs.add(target);
+        applyMeta(target, op.meta);
         return;
       }
       case 'write': {
-        const h = await this.handle(target, true);
-        await h.write(payload, 0, payload.length, op.offset);
+        const fd = await this.handle(target, true);
+        await writeAll(fd, payload, op.offset);
         return;
       }
       case 'truncate': {
-        const h = await this.handle(target, true);
-        await h.truncate(op.size);
+        fss.ftruncateSync(await this.handle(target, true), op.size);
         return;
       }
       case 'symlink': {
         await this.closeHandle(target, false);
         const tmp = tempPathFor(target);
-        await ensureParent(target, this.dirtyDirs);
-        await removeAny(tmp);
-        await fs.symlink(op.target, tmp);
-        if (op.meta) await applyMeta(tmp, op.meta, true);
-        const st = await fs.lstat(target).catch(() => null);
-        if (st?.isDirectory()) await removeAny(target);
-        await fs.rename(tmp, target);
-        this.replica.forgetDirs();
+        await this.ensureParent(target);
+        removeAny(tmp);
+        fss.symlinkSync(op.target, tmp);
+        if (op.meta) applyMeta(tmp, op.meta, true);
+        const st = fss.lstatSync(target, { throwIfNoEntry: false });
+        if (st?.isDirectory()) removeAny(target);
+        fss.renameSync(tmp, target);
+        this.forget();
         return;
       }
       case 'hardlink': {
         const existing = await this.replica.resolve(op.existing);
         await this.closeHandle(target, true);
-        const [a, b] = await Promise.all([fs.lstat(existing), fs.lstat(target).catch(() => null)]);
+        const a = fss.lstatSync(existing);
+        const b = fss.lstatSync(target, { throwIfNoEntry: false });
         if (b && a.ino === b.ino && a.dev === b.dev) return;
         const tmp = tempPathFor(target);
-        await ensureParent(target, this.dirtyDirs);
-        await removeAny(tmp);
-        await fs.link(existing, tmp);
-        if (b?.isDirectory()) await removeAny(target);
-        await fs.rename(tmp, target);
+        await this.ensureParent(target);
+        removeAny(tmp);
+        fss.linkSync(existing, tmp);
+        if (b?.isDirectory()) removeAny(target);
+        fss.renameSync(tmp, target);
         return;
       }
       case 'meta': {
-        const h = this.handles.get(target);
-        if (h) {
+        const fd = this.handles.get(target);
+        if (fd !== undefined) {
           // A file being written in this batch: set its metadata through the open handle; commit() syncs it once.
-          const t = op.meta.mtimeMs / 1000;
-          if (IS_ROOT) await h.chown(op.meta.uid, op.meta.gid);
-          await h.chmod(op.meta.mode & 0o7777);
-          await h.utimes(t, t);
+          applyMetaFd(fd, op.meta);
           return;
         }
-        const st = await fs.lstat(target);
-        await applyMeta(target, op.meta, st.isSymbolicLink());
+        applyMeta(target, op.meta, fss.lstatSync(target).isSymbolicLink());
         return;
       }
       case 'delete': {
         await this.closeHandle(target, false);
-        await removeAny(target);
+        removeAny(target);
         this.dirtyDirs.add(path.posix.dirname(target));
-        this.replica.forgetDirs();
+        this.forget();
         return;
       }
     }
@@ -224,21 +296,26 @@ export class ApplySession {
 
   /** Makes everything applied in this session durable: file data, then the directory entries. */
   async commit(): Promise<void> {
-    await this.settle();
-    for (const t of [...this.handles.keys()]) await this.closeHandle(t, true);
-    for (const d of this.dirtyDirs) {
-      const h = await fs.open(d, 'r').catch(() => null);
-      if (h) {
-        await h.sync().catch(() => {});
-        await h.close();
-      }
+    await this.scheduler.drain();
+    for (const t of [...this.incoming.keys()]) {
+      // A file whose last chunk has not arrived stays as its temp file (a later batch continues it).
+      const inc = this.incoming.get(t)!;
+      this.incoming.delete(t);
+      try { await fdatasync(inc.fd); } finally { fss.closeSync(inc.fd); }
     }
+    await Promise.all([...this.handles.keys()].map((t) => this.closeHandle(t, true)));
+    await Promise.all([...this.dirtyDirs].map(async (d) => {
+      let fd: number;
+      try { fd = fss.openSync(d, 'r'); } catch { return; }
+      try { await fsync(fd); } catch { /* some file systems cannot sync a directory */ } finally { fss.closeSync(fd); }
+    }));
     this.dirtyDirs.clear();
   }
 
   async abort(): Promise<void> {
-    await Promise.all(this.finalizing.values());
-    this.finalizeError = null;
+    await this.scheduler.drain();
+    for (const inc of this.incoming.values()) fss.closeSync(inc.fd);
+    this.incoming.clear();
     for (const t of [...this.handles.keys()]) await this.closeHandle(t, false).catch(() => {});
   }
 }

@@ -1,6 +1,7 @@
 // The target's half of a mirror or verify: for each source entry, what it needs (nothing, metadata, whole file,
 // or block hashes for a delta), plus orphan handling for each directory the source listed.
 import fs from 'node:fs/promises';
+import fss from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ManifestEntry, type FileMeta } from '../../shared/protocol/ops';
@@ -41,20 +42,29 @@ function metaDiffers(st: import('node:fs').Stats, meta: FileMeta, isLink: boolea
   return false;
 }
 
+function lstatOrNull(p: string): import('node:fs').Stats | null {
+  try {
+    return fss.lstatSync(p, { throwIfNoEntry: false }) ?? null;
+  } catch {
+    return null;
+  }
+}
+
 async function needFor(replica: ReplicaFs, req: ManifestRequest, e: ManifestEntry): Promise<Need> {
   const target = await replica.resolve(e.path);
-  const st = await fs.lstat(target).catch(() => null);
+  // Synchronous lstat/readlink: metadata lookups are far cheaper than a thread-pool trip each.
+  const st = lstatOrNull(target);
   if (e.type === 'dir') {
     if (!st?.isDirectory()) return { action: 'mkdir', reason: st ? 'not_a_directory' : 'missing' };
     return metaDiffers(st, e.meta, false) ? { action: 'mkdir', reason: 'metadata' } : { action: 'skip', reason: 'identical' };
   }
   if (e.type === 'symlink') {
     if (!st?.isSymbolicLink()) return { action: 'symlink', reason: st ? 'not_a_symlink' : 'missing' };
-    if ((await fs.readlink(target)) !== e.target) return { action: 'symlink', reason: 'link_target' };
+    if (fss.readlinkSync(target) !== e.target) return { action: 'symlink', reason: 'link_target' };
     return metaDiffers(st, e.meta, true) && req.mode === 'all' ? { action: 'symlink', reason: 'metadata' } : { action: 'skip', reason: 'identical' };
   }
   if (e.linkOf) {
-    const first = await fs.lstat(await replica.resolve(e.linkOf)).catch(() => null);
+    const first = lstatOrNull(await replica.resolve(e.linkOf));
     if (st && first && st.ino === first.ino && st.dev === first.dev) return { action: 'skip', reason: 'identical' };
     return { action: 'hardlink', reason: 'link' };
   }
@@ -76,12 +86,19 @@ async function needFor(replica: ReplicaFs, req: ManifestRequest, e: ManifestEntr
   return { action: 'whole', reason: sameData ? 'mirror_all' : 'size_or_time' };
 }
 
-async function handleOrphans(replica: ReplicaFs, req: ManifestRequest, out: ManifestResponse['orphans']): Promise<void> {
+interface Orphan {
+  sourcePath: string;
+  victim: string;
+}
+
+/** Lists what the target has in each listed directory that the source does not (and may be touched). */
+async function findOrphans(replica: ReplicaFs, req: ManifestRequest): Promise<Orphan[]> {
+  const found: Orphan[] = [];
   for (const d of req.dirs) {
     const targetDir = await replica.resolve(d.path);
     let names: string[];
     try {
-      names = await fs.readdir(targetDir);
+      names = fss.readdirSync(targetDir);
     } catch {
       continue;
     }
@@ -93,31 +110,48 @@ async function handleOrphans(replica: ReplicaFs, req: ManifestRequest, out: Mani
       if (replica.matcher.isProtectedFromOrphanDeletion(sourcePath)) continue;
       const victim = path.posix.join(targetDir, name);
       if (req.orphans.moveTo && isSameOrInside(victim, req.orphans.moveTo)) continue;
-      out.found++;
-      if (out.paths.length < 1000) out.paths.push(sourcePath);
-      if (req.purpose === 'verify' || req.orphans.action === 'keep') {
-        out.kept++;
-      } else if (req.orphans.action === 'delete') {
-        await fs.rm(victim, { recursive: true, force: true });
-        replica.forgetDirs();
-        out.removed++;
-      } else {
-        if (!req.orphans.moveTo) throw new TandemError('orphans_move_to_missing', 'Orphans are set to move but no moveTo folder is configured.');
-        const dest = joinAbsolute(req.orphans.moveTo, sourcePath.slice(1));
-        await fs.mkdir(path.posix.dirname(dest), { recursive: true });
-        await fs.rm(dest, { recursive: true, force: true });
-        await fs.rename(victim, dest);
-        replica.forgetDirs();
-        out.moved++;
-      }
+      found.push({ sourcePath, victim });
+    }
+  }
+  return found;
+}
+
+async function handleOrphans(replica: ReplicaFs, req: ManifestRequest, orphans: Orphan[], out: ManifestResponse['orphans']): Promise<void> {
+  for (const { sourcePath, victim } of orphans) {
+    out.found++;
+    if (out.paths.length < 1000) out.paths.push(sourcePath);
+    if (req.purpose === 'verify' || req.orphans.action === 'keep') {
+      out.kept++;
+    } else if (req.orphans.action === 'delete') {
+      await fs.rm(victim, { recursive: true, force: true });
+      replica.forgetDirs();
+      out.removed++;
+    } else {
+      if (!req.orphans.moveTo) throw new TandemError('orphans_move_to_missing', 'Orphans are set to move but no moveTo folder is configured.');
+      const dest = joinAbsolute(req.orphans.moveTo, sourcePath.slice(1));
+      await fs.mkdir(path.posix.dirname(dest), { recursive: true });
+      await fs.rm(dest, { recursive: true, force: true });
+      await fs.rename(victim, dest);
+      replica.forgetDirs();
+      out.moved++;
     }
   }
 }
 
-export async function answerManifest(replica: ReplicaFs, req: ManifestRequest): Promise<ManifestResponse> {
+/**
+ * Answers a manifest batch. Reading (what each entry needs, which orphans exist) runs alongside the job's
+ * applier, so the source can exchange the next batch's manifest while the current one streams; removing or
+ * moving orphans runs inside `exclusive`, like any other change to the replica.
+ */
+export async function answerManifest(
+  replica: ReplicaFs, req: ManifestRequest, exclusive: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn(),
+): Promise<ManifestResponse> {
   const needs: Need[] = [];
   for (const e of req.entries) needs.push(await needFor(replica, req, e));
-  const orphans = { found: 0, removed: 0, moved: 0, kept: 0, paths: [] as string[] };
-  await handleOrphans(replica, req, orphans);
-  return { needs, orphans };
+  const out = { found: 0, removed: 0, moved: 0, kept: 0, paths: [] as string[] };
+  const orphans = await findOrphans(replica, req);
+  const changes = orphans.length > 0 && req.purpose === 'mirror' && req.orphans.action !== 'keep';
+  if (changes) await exclusive(() => handleOrphans(replica, req, orphans, out));
+  else await handleOrphans(replica, req, orphans, out);
+  return { needs, orphans: out };
 }

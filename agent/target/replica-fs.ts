@@ -1,6 +1,6 @@
 // The one place the target reaches its file system: maps source paths into the job's replica roots and refuses
 // anything that would leave them (.., NUL, paths outside the protected set, writes through symlinks).
-import { lstat } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
 import path from 'node:path';
 import { TandemError } from '../../shared/errors';
 import { compileRules, type RuleMatcher, type RuleInput } from '../../shared/rules';
@@ -63,15 +63,12 @@ export class ReplicaFs {
       chain.push(dir);
       dir = path.posix.dirname(dir);
     }
+    // Synchronous lstat: a lookup, far cheaper than a trip through the thread pool (which may be busy with fsyncs).
     for (const d of chain) {
-      try {
-        const st = await lstat(d);
-        if (st.isSymbolicLink()) this.refuse('path_through_symlink', `"${sourcePath}" would be written through the symlink "${d}" on the target; refused.`);
-        if (!st.isDirectory()) return target; // a file in the way: the op replaces or fails visibly
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return target; // parents will be created as real dirs
-        throw err;
-      }
+      const st = lstatSync(d, { throwIfNoEntry: false });
+      if (!st) return target; // parents will be created as real dirs
+      if (st.isSymbolicLink()) this.refuse('path_through_symlink', `"${sourcePath}" would be written through the symlink "${d}" on the target; refused.`);
+      if (!st.isDirectory()) return target; // a file in the way: the op replaces or fails visibly
       this.safeDirs.add(d);
     }
     return target;

@@ -245,30 +245,40 @@ export class TargetJob {
 
   manifest(body: unknown): Promise<ManifestResponse> {
     const req = ManifestRequest.parse(body);
-    return this.serial(() => answerManifest(this.replica, req));
+    // Not serialised with the applier: the source asks for the next batch's manifest while this one streams.
+    return answerManifest(this.replica, req, (fn) => this.serial(fn));
   }
 
   apply(source: AsyncIterable<Uint8Array>): Promise<ApplyResult> {
     return this.serial(async () => {
       const session = new ApplySession(this.replica);
       const result: ApplyResult = { applied: 0, refused: [], bytes: 0 };
+      let failed: { err: unknown } | null = null as { err: unknown } | null;
       try {
         for await (const frame of decodeFrames(source, { maxFrameBytes: MAX_FRAME_BYTES, counter: this.wire })) {
           if (frame.type !== FrameType.fileOp) throw new TandemError('frame_unexpected', `Unexpected frame type ${frame.type} on the apply stream.`);
           const op = FileOp.parse(frame.header);
-          try {
-            await session.apply(op, frame.payload);
-            result.applied++;
-            result.bytes += frame.payload.length;
-          } catch (err) {
+          if (failed) throw failed.err;
+          // Operations on unrelated paths run concurrently; the session keeps each path's operations in order.
+          const bytes = frame.payload.length;
+          await session.submit(op, frame.payload, (err) => {
+            if (err === undefined) {
+              result.applied++;
+              result.bytes += bytes;
+              return;
+            }
             const e = err as TandemError;
-            if (!(err instanceof TandemError) || !e.code.startsWith('path_')) throw err;
+            if (!(err instanceof TandemError) || !e.code.startsWith('path_')) {
+              failed ??= { err };
+              return;
+            }
             // Refused paths are logged and counted, never performed; the rest of the batch goes on.
             result.refused.push({ path: op.path.slice(0, 500), code: e.code, message: e.message });
             this.ctx.log.warn({ job: this.jobId, code: e.code, path: op.path.slice(0, 500) }, 'refused operation');
-          }
+          });
         }
         await session.commit();
+        if (failed) throw failed.err;
         this.lastApplyAt = Date.now();
         this.lastError = null;
         return result;

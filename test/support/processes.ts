@@ -45,7 +45,9 @@ export interface Proc {
 }
 
 function startProcess(args: string[], readyPattern: RegExp, env: NodeJS.ProcessEnv = {}): Promise<Proc & { match: RegExpMatchArray }> {
-  const child = spawn(process.execPath, [TANDEM_BIN, ...args], {
+  // TANDEM_TEST_NODE_ARGS passes node flags to hub and agent processes (e.g. --cpu-prof for profiling a benchmark).
+  const nodeArgs = (process.env.TANDEM_TEST_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, TANDEM_BIN, ...args], {
     env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -139,6 +139,8 @@ export class ChangeCapture {
   private readonly lastWarning = new Map<CaptureWarningCode, number>();
   private hashQueue: string[] = [];
   private hashing: Promise<void> | undefined;
+  /** Background hashing waits while this is set (a mirror is reading the same files and needs the disk). */
+  private hashingHeld = false;
   private counters = { opsEmitted: 0, bytesEmitted: 0, batches: 0 };
 
   constructor(private readonly options: ChangeCaptureOptions) {
@@ -544,8 +546,17 @@ export class ChangeCapture {
     await this.store.persist(this.tree, changes);
   }
 
+  /**
+   * Holds the background block-index build while a mirror runs: both read every file, and the mirror is what
+   * the operator waits for. Files changed meanwhile are sent whole once, as without an index.
+   */
+  holdBackgroundHashing(held: boolean): void {
+    this.hashingHeld = held;
+    if (!held) this.startHashing();
+  }
+
   private startHashing(): void {
-    if (this.hashing || this.hashQueue.length === 0) return;
+    if (this.hashing || this.hashingHeld || this.hashQueue.length === 0) return;
     this.hashing = this.hashLoop().finally(() => {
       this.hashing = undefined;
     });
@@ -557,7 +568,7 @@ export class ChangeCapture {
    * meanwhile; otherwise the next change simply sends the whole file once.
    */
   private async hashLoop(): Promise<void> {
-    while (this.running && this.hashQueue.length > 0) {
+    while (this.running && !this.hashingHeld && this.hashQueue.length > 0) {
       const key = this.hashQueue.shift()!;
       const node = this.tree.node(key);
       if (!node || node.kind !== 'file' || node.hashes) continue;

@@ -1,6 +1,8 @@
 // The capture's only reads of metadata: one lstat (plus readlink for symlinks) per path, and
-// directory listings. Symlinks are never followed.
-import { lstat, readdir, readlink } from 'node:fs/promises';
+// directory listings. Symlinks are never followed. The calls are synchronous: a metadata lookup costs a few
+// microseconds, a trip through libuv's thread pool tens (and waits behind any slow call there), and the
+// capture makes one per changed path.
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import type { Observed } from './types';
 
 /** Errors that mean "nothing is there (any more)", as opposed to "could not look". */
@@ -17,7 +19,7 @@ const toMs = (ns: bigint): number => Number(ns / 1000n) / 1000;
 export async function observePath(path: string): Promise<Observed | null> {
   let st;
   try {
-    st = await lstat(path, { bigint: true });
+    st = lstatSync(path, { bigint: true });
   } catch (err) {
     if (isGone(err)) return null;
     throw err;
@@ -37,7 +39,7 @@ export async function observePath(path: string): Promise<Observed | null> {
   };
   if (kind === 'symlink') {
     try {
-      obs.target = await readlink(path);
+      obs.target = readlinkSync(path);
     } catch (err) {
       if (isGone(err) || (err as NodeJS.ErrnoException).code === 'EINVAL') return null; // replaced meanwhile
       throw err;
@@ -49,7 +51,7 @@ export async function observePath(path: string): Promise<Observed | null> {
 /** Names in a directory, or null when it is gone or no longer a directory. */
 export async function listDir(dir: string): Promise<string[] | null> {
   try {
-    return await readdir(dir);
+    return readdirSync(dir);
   } catch (err) {
     if (isGone(err)) return null;
     throw err;

@@ -1,0 +1,110 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { FileMeta, FileOp } from '../../shared/protocol/ops';
+import { ApplySession } from './apply';
+import { ReplicaFs } from './replica-fs';
+
+const SRC = '/srcroot';
+let root: string;
+let replica: ReplicaFs;
+
+beforeEach(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), 'tandem-apply-'));
+  replica = new ReplicaFs([{ path: SRC, type: 'include' }], { mode: 'custom', entries: [{ source: SRC, target: root }] }, 'src');
+});
+afterEach(async () => {
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+const meta = (mode: number, mtimeSec: number): FileMeta => ({ mode, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, mtimeMs: mtimeSec * 1000 });
+const whole = (p: string, data: string, m = meta(0o640, 1_600_000_000)): [FileOp, Buffer] =>
+  [{ op: 'file', path: `${SRC}${p}`, offset: 0, final: true, size: Buffer.byteLength(data), meta: m }, Buffer.from(data)];
+
+/** Submits ops the way the mirror's apply stream does and commits; returns the errors reported per op. */
+async function submitAll(ops: Array<[FileOp, Buffer]>): Promise<unknown[]> {
+  const s = new ApplySession(replica);
+  const errors: unknown[] = [];
+  for (const [op, payload] of ops) await s.submit(op, payload, (err) => { if (err) errors.push(err); });
+  await s.commit();
+  return errors;
+}
+
+describe('ApplySession (concurrent mirror apply)', () => {
+  it('lands files of many directories with their content and metadata, and directory times set last', async () => {
+    const ops: Array<[FileOp, Buffer]> = [];
+    for (let d = 0; d < 6; d++) {
+      ops.push([{ op: 'mkdir', path: `${SRC}/d${d}`, meta: meta(0o750, 1_500_000_000) }, Buffer.alloc(0)]);
+      for (let f = 0; f < 20; f++) ops.push(whole(`/d${d}/f${f}.txt`, `dir ${d} file ${f} `.repeat(f + 1)));
+      ops.push([{ op: 'meta', path: `${SRC}/d${d}`, meta: meta(0o750, 1_500_000_000 + d) }, Buffer.alloc(0)]);
+    }
+    expect(await submitAll(ops)).toEqual([]);
+    for (let d = 0; d < 6; d++) {
+      const dst = await fs.stat(path.join(root, `d${d}`));
+      expect(dst.mode & 0o7777).toBe(0o750);
+      // Set after the 20 files were renamed into the directory, or their creation would have moved it.
+      expect(Math.floor(dst.mtimeMs / 1000)).toBe(1_500_000_000 + d);
+      for (let f = 0; f < 20; f++) {
+        const file = path.join(root, `d${d}`, `f${f}.txt`);
+        expect(await fs.readFile(file, 'utf8')).toBe(`dir ${d} file ${f} `.repeat(f + 1));
+        const st = await fs.stat(file);
+        expect(st.mode & 0o7777).toBe(0o640);
+        expect(st.mtimeMs).toBe(1_600_000_000_000);
+      }
+    }
+    // No temp files left behind.
+    const all = await fs.readdir(root, { recursive: true });
+    expect(all.filter((n) => n.includes('.tandem.'))).toEqual([]);
+  });
+
+  it('writes a file sent in chunks in order, and a later copy of the same path wins', async () => {
+    const m = meta(0o600, 1_700_000_000);
+    const errors = await submitAll([
+      [{ op: 'file', path: `${SRC}/big`, offset: 0, final: false, size: 3, meta: m }, Buffer.from('abc')],
+      [{ op: 'file', path: `${SRC}/big`, offset: 3, final: false, size: 6, meta: m }, Buffer.from('def')],
+      [{ op: 'file', path: `${SRC}/big`, offset: 6, final: true, size: 9, meta: m }, Buffer.from('ghi')],
+      whole('/twice', 'first'),
+      whole('/twice', 'second'),
+    ]);
+    expect(errors).toEqual([]);
+    expect(await fs.readFile(path.join(root, 'big'), 'utf8')).toBe('abcdefghi');
+    expect(await fs.readFile(path.join(root, 'twice'), 'utf8')).toBe('second');
+  });
+
+  it('refuses a chunk that does not follow the bytes received, and leaves no partial file', async () => {
+    const m = meta(0o600, 1_700_000_000);
+    const errors = await submitAll([
+      [{ op: 'file', path: `${SRC}/gap`, offset: 0, final: false, size: 3, meta: m }, Buffer.from('abc')],
+      [{ op: 'file', path: `${SRC}/gap`, offset: 10, final: true, size: 13, meta: m }, Buffer.from('xyz')],
+    ]);
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as { code: string }).code).toBe('file_chunk_gap');
+    await expect(fs.stat(path.join(root, 'gap'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('replaces a directory by a file when the source has a file there now', async () => {
+    await fs.mkdir(path.join(root, 'was-dir', 'inner'), { recursive: true });
+    expect(await submitAll([whole('/was-dir', 'now a file')])).toEqual([]);
+    expect(await fs.readFile(path.join(root, 'was-dir'), 'utf8')).toBe('now a file');
+  });
+
+  it('reports a path that escapes the replica as refused without touching anything else', async () => {
+    const errors = await submitAll([whole('/ok', 'fine'), [{ ...whole('/x', 'bad')[0], path: `${SRC}/../etc/evil` } as FileOp, Buffer.from('bad')]]);
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as { code: string }).code).toMatch(/^path_/);
+    expect(await fs.readFile(path.join(root, 'ok'), 'utf8')).toBe('fine');
+  });
+});
+
+describe('ApplySession (in-order apply)', () => {
+  it('applies a new file, a rename and an in-place write in order', async () => {
+    const s = new ApplySession(replica);
+    await s.apply(...whole('/a', 'hello world'));
+    await s.apply({ op: 'rename', path: `${SRC}/sub/b`, from: `${SRC}/a` }, Buffer.alloc(0));
+    await s.apply({ op: 'write', path: `${SRC}/sub/b`, offset: 6 }, Buffer.from('WORLD'));
+    await s.commit();
+    await expect(fs.stat(path.join(root, 'a'))).rejects.toThrow(/ENOENT/);
+    expect(await fs.readFile(path.join(root, 'sub', 'b'), 'utf8')).toBe('hello WORLD');
+  });
+});
