@@ -11,7 +11,8 @@ import type { PeerClient } from '../peer/client';
 import type { ManifestResponse, Need } from '../target/manifest';
 import { walkProtectedSet, type WalkItem } from './walker';
 
-export const CHUNK_BYTES = 4 * 1024 * 1024;
+/** Data per frame for whole files and block ranges: 1 MiB streams through TLS better than larger pieces. */
+export const CHUNK_BYTES = 1024 * 1024;
 export const BATCH_ENTRIES = 512;
 /** A batch is also cut once its files add up to this, so a resume never repeats much work. */
 export const BATCH_BYTES = 32 * 1024 * 1024;

@@ -72,6 +72,20 @@ interface Incoming {
   fd: number;
   tmp: string;
   next: number;
+  /** Bytes written since the last background flush started. */
+  unflushed: number;
+  /** A background fdatasync in progress, so the final one has little left to write. */
+  flushing: Promise<void> | null;
+}
+
+/** A large file is flushed in the background every this many bytes while it arrives. */
+const BACKGROUND_FLUSH_BYTES = 64 * 1024 * 1024;
+
+function startBackgroundFlush(inc: Incoming): void {
+  if (inc.flushing || inc.unflushed < BACKGROUND_FLUSH_BYTES) return;
+  inc.unflushed = 0;
+  // Errors here are not lost: the final fdatasync reports the same failure.
+  inc.flushing = fdatasync(inc.fd).catch(() => {}).finally(() => { inc.flushing = null; });
 }
 
 /** Source paths an operation touches, for ordering concurrent operations. */
@@ -134,10 +148,11 @@ export class ApplySession {
     }
   }
 
-  private dropIncoming(target: string): void {
+  private async dropIncoming(target: string): Promise<void> {
     const inc = this.incoming.get(target);
     if (!inc) return;
     this.incoming.delete(target);
+    await inc.flushing;
     fss.closeSync(inc.fd);
     removeAny(inc.tmp);
   }
@@ -146,11 +161,11 @@ export class ApplySession {
   private async writeWholeFile(op: Extract<FileOp, { op: 'file' }>, target: string, payload: Buffer): Promise<void> {
     let inc = this.incoming.get(target);
     if (op.offset === 0) {
-      if (inc) this.dropIncoming(target);
+      if (inc) await this.dropIncoming(target);
       await this.closeHandle(target, false);
       await this.ensureParent(target);
       const tmp = tempPathFor(target);
-      inc = { fd: await openAsync(tmp, 'w'), tmp, next: 0 };
+      inc = { fd: await openAsync(tmp, 'w'), tmp, next: 0, unflushed: 0, flushing: null };
       this.incoming.set(target, inc);
     } else if (!inc) {
       // Continuation of a file begun in an earlier batch (replication chunks): the temp file must hold exactly
@@ -160,21 +175,26 @@ export class ApplySession {
       if (!st || st.size !== op.offset) {
         throw new TandemError('file_chunk_gap', `Chunk at ${op.offset} of "${op.path}" does not follow the ${st?.size ?? 0} bytes received; resend the file.`, 409);
       }
-      inc = { fd: fss.openSync(tmp, 'r+'), tmp, next: op.offset };
+      inc = { fd: fss.openSync(tmp, 'r+'), tmp, next: op.offset, unflushed: 0, flushing: null };
       this.incoming.set(target, inc);
     } else if (inc.next !== op.offset) {
-      this.dropIncoming(target);
+      await this.dropIncoming(target);
       throw new TandemError('file_chunk_gap', `Chunk at ${op.offset} of "${op.path}" does not follow the ${inc.next} bytes received; resend the file.`, 409);
     }
     try {
       await writeAll(inc.fd, payload, op.offset);
     } catch (err) {
-      this.dropIncoming(target);
+      await this.dropIncoming(target);
       throw err;
     }
     inc.next = op.offset + payload.length;
-    if (!op.final) return;
+    inc.unflushed += payload.length;
+    if (!op.final) {
+      startBackgroundFlush(inc);
+      return;
+    }
     this.incoming.delete(target);
+    await inc.flushing;
     try {
       if (inc.next !== op.size) fss.ftruncateSync(inc.fd, op.size);
       applyMetaFd(inc.fd, op.meta);
@@ -301,6 +321,7 @@ export class ApplySession {
       // A file whose last chunk has not arrived stays as its temp file (a later batch continues it).
       const inc = this.incoming.get(t)!;
       this.incoming.delete(t);
+      await inc.flushing;
       try { await fdatasync(inc.fd); } finally { fss.closeSync(inc.fd); }
     }
     await Promise.all([...this.handles.keys()].map((t) => this.closeHandle(t, true)));
@@ -314,7 +335,10 @@ export class ApplySession {
 
   async abort(): Promise<void> {
     await this.scheduler.drain();
-    for (const inc of this.incoming.values()) fss.closeSync(inc.fd);
+    for (const inc of this.incoming.values()) {
+      await inc.flushing;
+      fss.closeSync(inc.fd);
+    }
     this.incoming.clear();
     for (const t of [...this.handles.keys()]) await this.closeHandle(t, false).catch(() => {});
   }
