@@ -48,6 +48,7 @@ program.command('agent')
   .option('--listen <addr>', 'data port listen address (default 0.0.0.0)')
   .option('--advertise <addrs>', 'comma-separated addresses peers use to reach this agent')
   .option('--poll-wait <sec>', 'long-poll wait in seconds (default 20)')
+  .option('--nice <n>', 'CPU niceness 0..19 (env TANDEM_AGENT_NICE; default 10: below the protected application)')
   .option('--log-level <level>', 'pino log level')
   .option('--print-config', 'print the effective configuration (secrets masked) and exit')
   .action(async (o) => {

@@ -18,6 +18,11 @@ export const AgentConfig = z.strictObject({
   advertise: z.array(z.string()).optional(),
   /** Seconds the hub may hold each poll open. */
   pollWaitSec: z.number().int().min(0).max(25),
+  /**
+   * CPU niceness the agent runs at (0 = the default priority, 19 = lowest). Positive by default, so
+   * replication never takes CPU from the application it protects; the kernel gives it every idle cycle.
+   */
+  nice: z.number().int().min(0).max(19),
   logLevel: z.string(),
 });
 export type AgentConfig = z.infer<typeof AgentConfig>;
@@ -30,6 +35,7 @@ export interface AgentFlags {
   listen?: string;
   advertise?: string;
   pollWait?: string | number;
+  nice?: string | number;
   logLevel?: string;
 }
 
@@ -42,6 +48,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     listen: flags.listen ?? env.TANDEM_AGENT_LISTEN ?? '0.0.0.0',
     advertise: (flags.advertise ?? env.TANDEM_AGENT_ADVERTISE)?.split(',').map((s) => s.trim()).filter(Boolean),
     pollWaitSec: Number(flags.pollWait ?? env.TANDEM_POLL_WAIT ?? 20),
+    nice: Number(flags.nice ?? env.TANDEM_AGENT_NICE ?? 10),
     logLevel: flags.logLevel ?? env.TANDEM_LOG_LEVEL ?? 'info',
   };
   const parsed = AgentConfig.safeParse(raw);

@@ -1,6 +1,7 @@
 // The agent process: TLS identity, data port, enrolment on first start, then the poll loop. Runs without the hub.
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
+import { readdirSync } from 'node:fs';
 import { decodeJwt } from 'jose';
 import type { EnrolResponse, HostFacts } from '../shared/protocol/control';
 import { TandemError } from '../shared/errors';
@@ -57,9 +58,30 @@ async function enrol(cfg: AgentConfig, facts: HostFacts, log: AgentLogger): Prom
   }
 }
 
+/**
+ * Lowers the agent's CPU priority. Linux keeps a nice value per thread, so every thread that exists now is
+ * reniced (threads started later inherit it from the thread that starts them).
+ */
+function lowerPriority(nice: number, log: AgentLogger): void {
+  if (nice <= 0) return;
+  let tids: string[] = [String(process.pid)];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch { /* not Linux: the main thread only */ }
+  for (const tid of tids) {
+    try {
+      if (os.getPriority(Number(tid)) < nice) os.setPriority(Number(tid), nice);
+    } catch (err) {
+      log.warn({ err: (err as Error).message, nice }, 'could not lower the agent\'s CPU priority');
+      return;
+    }
+  }
+}
+
 export async function runAgent(cfg: AgentConfig, extraHandlers: Record<string, CommandHandler> = {}): Promise<RunningAgent> {
   await mkdir(cfg.dataDir, { recursive: true, mode: 0o700 });
   const log = createAgentLogger(cfg.logLevel, { agent: cfg.name });
+  lowerPriority(cfg.nice, log);
   const tls = await loadOrCreateTlsIdentity(cfg.dataDir, cfg.name);
   const data = new DataServer(tls, log);
   const dataPort = await data.listen(cfg.port, cfg.listen);

@@ -1,6 +1,6 @@
 // Real processes on 127.0.0.1: a hub and two agents enrol, stay online, run a command, and survive a hub restart.
 import { describe, it, expect, afterAll } from 'vitest';
-import { stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { startHubProcess, startAgentProcess, http, waitFor, type HubProc, type AgentProc } from './support/processes';
 
@@ -37,6 +37,16 @@ describe('hub and agents as real processes', () => {
     expect(alpha.dataPort).toBe(a.dataPort);
     expect(alpha.certFingerprint).toMatch(/^[0-9A-F]{2}(:[0-9A-F]{2}){31}$/);
     expect(Math.abs(alpha.clockSkewMs)).toBeLessThan(5000);
+  });
+
+  it('the agent runs below the default CPU priority (nice 10), every thread of it', async () => {
+    const tasks = await readdir(`/proc/${a.child.pid}/task`);
+    expect(tasks.length).toBeGreaterThan(1);
+    for (const tid of tasks) {
+      // Field 19 of /proc/<pid>/task/<tid>/stat is the nice value (after the parenthesised command name).
+      const fields = (await readFile(`/proc/${a.child.pid}/task/${tid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+      expect(Number(fields[16])).toBe(10);
+    }
   });
 
   it('the agent data port serves health over HTTPS with the registered certificate', async () => {

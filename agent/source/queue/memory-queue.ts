@@ -1,8 +1,12 @@
-// The in-memory part of the queue: the oldest unacknowledged ops, kept in their encoded form.
-import type { EncodedRecord } from './segment-store';
+// The in-memory part of the queue: the oldest unacknowledged ops, kept as they were queued (no copy, no
+// checksum: they are encoded only if they are ever written to disk).
+import type { QueuedRecord } from './types';
 
-export interface MemoryEntry extends EncodedRecord {
-  enqueuedAt: number;
+export interface MemoryEntry {
+  seq: number;
+  record: QueuedRecord;
+  /** Size of the record once encoded: what it counts against the memory limit. */
+  size: number;
 }
 
 /** FIFO of encoded records with strictly increasing seqs; O(1) push, drop-through and size. */
@@ -25,13 +29,13 @@ export class MemoryQueue {
 
   push(entry: MemoryEntry): void {
     this.entries.push(entry);
-    this.totalBytes += entry.bytes.length;
+    this.totalBytes += entry.size;
   }
 
   /** Drops entries with seq <= `seq`. */
   dropThrough(seq: number): void {
     while (this.head < this.entries.length && this.entries[this.head]!.seq <= seq) {
-      this.totalBytes -= this.entries[this.head]!.bytes.length;
+      this.totalBytes -= this.entries[this.head]!.size;
       this.entries[this.head] = undefined as unknown as MemoryEntry; // release the buffer now
       this.head++;
     }

@@ -46,8 +46,7 @@ export interface RecordInput {
   payload?: Uint8Array;
 }
 
-/** Encodes an operation; throws TypeError when the header is not a JSON object or the kind is too long. */
-export function encodeRecord(input: RecordInput): Buffer {
+function checkedParts(input: RecordInput): { kind: Buffer; header: Buffer; bodyLength: number } {
   if (typeof input.header !== 'object' || input.header === null || Array.isArray(input.header)) {
     throw new TypeError('queue op header must be a JSON object');
   }
@@ -56,9 +55,23 @@ export function encodeRecord(input: RecordInput): Buffer {
   const kind = Buffer.from(input.kind, 'utf8');
   if (kind.length > MAX_KIND_BYTES) throw new TypeError(`queue op kind is longer than ${MAX_KIND_BYTES} bytes`);
   const header = Buffer.from(headerJson, 'utf8');
-  const payload = input.payload;
-  const bodyLength = MIN_BODY_BYTES + kind.length + header.length + (payload?.length ?? 0);
+  const bodyLength = MIN_BODY_BYTES + kind.length + header.length + (input.payload?.length ?? 0);
   if (bodyLength > MAX_BODY_BYTES) throw new TypeError('queue op is larger than 2 GB');
+  return { kind, header, bodyLength };
+}
+
+/**
+ * The encoded size of an operation, with the same checks as encodeRecord (the memory tier keeps records
+ * unencoded and only needs their size; it encodes them if they are ever written to disk).
+ */
+export function encodedRecordBytes(input: RecordInput): number {
+  return PREFIX_BYTES + checkedParts(input).bodyLength;
+}
+
+/** Encodes an operation; throws TypeError when the header is not a JSON object or the kind is too long. */
+export function encodeRecord(input: RecordInput): Buffer {
+  const { kind, header, bodyLength } = checkedParts(input);
+  const payload = input.payload;
 
   const buf = Buffer.allocUnsafe(PREFIX_BYTES + bodyLength);
   let o = PREFIX_BYTES;

@@ -17,7 +17,7 @@ import { TandemError } from '../../../shared/errors';
 import { FreeSpaceProbe, defaultStatfs, type StatfsFn } from './free-space';
 import { describeProblem, isDiskQueueEnabled, resolveQueueLimits, type QueueLimits } from './limits';
 import { MemoryQueue } from './memory-queue';
-import { decodeRecord, encodeRecord } from './record-codec';
+import { encodeRecord, encodedRecordBytes } from './record-codec';
 import { SegmentStore } from './segment-store';
 import { readQueueState, writeQueueState } from './state-file';
 import type {
@@ -151,12 +151,13 @@ export class ReplicationQueue {
       if (this.problemState) return { ok: false, problem: this.problemState };
       const seq = this.lastSeq + 1;
       const enqueuedAt = this.now();
-      const bytes = encodeRecord({ seq, enqueuedAt, kind: op.kind, header: op.header, payload: op.payload });
+      const record: QueuedRecord = { seq, enqueuedAt, kind: op.kind, header: op.header as Record<string, unknown>, ...(op.payload ? { payload: Buffer.isBuffer(op.payload) ? op.payload : Buffer.from(op.payload.buffer, op.payload.byteOffset, op.payload.byteLength) } : {}) };
+      const size = encodedRecordBytes(record);
 
       const diskHasUnacked = (this.store.lastSeq ?? 0) > this.ackedSeq;
-      const toMemory = !diskHasUnacked && this.memory.bytes + bytes.length <= this.limits.memoryMaxBytes;
+      const toMemory = !diskHasUnacked && this.memory.bytes + size <= this.limits.memoryMaxBytes;
       if (!toMemory) {
-        const refusal = await this.checkDiskRoom(bytes.length);
+        const refusal = await this.checkDiskRoom(size);
         if (refusal) return { ok: false, problem: await this.fail(refusal) };
       }
       try {
@@ -165,8 +166,9 @@ export class ReplicationQueue {
         return { ok: false, problem: await this.fail(this.ioProblem(err)) };
       }
       if (toMemory) {
-        this.memory.push({ seq, bytes, enqueuedAt });
+        this.memory.push({ seq, record, size });
       } else {
+        const bytes = encodeRecord(record);
         try {
           await this.store.append({ seq, bytes });
         } catch (err) {
@@ -201,11 +203,9 @@ export class ReplicationQueue {
       const out: QueuedRecord[] = [];
       let budget = maxBytes;
       for (const entry of this.memory.from(start)) {
-        if (entry.bytes.length > budget && out.length > 0) return this.checkContiguous(start, out);
-        const decoded = decodeRecord(entry.bytes);
-        if (decoded.kind !== 'ok') throw new Error(`queue memory record ${entry.seq} does not decode`);
-        out.push(decoded.record);
-        budget -= entry.bytes.length;
+        if (entry.size > budget && out.length > 0) return this.checkContiguous(start, out);
+        out.push(entry.record);
+        budget -= entry.size;
       }
       const next = out.length > 0 ? out.at(-1)!.seq + 1 : start;
       if (next <= this.lastSeq) {
@@ -339,7 +339,7 @@ export class ReplicationQueue {
         let refusal = await this.checkDiskRoom(this.memory.bytes);
         if (!refusal) {
           try {
-            await this.store.prepend(this.memory.all());
+            await this.store.prepend(this.memory.all().map((e) => ({ seq: e.seq, bytes: encodeRecord(e.record) })));
             summary.savedOps = pending;
           } catch (err) {
             refusal = this.ioProblem(err);
@@ -430,7 +430,7 @@ export class ReplicationQueue {
   private async refreshOldestUnacked(): Promise<void> {
     const inMemory = this.memory.oldest;
     if (inMemory) {
-      this.oldestUnackedAt = inMemory.enqueuedAt;
+      this.oldestUnackedAt = inMemory.record.enqueuedAt;
     } else if (this.store.unackedCount(this.ackedSeq) > 0) {
       const seq = Math.max(this.ackedSeq + 1, this.store.firstSeq ?? 0);
       this.oldestUnackedAt = await this.store.enqueuedAtOf(seq);

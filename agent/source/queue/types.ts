@@ -1,9 +1,12 @@
 // Shapes shared by the replication queue's parts: the operation a caller enqueues, the record it gets back, and stats.
 
-/** What the caller hands to `enqueue`. The queue never looks inside `kind`, `header` or `payload`. */
+/**
+ * What the caller hands to `enqueue`. The queue never looks inside `kind`, `header` or `payload`, and keeps
+ * the header and payload by reference while the op is in memory: the caller must not change them afterwards.
+ */
 export interface QueueOp {
   kind: string;
-  /** Any JSON-serialisable object (not an array); stored as JSON, returned parsed. */
+  /** Any JSON-serialisable object (not an array); stored as JSON on disk, returned as given or parsed. */
   header: object;
   payload?: Uint8Array;
 }
