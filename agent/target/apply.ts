@@ -324,13 +324,18 @@ export class ApplySession {
       await inc.flushing;
       try { await fdatasync(inc.fd); } finally { fss.closeSync(inc.fd); }
     }
-    await Promise.all([...this.handles.keys()].map((t) => this.closeHandle(t, true)));
-    await Promise.all([...this.dirtyDirs].map(async (d) => {
-      let fd: number;
-      try { fd = fss.openSync(d, 'r'); } catch { return; }
-      try { await fsync(fd); } catch { /* some file systems cannot sync a directory */ } finally { fss.closeSync(fd); }
-    }));
+    // File data and directory entries are flushed together: whole files were synced before their rename,
+    // so nothing here depends on anything else here.
+    const dirs = [...this.dirtyDirs];
     this.dirtyDirs.clear();
+    await Promise.all([
+      ...[...this.handles.keys()].map((t) => this.closeHandle(t, true)),
+      ...dirs.map(async (d) => {
+        let fd: number;
+        try { fd = fss.openSync(d, 'r'); } catch { return; }
+        try { await fsync(fd); } catch { /* some file systems cannot sync a directory */ } finally { fss.closeSync(fd); }
+      }),
+    ]);
   }
 
   async abort(): Promise<void> {

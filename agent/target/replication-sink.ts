@@ -6,7 +6,9 @@ import { z } from 'zod';
 import { FileOp } from '../../shared/protocol/ops';
 import { TandemError } from '../../shared/errors';
 import { ReplicationQueue, resolveQueueLimits, type QueueLimits } from '../source/queue';
-import { readJson, writeFileAtomic } from '../state-store';
+import { readJson } from '../state-store';
+import { SlotFile } from '../slot-file';
+import { mkdirSync } from 'node:fs';
 import type { AgentLogger } from '../log';
 import type { ReplicaFs } from './replica-fs';
 import { ApplySession } from './apply';
@@ -43,12 +45,15 @@ export class ReplicationSink {
     exclusive: <T>(fn: () => Promise<T>) => Promise<T>;
   }) {}
 
-  private get stateFile() {
-    return path.join(this.o.dir, 'sink.json');
-  }
+  /** Sequence numbers received/applied and the epoch, saved after every batch (one in-place flush). */
+  private stateFile: SlotFile | null = null;
 
   async open(epoch: number): Promise<void> {
-    this.state = (await readJson(this.stateFile, SinkState)) ?? this.state;
+    mkdirSync(this.o.dir, { recursive: true, mode: 0o700 });
+    this.stateFile = SlotFile.open(path.join(this.o.dir, 'sink.state'));
+    const saved = this.stateFile.initial ? SinkState.safeParse(JSON.parse(this.stateFile.initial)) : null;
+    // Agents before the slot file kept this in sink.json.
+    this.state = saved?.success ? saved.data : (await readJson(path.join(this.o.dir, 'sink.json'), SinkState)) ?? this.state;
     // Everything lands on disk before it is acknowledged, so the target queue needs no memory tier.
     this.queue = await ReplicationQueue.open(path.join(this.o.dir, 'queue'), resolveQueueLimits({ ...this.o.limits, memoryMaxBytes: 0 }));
     if (this.queue.problem?.state === 'broken') await this.queue.discardAll();
@@ -65,7 +70,7 @@ export class ReplicationSink {
   }
 
   private save(): Promise<void> {
-    return writeFileAtomic(this.stateFile, JSON.stringify(this.state));
+    return this.stateFile!.save(JSON.stringify(this.state));
   }
 
   setPaused(paused: boolean): void {
@@ -215,5 +220,7 @@ export class ReplicationSink {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     await this.draining?.catch(() => {});
     await this.queue?.close().catch(() => {});
+    this.stateFile?.close();
+    this.stateFile = null;
   }
 }

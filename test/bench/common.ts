@@ -161,6 +161,35 @@ export async function syncDisks(): Promise<void> {
   await execFileP('sync');
 }
 
+/** Sectors written on the machine's whole disks (not partitions, loop or ram devices). */
+function diskActivity(): { written: number } {
+  let written = 0;
+  for (const line of readFileSync('/proc/diskstats', 'utf8').split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 14 || !/^(vd[a-z]+|sd[a-z]+|xvd[a-z]+|nvme\d+n\d+)$/.test(f[2]!)) continue;
+    written += Number(f[9]);
+  }
+  return { written };
+}
+
+/**
+ * Flushes dirty pages and waits until the disk has been nearly idle (under 1 MiB written) for a second, at most
+ * 60 s, so the clean-up of one measurement (deleting gigabytes: discards, journal) does not land in the next
+ * one's figures. A running hub and agents write a little all the time, hence "nearly". Returns the seconds waited.
+ */
+export async function settleDisk(): Promise<number> {
+  const t0 = Date.now();
+  await syncDisks();
+  const window: number[] = [diskActivity().written];
+  while (Date.now() - t0 < 60_000) {
+    await sleep(250);
+    window.push(diskActivity().written);
+    if (window.length > 5) window.shift();
+    if (window.length === 5 && window[4]! - window[0]! < 2048) break; // sectors of 512 bytes: < 1 MiB in 1 s
+  }
+  return (Date.now() - t0) / 1000;
+}
+
 export async function rmrf(p: string): Promise<void> {
   await fs.rm(p, { recursive: true, force: true });
 }

@@ -3,7 +3,7 @@
 // the target; then the same writer against lsyncd (its smallest delay, local target) in the same run.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { SCALE, figure, note, ratio, ensureTool, rmrf, sleep, spawnDaemon } from './common';
+import { SCALE, figure, note, ratio, ensureTool, rmrf, sleep, spawnDaemon, settleDisk } from './common';
 import { measureLag, seedFiles, fileName, type LagResult } from './lag-probe';
 import { startWarmCluster, stopCluster, createJob, waitJob, caughtUp, filesJob, type Cluster } from './tandem';
 import { waitFor } from '../support/processes';
@@ -47,6 +47,7 @@ async function runTandem(work: string, opts: Parameters<typeof measureLag>[2]): 
     const ready = await waitJob(c, 'lag job caught up', id, (j) => caughtUp(j) && j.replicationStatus === 'ready', 120_000);
     figure('lag.tandem.batch_ms', ready.job.spec.replication?.batchMs ?? NaN);
     await sleep(1000);
+    note(`disk settled in ${(await settleDisk()).toFixed(1)} s`);
     const tandem = await measureLag(src, dst, opts);
     report('lag.tandem', tandem);
     const after = await waitJob(c, 'replication caught up after the writer', id, caughtUp, 120_000);
@@ -78,6 +79,7 @@ async function runLsyncd(work: string, opts: Parameters<typeof measureLag>[2], t
     const lsyncd = await startLsyncd(work, src, dst);
     try {
       await sleep(1000);
+      note(`disk settled in ${(await settleDisk()).toFixed(1)} s`);
       const r = await measureLag(src, dst, opts);
       report('lag.lsyncd', r);
       await identicalFiles(src, dst, 'lag.lsyncd');

@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
   SCALE, GiB, MiB, figure, note, ratio, ensureTool, generateTree, writeRandomFile, randomFillP, seededRandom,
-  peakRssMiB, syncDisks, rmrf, sleep,
+  peakRssMiB, settleDisk, rmrf, sleep,
 } from './common';
 import { startRsyncDaemon, runRsync, type RsyncDaemon } from './rsync-daemon';
 import { startWarmCluster, stopCluster, createJob, waitJob, mirrored, filesJob, deleteJob, isoMs, type Cluster } from './tandem';
@@ -98,7 +98,7 @@ export async function benchMirror(): Promise<void> {
     }
 
     // --- Full mirror of the tree: Tandem (compression off, as rsync without -z), then rsync -a via the daemon.
-    await syncDisks();
+    await settleDisk();
     t = Date.now();
     const treeJob = await createJob(c, filesJob('bench-tree', src, path.join(work, dirs.treeTandem), { compression: 'off' }));
     const full = await waitJob(c, 'full mirror', treeJob, mirrored, 3_600_000);
@@ -112,7 +112,7 @@ export async function benchMirror(): Promise<void> {
     await deleteJob(c, treeJob);
 
     if (daemon) {
-      await syncDisks();
+      await settleDisk();
       const r = await runRsync(['-a', `${src}/`, daemon.url('tree')]);
       const badR = await sameTree(src, path.join(work, dirs.treeRsync));
       if (badR) figure('rsync.full.ERROR', `target differs from source: ${badR}`);
@@ -123,7 +123,7 @@ export async function benchMirror(): Promise<void> {
       // with --fsync shows how much of the gap durability explains.
       await rmrf(path.join(work, dirs.treeRsync));
       await fs.mkdir(path.join(work, dirs.treeRsync));
-      await syncDisks();
+      await settleDisk();
       const rf = await runRsync(['-a', '--fsync', `${src}/`, daemon.url('tree')]);
       figure('rsync_fsync.full.seconds', rf.seconds);
       figure('mirror.full.ratio_vs_rsync_fsync', ratio(fullSec, rf.seconds));
@@ -132,7 +132,7 @@ export async function benchMirror(): Promise<void> {
     await rmrf(path.join(work, dirs.treeRsync));
 
     // --- The large single file: first a full copy by each tool.
-    await syncDisks();
+    await settleDisk();
     t = Date.now();
     const bigJob = await createJob(c, filesJob('bench-large', bigSrc, path.join(work, dirs.bigTandem), { compression: 'off' }));
     const bigFull = await waitJob(c, 'large file mirror', bigJob, mirrored, 3_600_000);
@@ -140,13 +140,13 @@ export async function benchMirror(): Promise<void> {
     figure('mirror.large_file.seconds', bigSec);
     figure('mirror.large_file.MBps', bigBytes / MB / bigSec, 1);
     if (daemon) {
-      await syncDisks();
+      await settleDisk();
       const r = await runRsync(['-a', `${bigSrc}/`, daemon.url('big')]);
       figure('rsync.large_file.seconds', r.seconds);
       figure('rsync.large_file.MBps', bigBytes / MB / r.seconds, 1);
       figure('mirror.large_file.ratio_vs_rsync', ratio(bigSec, r.seconds));
       await rmrf(path.join(work, dirs.bigRsync, 'large.bin'));
-      await syncDisks();
+      await settleDisk();
       const rf = await runRsync(['-a', '--fsync', `${bigSrc}/`, daemon.url('big')]);
       figure('rsync_fsync.large_file.seconds', rf.seconds);
       figure('mirror.large_file.ratio_vs_rsync_fsync', ratio(bigSec, rf.seconds));
@@ -163,7 +163,7 @@ export async function benchMirror(): Promise<void> {
     figure('delta.block_size', change.blockSize);
     figure('delta.changed_bytes', change.bytes);
     const srcHash = await sha256File(path.join(bigSrc, 'large.bin'));
-    await syncDisks();
+    await settleDisk();
     t = Date.now();
     const started = await c.api('POST', `/v1/jobs/${bigJob}/start`);
     if (started.status !== 200) throw new Error(`start failed: ${JSON.stringify(started.body)}`);
@@ -180,7 +180,7 @@ export async function benchMirror(): Promise<void> {
     // The target's block hashes travel back in the manifest response (JSON, base64), outside the wire counter.
     figure('mirror.delta.hash_list_bytes_est', Math.ceil(Math.ceil(bigBytes / change.blockSize) * 16 * 4 / 3));
     if (daemon) {
-      await syncDisks();
+      await settleDisk();
       const r = await runRsync(['-a', '--no-whole-file', `${bigSrc}/`, daemon.url('big')]);
       if ((await sha256File(path.join(work, dirs.bigRsync, 'large.bin'))) !== srcHash) figure('rsync.delta.ERROR', 'target file differs from source after rsync');
       figure('rsync.delta.seconds', r.seconds);
