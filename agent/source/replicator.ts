@@ -28,11 +28,15 @@ export interface ReplicatorOptions {
   onChange: () => void;
   /** The queue ran out of room: the job auto-disconnects and needs a difference mirror. */
   onExhausted: (reason: string) => void;
+  /** The target asks for a difference mirror (replication goes on meanwhile). */
+  onRemirror?: (reason: string) => void;
 }
 
 export interface ReplicateResponse {
   ackedSeq: number;
   blocked?: { path: string; code: string; message: string } | null;
+  /** The target cannot vouch for its replica (it stopped mid-batch): run a difference mirror. */
+  remirror?: string;
 }
 
 export class Replicator {
@@ -164,6 +168,7 @@ export class Replicator {
           this.bytesSent += n.reduce((s, r) => s + (r.payload?.length ?? 0), 0);
           await this.queue.ack(acked);
         }
+        if (res.remirror) this.o.onRemirror?.(res.remirror);
         this.targetBlocked = res.blocked ?? null;
         this.connected = true;
         this.lastContactAt = Date.now();

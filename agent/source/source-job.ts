@@ -232,6 +232,7 @@ export class SourceJob {
       compression: spec.compression === 'off' ? 0 : spec.compression,
       peer: () => this.peer,
       onExhausted: (reason) => void this.autoMirror(`queue exhausted: ${reason}`),
+      onRemirror: (reason) => void this.autoMirror(`the target asked for it: ${reason}`),
     });
     const intact = await this.replicator.open();
     const freshMirror = this.state.mirror?.status === 'running' && this.state.mirror.cursor === null;

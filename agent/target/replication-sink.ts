@@ -13,7 +13,15 @@ import type { AgentLogger } from '../log';
 import type { ReplicaFs } from './replica-fs';
 import { ApplySession } from './apply';
 
-const SinkState = z.object({ receivedSeq: z.number(), appliedSeq: z.number(), epoch: z.number() });
+const SinkState = z.object({
+  receivedSeq: z.number(), appliedSeq: z.number(), epoch: z.number(),
+  /**
+   * Set (durably) before applying a batch that renames or hard-links, cleared with the state saved after it.
+   * Replaying such a batch is not safe (rename a→b, then a new a: a replay would move the new a onto b), so
+   * finding it set at start-up means the replica may be inexact: the source is asked for a difference mirror.
+   */
+  applyingThrough: z.number().optional(),
+});
 
 export interface IncomingOp {
   seq: number;
@@ -30,7 +38,9 @@ export interface Blocked {
 }
 
 export class ReplicationSink {
-  private state = { receivedSeq: 0, appliedSeq: 0, epoch: 0 };
+  private state: z.infer<typeof SinkState> = { receivedSeq: 0, appliedSeq: 0, epoch: 0 };
+  /** Why the replica needs a difference mirror (reported to the source on its next replicate request). */
+  remirrorReason: string | null = null;
   private queue!: ReplicationQueue;
   private paused = false;
   private draining: Promise<void> | null = null;
@@ -54,6 +64,12 @@ export class ReplicationSink {
     const saved = this.stateFile.initial ? SinkState.safeParse(JSON.parse(this.stateFile.initial)) : null;
     // Agents before the slot file kept this in sink.json.
     this.state = saved?.success ? saved.data : (await readJson(path.join(this.o.dir, 'sink.json'), SinkState)) ?? this.state;
+    if (this.state.applyingThrough !== undefined && this.state.applyingThrough > this.state.appliedSeq) {
+      this.remirrorReason = `the target stopped while applying operations ${this.state.appliedSeq + 1}..${this.state.applyingThrough}, which include renames that cannot be safely applied twice`;
+      this.o.log.warn({ job: this.o.jobId, reason: this.remirrorReason }, 'replica may be inexact: asking the source for a difference mirror');
+      // The operations are applied again (harmless: the difference mirror makes the replica exact afterwards).
+    }
+    delete this.state.applyingThrough;
     // Everything lands on disk before it is acknowledged, so the target queue needs no memory tier.
     this.queue = await ReplicationQueue.open(path.join(this.o.dir, 'queue'), resolveQueueLimits({ ...this.o.limits, memoryMaxBytes: 0 }));
     if (this.queue.problem?.state === 'broken') await this.queue.discardAll();
@@ -66,6 +82,7 @@ export class ReplicationSink {
     await this.queue.discardAll();
     this.state = { receivedSeq: 0, appliedSeq: 0, epoch };
     this.blocked = null;
+    this.remirrorReason = null;
     await this.save();
   }
 
@@ -84,9 +101,9 @@ export class ReplicationSink {
   }
 
   /** Receives one batch; returns the highest sequence number now durable on this target. */
-  async receive(ops: IncomingOp[]): Promise<{ ackedSeq: number; blocked: Blocked | null }> {
+  async receive(ops: IncomingOp[]): Promise<{ ackedSeq: number; blocked: Blocked | null; remirror?: string }> {
     const fresh = ops.filter((o) => o.seq > this.state.receivedSeq).sort((a, b) => a.seq - b.seq);
-    if (!fresh.length) return { ackedSeq: this.state.receivedSeq, blocked: this.blocked };
+    if (!fresh.length) return { ackedSeq: this.state.receivedSeq, blocked: this.blocked, ...this.takeRemirror() };
     const q = this.queue.stats();
     const queueEmpty = q.lastSeq <= q.ackedSeq;
     if (!this.paused && queueEmpty && !this.blocked && !this.draining) {
@@ -100,7 +117,14 @@ export class ReplicationSink {
     }
     this.state.receivedSeq = fresh.at(-1)!.seq;
     await this.save();
-    return { ackedSeq: this.state.receivedSeq, blocked: this.blocked };
+    return { ackedSeq: this.state.receivedSeq, blocked: this.blocked, ...this.takeRemirror() };
+  }
+
+  /** The remirror request goes to the source once, with the first answer after start-up. */
+  private takeRemirror(): { remirror?: string } {
+    const reason = this.remirrorReason;
+    this.remirrorReason = null;
+    return reason ? { remirror: reason } : {};
   }
 
   private async park(ops: IncomingOp[]): Promise<void> {
@@ -117,6 +141,11 @@ export class ReplicationSink {
   private async applyInOrder(ops: IncomingOp[]): Promise<number> {
     const session = new ApplySession(this.o.replica());
     let done = 0;
+    const pending = ops.filter((o) => o.seq > this.state.appliedSeq);
+    if (pending.some((o) => o.op.op === 'rename' || o.op.op === 'hardlink')) {
+      this.state.applyingThrough = pending.at(-1)!.seq;
+      await this.save();
+    }
     try {
       for (const o of ops) {
         if (o.seq <= this.state.appliedSeq) { done++; continue; }
@@ -149,6 +178,7 @@ export class ReplicationSink {
     }
     if (done === ops.length && this.blocked && ops.some((o) => o.seq === this.blocked!.seq)) this.blocked = null;
     if (done > 0) this.lastApplyAt = Date.now();
+    delete this.state.applyingThrough; // persisted by the save that follows (a crash before it only asks for a mirror)
     return done;
   }
 

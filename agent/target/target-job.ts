@@ -196,7 +196,7 @@ export class TargetJob {
   }
 
   /** Continuous replication stream: frames of {seq, op}; answers with the highest durable sequence number. */
-  replicate(source: AsyncIterable<Uint8Array>): Promise<{ ackedSeq: number; blocked: unknown }> {
+  replicate(source: AsyncIterable<Uint8Array>): Promise<{ ackedSeq: number; blocked: unknown; remirror?: string }> {
     return this.serial(async () => {
       const ops: IncomingOp[] = [];
       for await (const frame of decodeFrames(source, { maxFrameBytes: MAX_FRAME_BYTES, counter: this.wire })) {

@@ -1,0 +1,75 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { FileOp } from '../../shared/protocol/ops';
+import { createAgentLogger } from '../log';
+import { SlotFile } from '../slot-file';
+import { ReplicaFs } from './replica-fs';
+import { ReplicationSink, type IncomingOp } from './replication-sink';
+
+const SRC = '/srcroot';
+let work: string;
+let root: string;
+let sinkDir: string;
+
+beforeEach(async () => {
+  work = await fs.mkdtemp(path.join(os.tmpdir(), 'tandem-sink-'));
+  root = path.join(work, 'replica');
+  sinkDir = path.join(work, 'sink');
+  await fs.mkdir(root);
+});
+afterEach(async () => {
+  await fs.rm(work, { recursive: true, force: true });
+});
+
+function openSink(): Promise<ReplicationSink> {
+  const replica = new ReplicaFs([{ path: SRC, type: 'include' }], { mode: 'custom', entries: [{ source: SRC, target: root }] }, 'src');
+  const sink = new ReplicationSink({ dir: sinkDir, replica: () => replica, log: createAgentLogger('silent'), jobId: 'j1', exclusive: (fn) => fn() });
+  return sink.open(1).then(() => sink);
+}
+
+const meta = { mode: 0o644, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, mtimeMs: 1_600_000_000_000 };
+const file = (seq: number, p: string, data: string): IncomingOp =>
+  ({ seq, op: { op: 'file', path: `${SRC}${p}`, offset: 0, final: true, size: data.length, meta } as FileOp, payload: Buffer.from(data) });
+
+describe('ReplicationSink', () => {
+  it('applies a rename followed by a new file of the old name, and acknowledges it without asking for a mirror', async () => {
+    const sink = await openSink();
+    const r = await sink.receive([
+      file(1, '/a', 'first'),
+      { seq: 2, op: { op: 'rename', path: `${SRC}/b`, from: `${SRC}/a` }, payload: Buffer.alloc(0) },
+      file(3, '/a', 'second'),
+    ]);
+    expect(r).toMatchObject({ ackedSeq: 3, blocked: null });
+    expect(r.remirror).toBeUndefined();
+    expect(await fs.readFile(path.join(root, 'b'), 'utf8')).toBe('first');
+    expect(await fs.readFile(path.join(root, 'a'), 'utf8')).toBe('second');
+    await sink.close();
+    const again = await openSink();
+    expect(again.remirrorReason).toBeNull();
+    // A resent batch is recognised as already received and not applied again.
+    expect((await again.receive([file(3, '/a', 'second')])).ackedSeq).toBe(3);
+    expect(await fs.readFile(path.join(root, 'b'), 'utf8')).toBe('first');
+    await again.close();
+  });
+
+  it('after stopping in the middle of a batch with renames, asks the source for a difference mirror, once', async () => {
+    await fs.mkdir(sinkDir, { recursive: true });
+    // What a crash leaves behind: the mark written before applying seqs 1..3, never cleared.
+    const slot = SlotFile.open(path.join(sinkDir, 'sink.state'));
+    await slot.save(JSON.stringify({ receivedSeq: 0, appliedSeq: 0, epoch: 1, applyingThrough: 3 }));
+    slot.close();
+    const sink = await openSink();
+    expect(sink.remirrorReason).toMatch(/operations 1\.\.3/);
+    const first = await sink.receive([file(1, '/x', 'x')]);
+    expect(first.remirror).toMatch(/renames that cannot be safely applied twice/);
+    const second = await sink.receive([file(2, '/y', 'y')]);
+    expect(second.remirror).toBeUndefined();
+    await sink.close();
+    // The mark is gone once a batch has been saved after the restart.
+    const reopened = await openSink();
+    expect(reopened.remirrorReason).toBeNull();
+    await reopened.close();
+  });
+});
