@@ -1,5 +1,5 @@
 // The persisted index: journal replay, torn tails and block hashes survive a reload.
-import { appendFile, mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -44,5 +44,28 @@ describe('IndexStore', () => {
     expect(f.paths).toEqual(new Set(['/r/e/f', '/r/e/g']));
     expect(f.hashes).toEqual({ ...hashBlocks(Buffer.alloc(5000, 1), 4096), hashedAtMs: 42 });
     expect(f).toMatchObject({ mtimeMs: 1.5, ctimeMs: 2.25, uid: 1, gid: 2, nlink: 2 });
+  });
+
+  it('removes the hash file of a file that lost its block index, also one written before a reload', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tandem-index-'));
+    dirs.push(dir);
+    const store = new IndexStore(dir);
+    const { tree } = await store.load();
+    tree.add('/r', o('1:1', 'dir'));
+    tree.add('/r/a', o('1:3', 'file', { size: 10 }));
+    tree.add('/r/b', o('1:4', 'file', { size: 10 }));
+    tree.setHashes('1:3', { ...hashBlocks(Buffer.alloc(10, 1), 4096), hashedAtMs: 1 });
+    tree.setHashes('1:4', { ...hashBlocks(Buffer.alloc(10, 2), 4096), hashedAtMs: 1 });
+    await store.persist(tree, tree.takeChanges());
+    expect((await readdir(join(dir, 'hashes'))).sort()).toEqual(['1-3', '1-4']);
+    tree.setHashes('1:3', undefined);
+    await store.persist(tree, tree.takeChanges());
+    expect(await readdir(join(dir, 'hashes'))).toEqual(['1-4']);
+
+    const reloaded = new IndexStore(dir);
+    const again = await reloaded.load();
+    again.tree.setHashes('1:4', undefined);
+    await reloaded.persist(again.tree, again.tree.takeChanges());
+    expect(await readdir(join(dir, 'hashes'))).toEqual([]);
   });
 });

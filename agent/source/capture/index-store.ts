@@ -5,7 +5,7 @@
 //   hashes/<dev>-<ino>  block hashes of one file: 'TBH1', blockSize u32, fileSize f64, hashedAtMs f64, digests
 // The store may lag what was sent (it is written after ops are handed on, at most every
 // persistIntervalMs), never lead it: a stale index only makes the next comparison send more.
-import { appendFile, mkdir, readFile, rename, rm, unlink, writeFile, open } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rename, rm, unlink, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BLOCK_DIGEST_BYTES, blockCount } from '../../../shared/delta';
 import { TreeIndex, type FileHashes, type TreeChanges, type TreeNode } from './tree-index';
@@ -89,6 +89,8 @@ export interface LoadedIndex {
 
 export class IndexStore {
   private journalLines = 0;
+  /** Keys that have a hash file, so a file that lost its hashes is unlinked only when there is something to unlink. */
+  private hashFiles = new Set<string>();
 
   constructor(private readonly dir: string) {}
 
@@ -106,6 +108,7 @@ export class IndexStore {
 
   async load(): Promise<LoadedIndex> {
     await mkdir(join(this.dir, 'hashes'), { recursive: true });
+    this.hashFiles = new Set((await readdir(join(this.dir, 'hashes'))).map((name) => name.replace('-', ':')));
     const tree = new TreeIndex();
     const snapshot = await readFile(this.snapshotPath, 'utf8').catch(ignoreMissing);
     const journal = await readFile(this.journalPath, 'utf8').catch(ignoreMissing);
@@ -147,8 +150,12 @@ export class IndexStore {
     }
     await runLimited(changes.keys, 16, async (key) => {
       const hashes = tree.node(key)?.hashes;
-      if (hashes) await writeFile(this.hashPath(key), encodeHashes(hashes));
-      else await unlink(this.hashPath(key)).catch(ignoreMissing);
+      if (hashes) {
+        await writeFile(this.hashPath(key), encodeHashes(hashes));
+        this.hashFiles.add(key);
+      } else if (this.hashFiles.delete(key)) {
+        await unlink(this.hashPath(key)).catch(ignoreMissing);
+      }
     });
     if (this.journalLines > 10_000 && this.journalLines > tree.size) await this.compact(tree);
   }
@@ -181,6 +188,7 @@ export class IndexStore {
     await rm(this.dir, { recursive: true, force: true });
     await mkdir(join(this.dir, 'hashes'), { recursive: true });
     this.journalLines = 0;
+    this.hashFiles.clear();
   }
 }
 
