@@ -1,7 +1,7 @@
 // Applies file operations to the replica: whole files via temp + fsync + rename, ranges in place, metadata last.
 //
 // Speed: the mirror and replication apply many small operations, and each asynchronous fs call costs a trip
-// through libuv's four-thread pool (tens of microseconds, and a queue behind any fsync in flight). Calls that
+// through libuv's thread pool (tens of microseconds, and a queue behind any fsync in flight). Calls that
 // only touch metadata or the page cache are therefore made synchronously; calls that take a directory's lock
 // (create, mkdir, rename), large writes and every fsync stay asynchronous. A mirror submits its operations to
 // a PathScheduler, so files in different directories are created, synced and renamed at the same time.
