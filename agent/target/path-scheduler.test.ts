@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PathScheduler, pathsOverlap, tasksConflict } from './path-scheduler';
+import { PathScheduler, opPathsOverlap, tasksConflict } from './path-scheduler';
 
 function gate() {
   let open!: () => void;
@@ -9,18 +9,18 @@ function gate() {
 
 const tick = () => new Promise((r) => setImmediate(r));
 
-describe('pathsOverlap', () => {
+describe('opPathsOverlap', () => {
   it('is true for the same path and for a path and anything below it', () => {
-    expect(pathsOverlap('/a/b', '/a/b')).toBe(true);
-    expect(pathsOverlap('/a', '/a/b/c')).toBe(true);
-    expect(pathsOverlap('/a/b/c', '/a')).toBe(true);
-    expect(pathsOverlap('/', '/anything')).toBe(true);
+    expect(opPathsOverlap('/a/b', '/a/b')).toBe(true);
+    expect(opPathsOverlap('/a', '/a/b/c')).toBe(true);
+    expect(opPathsOverlap('/a/b/c', '/a')).toBe(true);
+    expect(opPathsOverlap('/', '/anything')).toBe(true);
   });
 
   it('is false for siblings and for names that only share a prefix', () => {
-    expect(pathsOverlap('/a/b', '/a/c')).toBe(false);
-    expect(pathsOverlap('/a/b', '/a/bc')).toBe(false);
-    expect(pathsOverlap('/a/bc/d', '/a/b')).toBe(false);
+    expect(opPathsOverlap('/a/b', '/a/c')).toBe(false);
+    expect(opPathsOverlap('/a/b', '/a/bc')).toBe(false);
+    expect(opPathsOverlap('/a/bc/d', '/a/b')).toBe(false);
   });
 
   it('compares every path of a two-path operation (rename, hard link)', () => {

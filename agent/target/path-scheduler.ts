@@ -18,15 +18,19 @@ export interface SchedulerLimits {
   maxBytes: number;
 }
 
-/** True when `a` is `b` or one is inside the other (POSIX absolute paths, no trailing slash except "/"). */
-export function pathsOverlap(a: string, b: string): boolean {
+/**
+ * True when `a` is `b` or one is inside the other, compared as written. Not shared/paths' pathsOverlap: that one
+ * normalises (and throws on) its input, while these are the raw paths of operations not yet checked by
+ * ReplicaFs (a refused path must still be scheduled, to be refused in order), compared once per pair per op.
+ */
+export function opPathsOverlap(a: string, b: string): boolean {
   if (a === b) return true;
   const [short, long] = a.length < b.length ? [a, b] : [b, a];
   return long.startsWith(short === '/' ? '/' : `${short}/`);
 }
 
 export function tasksConflict(a: readonly string[], b: readonly string[]): boolean {
-  for (const x of a) for (const y of b) if (pathsOverlap(x, y)) return true;
+  for (const x of a) for (const y of b) if (opPathsOverlap(x, y)) return true;
   return false;
 }
 

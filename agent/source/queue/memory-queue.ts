@@ -3,7 +3,6 @@
 import type { QueuedRecord } from './types';
 
 export interface MemoryEntry {
-  seq: number;
   record: QueuedRecord;
   /** Size of the record once encoded: what it counts against the memory limit. */
   size: number;
@@ -34,7 +33,7 @@ export class MemoryQueue {
 
   /** Drops entries with seq <= `seq`. */
   dropThrough(seq: number): void {
-    while (this.head < this.entries.length && this.entries[this.head]!.seq <= seq) {
+    while (this.head < this.entries.length && this.entries[this.head]!.record.seq <= seq) {
       this.totalBytes -= this.entries[this.head]!.size;
       this.entries[this.head] = undefined as unknown as MemoryEntry; // release the buffer now
       this.head++;
@@ -51,7 +50,7 @@ export class MemoryQueue {
     let hi = this.entries.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (this.entries[mid]!.seq < seq) lo = mid + 1;
+      if (this.entries[mid]!.record.seq < seq) lo = mid + 1;
       else hi = mid;
     }
     for (let i = lo; i < this.entries.length; i++) yield this.entries[i]!;

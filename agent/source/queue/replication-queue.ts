@@ -166,7 +166,7 @@ export class ReplicationQueue {
         return { ok: false, problem: await this.fail(this.ioProblem(err)) };
       }
       if (toMemory) {
-        this.memory.push({ seq, record, size });
+        this.memory.push({ record, size });
       } else {
         const bytes = encodeRecord(record);
         try {
@@ -339,7 +339,7 @@ export class ReplicationQueue {
         let refusal = await this.checkDiskRoom(this.memory.bytes);
         if (!refusal) {
           try {
-            await this.store.prepend(this.memory.all().map((e) => ({ seq: e.seq, bytes: encodeRecord(e.record) })));
+            await this.store.prepend(this.memory.all().map((e) => ({ seq: e.record.seq, bytes: encodeRecord(e.record) })));
             summary.savedOps = pending;
           } catch (err) {
             refusal = this.ioProblem(err);
