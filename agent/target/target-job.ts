@@ -2,7 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import { TandemError } from '../../shared/errors';
 import { verifyHubJwt } from '../../shared/tokens';
-import { decodeFrames, FrameType, createByteCounter } from '../../shared/protocol/frames';
+import { decodeFrames, detachPayload, FrameType, createByteCounter } from '../../shared/protocol/frames';
 import { FileOp } from '../../shared/protocol/ops';
 import { JobTokenClaims, type DesiredJob, type JobReport } from '../../shared/protocol/jobs';
 import type { FilesJobSpec } from '../../shared/jobs/definition';
@@ -203,7 +203,7 @@ export class TargetJob {
         if (frame.type !== FrameType.fileOp) throw new TandemError('frame_unexpected', `Unexpected frame type ${frame.type} on the replication stream.`);
         const h = frame.header as { seq?: unknown; op?: unknown };
         if (typeof h.seq !== 'number' || !Number.isInteger(h.seq) || h.seq < 1) throw new TandemError('frame_invalid', 'Replication frames need a positive integer seq.');
-        ops.push({ seq: h.seq, op: FileOp.parse(h.op), payload: Buffer.from(frame.payload) });
+        ops.push({ seq: h.seq, op: FileOp.parse(h.op), payload: detachPayload(frame.payload) });
       }
       const r = await this.sink.receive(ops);
       if (r.ackedSeq > 0) this.lastApplyAt = Date.now();

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
-  createByteCounter, decodeFrames, encodeFrame, encodeFrameParts, FRAME_PREFIX_BYTES, FrameDecoder, FrameType,
+  createByteCounter, decodeFrames, detachPayload, encodeFrame, encodeFrameParts, FRAME_PREFIX_BYTES, FrameDecoder, FrameType,
 } from './frames';
 
 async function* chunks(...parts: Uint8Array[]) {
@@ -135,5 +135,30 @@ describe('limits and garbage', () => {
 
   it('refuses an invalid frame type when encoding', () => {
     expect(() => encodeFrame({ type: 256 })).toThrow(expect.objectContaining({ code: 'frame_invalid' }));
+  });
+});
+
+describe('detachPayload', () => {
+  it('keeps a payload the decoder assembled from several chunks, without copying it', () => {
+    const payload = randomBytes(256 * 1024);
+    const wire = encodeFrame({ type: FrameType.fileOp, header: { seq: 1 }, payload });
+    const d = new FrameDecoder();
+    const frames = [];
+    for (let i = 0; i < wire.length; i += 16 * 1024) frames.push(...d.push(wire.subarray(i, i + 16 * 1024)));
+    const kept = detachPayload(frames[0]!.payload);
+    expect(kept.equals(payload)).toBe(true);
+    expect(kept.buffer).toBe(frames[0]!.payload.buffer);
+  });
+
+  it('copies a small payload out of the large chunk it arrived in', () => {
+    const small = encodeFrame({ type: FrameType.fileOp, header: { seq: 2 }, payload: Buffer.from('tiny write') });
+    // As a network read delivers it: a view into a 64 KiB receive buffer.
+    const chunk = Buffer.concat([small, Buffer.alloc(64 * 1024)]).subarray(0, small.length);
+    const [f] = new FrameDecoder().push(chunk);
+    expect(f!.payload.buffer.byteLength).toBeGreaterThan(64 * 1024);
+    const kept = detachPayload(f!.payload);
+    expect(kept.toString()).toBe('tiny write');
+    expect(kept.buffer.byteLength).toBeLessThan(64 * 1024);
+    expect(kept.buffer).not.toBe(f!.payload.buffer);
   });
 });
