@@ -5,17 +5,18 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { SCALE, GiB, MiB, figure, note, randomFillP, rmrf, syncDisks } from './common';
+import { SCALE, GiB, MiB, figure, note, percentile, randomFillP, rmrf, syncDisks } from './common';
 import { startWarmCluster, stopCluster, createJob, waitJob, caughtUp, filesJob, type Cluster } from './tandem';
 import { waitFor } from '../support/processes';
 
 const MB = 1e6;
 /**
  * Buffered writes + one fsync vary a lot from run to run on a shared disk (single runs from 450 to 2,000 MB/s
- * here): a warm-up pair first (the first write after start-up is always slow), then alternate which of the
- * pair goes first and take medians.
+ * here; single pairs differ by -10% to +20% either way): a warm-up pair first (the first write after start-up is
+ * always slow), then alternate which of the pair goes first and take medians. With nine pairs the median overhead
+ * still moved by ±3 points between runs; 25 pairs (about 7 s each) halve that.
  */
-const ROUNDS = 9;
+const ROUNDS = 25;
 
 /** Writes `size` bytes sequentially (1 MiB writes) and fsyncs; returns the elapsed seconds. */
 async function sequentialWrite(file: string, size: number, chunk: Buffer): Promise<number> {
@@ -97,6 +98,10 @@ export async function benchThroughput(): Promise<void> {
     figure('throughput.unprotected.MBps', u, 1);
     figure('throughput.protected.MBps', p, 1);
     figure('throughput.overhead_percent', ((u - p) / u) * 100, 1);
+    // The spread of the single pairs, so a reader can tell a difference from the noise.
+    const pairs = unprotected.map((x, i) => ((x - protectedRuns[i]!) / x) * 100).sort((a, b) => a - b);
+    figure('throughput.overhead_percent.pairs_p25', percentile(pairs, 25), 1);
+    figure('throughput.overhead_percent.pairs_p75', percentile(pairs, 75), 1);
     figure('throughput.replica_catchup_seconds', median(catchUp));
     // The rate at which the whole file reached the replica (writer start → replica complete and queue empty).
     figure('throughput.replication.MBps', median(replication), 1);
