@@ -12,7 +12,7 @@ import { sendFileChanges, sendWholeFile, type EmitOp } from './file-content';
 import { IndexStore } from './index-store';
 import { isGone, observePath } from './observe';
 import { planOps, RACY_MARGIN_MS } from './plan-ops';
-import { TreeIndex } from './tree-index';
+import { TreeIndex, fileHashes } from './tree-index';
 import type { CaptureWarning, CaptureWarningCode, CapturedOp, EntryKind, PlannedOp } from './types';
 
 export interface CaptureLogger {
@@ -403,7 +403,7 @@ export class ChangeCapture {
       // Keep the op stream consistent (later ops may rename or link this path): send it empty.
       // If it vanished, its delete follows; if it could not be read, it is retried.
       await emit({ op: { op: 'file', path, offset: 0, final: true, size: 0, meta }, payload: Buffer.alloc(0) });
-      this.tree.setHashes(key, { blockSize: chooseBlockSize(0), fileSize: 0, digests: Buffer.alloc(0), hashedAtMs: 0 });
+      this.tree.setHashes(key, fileHashes({ blockSize: chooseBlockSize(0), fileSize: 0, digests: Buffer.alloc(0) }, 0));
       if (!isGone(err)) {
         node.size = -1; // differs from any stat, so the retry compares content
         this.cannotRead(path, err, { kind: 'path', path, content: true });
@@ -591,7 +591,7 @@ export class ChangeCapture {
           const unchanged = after && after.key === key && after.size === before.size && after.mtimeMs === before.mtimeMs &&
             after.ctimeMs === before.ctimeMs && hashes.fileSize === before.size;
           if (!n || n.hashes || !unchanged || n.size !== before.size || n.mtimeMs !== before.mtimeMs || this.isDirty(path)) return;
-          this.tree.setHashes(key, { ...hashes, hashedAtMs: startedAt });
+          this.tree.setHashes(key, fileHashes(hashes, startedAt));
           this.schedulePersist();
         });
       } catch (err) {

@@ -5,7 +5,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { chooseBlockSize, hashBlocks, type BlockHashes } from '../../../shared/delta';
 import type { FileMeta } from '../../../shared/protocol/ops';
 import { BlockDiffer, shouldRegrade } from './block-diff';
-import type { FileHashes } from './tree-index';
+import { fileHashes, type FileHashes } from './tree-index';
 import type { CapturedOp } from './types';
 
 /** Largest payload of one `file` chunk or `write` op (fits a data frame). */
@@ -48,7 +48,7 @@ export async function sendWholeFile(path: string, meta: FileMeta, emit: EmitOp):
       offset += n;
       if (final) break;
     }
-    return { blockSize, fileSize: offset, digests: Buffer.concat(digests), hashedAtMs };
+    return fileHashes({ blockSize, fileSize: offset, digests: Buffer.concat(digests) }, hashedAtMs);
   } finally {
     await fh.close();
   }
@@ -143,7 +143,7 @@ export async function sendFileChanges(
     targetSize = Math.max(targetSize, writer.maxEnd);
     if (targetSize > pos) await emit({ op: { op: 'truncate', path, size: pos } });
     const hashes: BlockHashes = differ.finish();
-    return { hashes: { ...hashes, hashedAtMs }, tailOnly, bytesSent };
+    return { hashes: fileHashes(hashes, hashedAtMs), tailOnly, bytesSent };
   } finally {
     await fh.close();
   }

@@ -8,7 +8,7 @@
 import { appendFile, mkdir, readdir, readFile, rename, rm, unlink, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BLOCK_DIGEST_BYTES, blockCount } from '../../../shared/delta';
-import { TreeIndex, type FileHashes, type TreeChanges, type TreeNode } from './tree-index';
+import { TreeIndex, fileHashes, type FileHashes, type TreeChanges, type TreeNode } from './tree-index';
 import type { EntryKind, Observed } from './types';
 
 const HEADER = { v: 1, format: 'tandem-capture-index' };
@@ -65,7 +65,7 @@ function decodeHashes(buf: Buffer): FileHashes | undefined {
   const hashedAtMs = buf.readDoubleLE(16);
   if (blockSize === 0 || !Number.isInteger(fileSize) || fileSize < 0) return undefined;
   if (buf.length !== HASH_HEADER_BYTES + blockCount(fileSize, blockSize) * BLOCK_DIGEST_BYTES) return undefined;
-  return { blockSize, fileSize, hashedAtMs, digests: Buffer.from(buf.subarray(HASH_HEADER_BYTES)) };
+  return fileHashes({ blockSize, fileSize, digests: Buffer.from(buf.subarray(HASH_HEADER_BYTES)) }, hashedAtMs);
 }
 
 function parseLines(text: string): EntryLine[] {

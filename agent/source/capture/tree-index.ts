@@ -34,8 +34,45 @@ function copyStat(into: Observed, from: Observed): void {
   into.uid = from.uid;
   into.gid = from.gid;
   into.nlink = from.nlink;
-  if (from.target === undefined) delete into.target;
-  else into.target = from.target;
+  into.target = from.target;
+}
+
+/**
+ * A node of the model. One class with every field set in the constructor, and fields cleared by assigning
+ * undefined (never `delete`), so all nodes share one V8 hidden class: nodes built by spreading an observation and
+ * later given or stripped of hashes each ended up with their own (about 400 bytes a file, a third of the index).
+ */
+class Node implements TreeNode {
+  key: string;
+  kind: Observed['kind'];
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+  target: string | undefined;
+  readonly paths = new Set<string>();
+  hashes: FileHashes | undefined = undefined;
+
+  constructor(obs: Observed) {
+    this.key = obs.key;
+    this.kind = obs.kind;
+    this.size = obs.size;
+    this.mtimeMs = obs.mtimeMs;
+    this.ctimeMs = obs.ctimeMs;
+    this.mode = obs.mode;
+    this.uid = obs.uid;
+    this.gid = obs.gid;
+    this.nlink = obs.nlink;
+    this.target = obs.target;
+  }
+}
+
+/** Block hashes in one object shape (see Node). */
+export function fileHashes(h: BlockHashes, hashedAtMs: number): FileHashes {
+  return { blockSize: h.blockSize, fileSize: h.fileSize, digests: h.digests, hashedAtMs };
 }
 
 export class TreeIndex {
@@ -92,7 +129,7 @@ export class TreeIndex {
     let node = this.nodes.get(obs.key);
     if (node) copyStat(node, obs);
     else {
-      node = { ...obs, paths: new Set() };
+      node = new Node(obs);
       this.nodes.set(obs.key, node);
     }
     this.attach(path, obs.key);
@@ -112,8 +149,7 @@ export class TreeIndex {
   setHashes(key: string, hashes: FileHashes | undefined): void {
     const node = this.nodes.get(key);
     if (!node) return;
-    if (hashes) node.hashes = hashes;
-    else delete node.hashes;
+    node.hashes = hashes;
     this.changedKeys.add(key);
   }
 
