@@ -11,7 +11,8 @@ export interface FileHashes extends BlockHashes {
 
 /** One inode; a hard-linked file has several paths, a directory exactly one. */
 export interface TreeNode extends Observed {
-  readonly paths: Set<string>;
+  /** Its names: one, or a few for a hard-linked file (an array: a Set per node cost 300 bytes a file). */
+  readonly paths: readonly string[];
   hashes?: FileHashes;
 }
 
@@ -53,7 +54,7 @@ class Node implements TreeNode {
   gid: number;
   nlink: number;
   target: string | undefined;
-  readonly paths = new Set<string>();
+  paths: string[] = [];
   hashes: FileHashes | undefined = undefined;
 
   constructor(obs: Observed) {
@@ -158,7 +159,7 @@ export class TreeIndex {
     for (const p of this.subtree(path).reverse()) {
       const key = this.detach(p);
       const node = this.nodes.get(key);
-      if (node && node.paths.size === 0) this.nodes.delete(key);
+      if (node && node.paths.length === 0) this.nodes.delete(key);
       this.changedKeys.add(key);
     }
   }
@@ -168,7 +169,7 @@ export class TreeIndex {
     if (!this.keyByPath.has(path)) return;
     const key = this.detach(path);
     const node = this.nodes.get(key);
-    if (node && node.paths.size === 0) this.nodes.delete(key);
+    if (node && node.paths.length === 0) this.nodes.delete(key);
     this.changedKeys.add(key);
   }
 
@@ -210,7 +211,10 @@ export class TreeIndex {
 
   private attach(path: string, key: string): void {
     this.keyByPath.set(path, key);
-    this.nodes.get(key)!.paths.add(path);
+    const node = this.nodes.get(key) as Node;
+    // A literal, not a push: a pushed-to empty array reserves room for 17 names.
+    if (node.paths.length === 0) node.paths = [path];
+    else if (!node.paths.includes(path)) node.paths.push(path);
     const parent = parentOf(path);
     let s = this.kids.get(parent);
     if (!s) this.kids.set(parent, (s = new Set()));
@@ -221,7 +225,9 @@ export class TreeIndex {
   private detach(path: string): string {
     const key = this.keyByPath.get(path)!;
     this.keyByPath.delete(path);
-    this.nodes.get(key)?.paths.delete(path);
+    const names = (this.nodes.get(key) as Node | undefined)?.paths;
+    const at = names ? names.indexOf(path) : -1;
+    if (at >= 0) names!.splice(at, 1);
     const parent = parentOf(path);
     const s = this.kids.get(parent);
     if (s) {
