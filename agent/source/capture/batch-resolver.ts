@@ -5,6 +5,7 @@ import { posix } from 'node:path';
 import { listDir, observePath } from './observe';
 import type { TreeIndex } from './tree-index';
 import type { EntryKind, Observation, Observed } from './types';
+import { Fifo } from './fifo';
 
 /** Something that needs looking at in the next batch. */
 export type DirtyItem =
@@ -39,7 +40,7 @@ export function resolveBatch(items: readonly DirtyItem[], ctx: ResolverContext):
 }
 
 class BatchResolution {
-  private readonly queue: DirtyItem[];
+  private readonly queue: Fifo<DirtyItem>;
   private readonly obs = new Map<string, Observation>();
   /** For observations found through a watched directory: which directory and name, to re-resolve after a move. */
   private readonly origin = new Map<string, { dirKey: string; name: string }>();
@@ -50,14 +51,14 @@ class BatchResolution {
   private readonly prefetched = new Map<string, Promise<Observed | null>>();
 
   constructor(items: readonly DirtyItem[], private readonly ctx: ResolverContext) {
-    this.queue = [...items];
+    this.queue = new Fifo(items);
   }
 
   async run(): Promise<Observation[]> {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       while (this.queue.length > 0) {
         this.prefetchAhead();
-        await this.handle(this.queue.shift()!);
+        await this.handle(this.queue.take()!);
       }
       // Names looked up before their directory's move was discovered: look again under the new path.
       for (const [path, o] of [...this.origin]) {
@@ -108,7 +109,7 @@ class BatchResolution {
   /** Starts the next few lstats early; the batch is latency-bound, not CPU-bound. */
   private prefetchAhead(): void {
     for (let i = 0; i < Math.min(PREFETCH, this.queue.length); i++) {
-      const item = this.queue[i];
+      const item = this.queue.peek(i)!;
       if (item.kind === 'rescan') continue;
       const path = this.itemPath(item);
       if (path === undefined || this.obs.has(path) || this.prefetched.has(path) || !this.ctx.isCandidate(path)) continue;

@@ -14,6 +14,7 @@ import { isGone, observePath } from './observe';
 import { planOps, RACY_MARGIN_MS } from './plan-ops';
 import { TreeIndex, fileHashes } from './tree-index';
 import type { CaptureWarning, CaptureWarningCode, CapturedOp, EntryKind, PlannedOp } from './types';
+import { Fifo } from './fifo';
 
 export interface CaptureLogger {
   debug(obj: object, msg?: string): void;
@@ -137,7 +138,7 @@ export class ChangeCapture {
   private readonly persistKeys = new Set<string>();
   private persistTimer: NodeJS.Timeout | undefined;
   private readonly lastWarning = new Map<CaptureWarningCode, number>();
-  private hashQueue: string[] = [];
+  private hashQueue = new Fifo<string>();
   private hashing: Promise<void> | undefined;
   /** Background hashing waits while this is set (a mirror is reading the same files and needs the disk). */
   private hashingHeld = false;
@@ -202,7 +203,7 @@ export class ChangeCapture {
     });
     // Files without a block index (baseline, or an index cut short) get one in the background.
     for (const [, node] of this.tree.entries()) if (node.kind === 'file' && !node.hashes) this.hashQueue.push(node.key);
-    this.hashQueue = [...new Set(this.hashQueue)];
+    this.hashQueue = new Fifo(new Set(this.hashQueue.toArray()));
     this.startHashing();
     this.schedulePersist();
     if (this.opts.rescanIntervalMs > 0) {
@@ -230,7 +231,7 @@ export class ChangeCapture {
     await this.enqueue(() => this.runBatch());
     this.watches.closeAll();
     this.anchored.clear();
-    this.hashQueue = [];
+    this.hashQueue = new Fifo();
     await this.hashing;
     await this.enqueue(() => this.persist());
   }
@@ -569,7 +570,7 @@ export class ChangeCapture {
    */
   private async hashLoop(): Promise<void> {
     while (this.running && !this.hashingHeld && this.hashQueue.length > 0) {
-      const key = this.hashQueue.shift()!;
+      const key = this.hashQueue.take()!;
       const node = this.tree.node(key);
       if (!node || node.kind !== 'file' || node.hashes) continue;
       const [path] = node.paths;
