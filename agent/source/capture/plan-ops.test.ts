@@ -50,6 +50,23 @@ describe('planOps', () => {
     expect(brief(planOps([seen('/r/a', N, true), seen('/r/b', A)], t))).toEqual(['rename /r/a -> /r/b', 'sendFile /r/a']);
   });
 
+  // The file system frees an inode and hands its number to the next object created, of any kind.
+  it('a file inode reused by a new directory elsewhere is a delete and a mkdir, never a rename', () => {
+    const R = dir(), A = file();
+    const t = treeOf([['/r', R], ['/r/a', A]]);
+    const reused = dir({ key: A.key });
+    expect(brief(planOps([seen('/r/n', reused)], t))).toEqual(['delete /r/a', 'mkdir /r/n']);
+    expect(t.get('/r/n')?.kind).toBe('dir');
+    expect(t.has('/r/a')).toBe(false);
+  });
+
+  it('a file replaced at the same path by a directory with the same inode number becomes a directory', () => {
+    const R = dir(), A = file();
+    const t = treeOf([['/r', R], ['/r/a', A]]);
+    expect(brief(planOps([seen('/r/a', dir({ key: A.key }))], t))).toEqual(['delete /r/a', 'mkdir /r/a']);
+    expect(t.get('/r/a')?.kind).toBe('dir');
+  });
+
   it('a rename onto an existing file replaces it without a separate delete', () => {
     const R = dir(), A = file(), B = file();
     const t = treeOf([['/r', R], ['/r/a', A], ['/r/b', B]]);

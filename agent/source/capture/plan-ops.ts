@@ -84,6 +84,7 @@ class Planner {
   }
 
   run(): PlannedOp[] {
+    this.retireReusedInodes();
     for (const path of this.order) {
       const want = this.desired.get(path);
       if (want?.kind !== 'dir') continue;
@@ -98,6 +99,23 @@ class Planner {
       this.tree.removeSubtree(t);
     }
     return this.out;
+  }
+
+  /**
+   * An inode number the model has as a file but now finds as a directory (or any other change of kind) was freed
+   * and reused: the model's object is gone, wherever the model has it. Its names are deleted first, so it is
+   * neither renamed into place (a file moved to where a directory is wanted) nor updated in place as the new one.
+   */
+  private retireReusedInodes(): void {
+    for (const path of this.order) {
+      const want = this.desired.get(path);
+      const prior = want ? this.tree.node(want.key) : undefined;
+      if (!want || !prior || prior.kind === want.kind) continue;
+      for (const q of this.tree.pathsOf(want.key)) {
+        this.out.push({ op: 'delete', path: q });
+        this.tree.removeSubtree(q);
+      }
+    }
   }
 
   /** Brings one observed path to its observed state. */
