@@ -28,6 +28,17 @@ export interface ResolverContext {
   watchDir(key: string, path: string, renew: boolean): void;
   /** A path could not be read (not "missing": e.g. EACCES); the capture reports it and retries `retry` later. */
   cannotRead(path: string, err: unknown, retry: DirtyItem): void;
+  /**
+   * Observations after which the batch stops and hands back what it has not looked at yet (default: no limit),
+   * so a deep rescan of a million files is planned in slices instead of holding the whole tree at once.
+   */
+  maxObservations?: number;
+}
+
+export interface ResolvedBatch {
+  observations: Observation[];
+  /** Items not looked at because the batch reached maxObservations: the next batch starts with them. */
+  leftover: DirtyItem[];
 }
 
 const PREFETCH = 32;
@@ -35,7 +46,7 @@ const MAX_ROUNDS = 8;
 
 const join = (dir: string, name: string): string => (dir === '/' ? '/' + name : dir + '/' + name);
 
-export function resolveBatch(items: readonly DirtyItem[], ctx: ResolverContext): Promise<Observation[]> {
+export function resolveBatch(items: readonly DirtyItem[], ctx: ResolverContext): Promise<ResolvedBatch> {
   return new BatchResolution(items, ctx).run();
 }
 
@@ -54,9 +65,10 @@ class BatchResolution {
     this.queue = new Fifo(items);
   }
 
-  async run(): Promise<Observation[]> {
+  async run(): Promise<ResolvedBatch> {
+    const max = this.ctx.maxObservations ?? Infinity;
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      while (this.queue.length > 0) {
+      while (this.queue.length > 0 && this.obs.size < max) {
         this.prefetchAhead();
         await this.handle(this.queue.take()!);
       }
@@ -70,9 +82,9 @@ class BatchResolution {
         this.origin.delete(path);
         if (current !== undefined) this.queue.push({ kind: 'entry', dirKey: o.dirKey, name: o.name, content: stale.content });
       }
-      if (this.queue.length === 0) break;
+      if (this.queue.length === 0 || this.obs.size >= max) break;
     }
-    return [...this.obs.values()];
+    return { observations: [...this.obs.values()], leftover: this.queue.toArray() };
   }
 
   /** Current path of a watched directory: its new path if it (or an ancestor) moved in this batch. */

@@ -55,6 +55,11 @@ export interface ChangeCaptureOptions {
   deliverBytes?: number;
   /** The same warning code is reported at most once per this period (it is logged every time). Default 1 hour. */
   warningRepeatMs?: number;
+  /**
+   * A batch stops looking after this many paths and the rest is planned in the next one, so a deep rescan of a
+   * large protected set never holds every path's observation and plan at once. Default 20,000.
+   */
+  sliceObservations?: number;
   /** Watch function (tests inject failures). Default fs.watch on one directory. */
   watch?: WatchFunction;
   log?: CaptureLogger;
@@ -156,6 +161,7 @@ export class ChangeCapture {
       largeFileVerifyDelayMs: options.largeFileVerifyDelayMs ?? 2_000,
       deliverBytes: options.deliverBytes ?? 8 * MiB,
       warningRepeatMs: options.warningRepeatMs ?? 3_600_000,
+      sliceObservations: options.sliceObservations ?? 20_000,
     };
     this.matcher = compileRules(options.rules);
     this.roots = protectedRoots(options.rules);
@@ -357,19 +363,25 @@ export class ChangeCapture {
   }
 
   private async runItems(items: DirtyItem[]): Promise<void> {
-    const observations = await resolveBatch(items, {
-      tree: this.tree,
-      isTracked: (path, kind) => this.isTracked(path, kind),
-      isCandidate: (path) => this.matcher.isIncluded(path) || this.matcher.mayContainIncluded(path),
-      mayContainIncluded: (dir) => this.matcher.mayContainIncluded(dir),
-      watchDir: (key, path, renew) => this.watchDir(key, path, renew),
-      cannotRead: (path, err, retry) => this.cannotRead(path, err, retry),
-    });
-    if (observations.length === 0) return;
-    const plan = planOps(observations, this.tree);
-    this.counters.batches++;
-    await this.execute(plan);
-    this.afterPlan();
+    // A deep rescan (the baseline, the periodic light rescan) covers the whole protected set: it is planned
+    // and executed in slices of at most SLICE_OBSERVATIONS paths, each slice continuing where the last stopped.
+    for (let next = items; next.length > 0;) {
+      const { observations, leftover } = await resolveBatch(next, {
+        tree: this.tree,
+        isTracked: (path, kind) => this.isTracked(path, kind),
+        isCandidate: (path) => this.matcher.isIncluded(path) || this.matcher.mayContainIncluded(path),
+        mayContainIncluded: (dir) => this.matcher.mayContainIncluded(dir),
+        watchDir: (key, path, renew) => this.watchDir(key, path, renew),
+        cannotRead: (path, err, retry) => this.cannotRead(path, err, retry),
+        maxObservations: this.opts.sliceObservations,
+      });
+      next = leftover;
+      if (observations.length === 0) continue;
+      const plan = planOps(observations, this.tree);
+      this.counters.batches++;
+      await this.execute(plan);
+      this.afterPlan();
+    }
   }
 
   private isTracked(path: string, kind: EntryKind): boolean {
