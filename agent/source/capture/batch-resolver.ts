@@ -84,7 +84,9 @@ class BatchResolution {
       }
       if (this.queue.length === 0 || this.obs.size >= max) break;
     }
-    return { observations: [...this.obs.values()], leftover: this.queue.toArray() };
+    // Only a batch cut short by the limit hands work on (one that ran out of rounds keeps its old behaviour: the
+    // next event or rescan looks again), so slices always make progress.
+    return { observations: [...this.obs.values()], leftover: this.obs.size >= max ? this.queue.toArray() : [] };
   }
 
   /** Current path of a watched directory: its new path if it (or an ancestor) moved in this batch. */
