@@ -51,11 +51,12 @@ describe('IndexStore', () => {
     dirs.push(dir);
     const store = new IndexStore(dir);
     const { tree } = await store.load();
+    const big = 40 * 4096; // 40 blocks: too many digests to keep inline
     tree.add('/r', o('1:1', 'dir'));
-    tree.add('/r/a', o('1:3', 'file', { size: 10 }));
-    tree.add('/r/b', o('1:4', 'file', { size: 10 }));
-    tree.setHashes('1:3', { ...hashBlocks(Buffer.alloc(10, 1), 4096), hashedAtMs: 1 });
-    tree.setHashes('1:4', { ...hashBlocks(Buffer.alloc(10, 2), 4096), hashedAtMs: 1 });
+    tree.add('/r/a', o('1:3', 'file', { size: big }));
+    tree.add('/r/b', o('1:4', 'file', { size: big }));
+    tree.setHashes('1:3', { ...hashBlocks(Buffer.alloc(big, 1), 4096), hashedAtMs: 1 });
+    tree.setHashes('1:4', { ...hashBlocks(Buffer.alloc(big, 2), 4096), hashedAtMs: 1 });
     await store.persist(tree, tree.takeChanges());
     expect((await readdir(join(dir, 'hashes'))).sort()).toEqual(['1-3', '1-4']);
     tree.setHashes('1:3', undefined);
@@ -67,5 +68,41 @@ describe('IndexStore', () => {
     again.tree.setHashes('1:4', undefined);
     await reloaded.persist(again.tree, again.tree.takeChanges());
     expect(await readdir(join(dir, 'hashes'))).toEqual([]);
+  });
+
+  it('keeps a small file\'s hashes in its index line, not in a hash file, and follows it between the two', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tandem-index-'));
+    dirs.push(dir);
+    const store = new IndexStore(dir);
+    const { tree } = await store.load();
+    const small = { ...hashBlocks(Buffer.alloc(5000, 1), 4096), hashedAtMs: 7 };
+    const large = { ...hashBlocks(Buffer.alloc(40 * 4096, 2), 4096), hashedAtMs: 8 };
+    tree.add('/r', o('1:1', 'dir'));
+    tree.add('/r/s', o('1:3', 'file', { size: 5000 }));
+    tree.add('/r/t', o('1:5', 'file', { size: 5000 }));
+    tree.setHashes('1:3', small);
+    tree.setHashes('1:5', small);
+    await store.persist(tree, tree.takeChanges());
+    expect(await readdir(join(dir, 'hashes'))).toEqual([]);
+    let again = (await new IndexStore(dir).load()).tree;
+    expect(again.get('/r/s')!.hashes).toEqual(small);
+
+    // Grows past the inline limit: a hash file; shrinks again: inline, and the hash file goes.
+    tree.setStat(o('1:3', 'file', { size: 40 * 4096 }));
+    tree.setHashes('1:3', large);
+    tree.setHashes('1:5', undefined);
+    await store.persist(tree, tree.takeChanges());
+    expect(await readdir(join(dir, 'hashes'))).toEqual(['1-3']);
+    again = (await new IndexStore(dir).load()).tree;
+    expect(again.get('/r/s')!.hashes).toEqual(large);
+    expect(again.get('/r/t')!.hashes).toBeUndefined();
+
+    const store2 = new IndexStore(dir);
+    const t2 = (await store2.load()).tree;
+    t2.setStat(o('1:3', 'file', { size: 5000 }));
+    t2.setHashes('1:3', small);
+    await store2.persist(t2, t2.takeChanges());
+    expect(await readdir(join(dir, 'hashes'))).toEqual([]);
+    expect((await new IndexStore(dir).load()).tree.get('/r/s')!.hashes).toEqual(small);
   });
 });

@@ -1,11 +1,12 @@
 // Persists the capture's tree model and block hashes in the agent data dir, so a restart compares
 // the disk with what was last sent instead of remirroring. Layout under indexDir:
 //   tree.snapshot  NDJSON, one line per path (header line first)
-//   tree.journal   NDJSON appended after batches: the current state of each changed path
-//   hashes/<dev>-<ino>  block hashes of one file: 'TBH1', blockSize u32, fileSize f64, hashedAtMs f64, digests
+//   tree.journal   NDJSON appended after batches: the current state of each changed path, with the block hashes
+//                  of a small file inline (a million protected files must not mean a million hash files)
+//   hashes/<dev>-<ino>  block hashes of a larger file: 'TBH1', blockSize u32, fileSize f64, hashedAtMs f64, digests
 // The store may lag what was sent (it is written after ops are handed on, at most every
 // persistIntervalMs), never lead it: a stale index only makes the next comparison send more.
-import { appendFile, mkdir, readdir, readFile, rename, rm, unlink, writeFile, open } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, unlink, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BLOCK_DIGEST_BYTES, blockCount } from '../../../shared/delta';
 import { TreeIndex, fileHashes, type FileHashes, type TreeChanges, type TreeNode } from './tree-index';
@@ -14,6 +15,10 @@ import type { EntryKind, Observed } from './types';
 const HEADER = { v: 1, format: 'tandem-capture-index' };
 const HASH_MAGIC = 'TBH1';
 const HASH_HEADER_BYTES = 24;
+/** Block hashes up to this many digest bytes (32 blocks) live in the file's index line, larger ones in a hash file. */
+const INLINE_DIGEST_BYTES = 32 * BLOCK_DIGEST_BYTES;
+/** The journal is written in pieces of about this size (one string for a million lines would not fit). */
+const WRITE_CHUNK_CHARS = 1 << 20;
 
 interface EntryLine {
   p: string;
@@ -27,16 +32,32 @@ interface EntryLine {
   g?: number;
   n?: number;
   l?: string;
+  /** Inline block hashes: [blockSize, fileSize, hashedAtMs, digests in base64]. */
+  h?: [number, number, number, string];
   /** Present (true) when the path was removed. */
   x?: true;
 }
+
+const isInline = (h: FileHashes): boolean => h.digests.length <= INLINE_DIGEST_BYTES;
 
 function toLine(path: string, node: TreeNode | undefined): string {
   const line: EntryLine = node
     ? { p: path, k: node.key, t: node.kind, s: node.size, m: node.mtimeMs, c: node.ctimeMs, o: node.mode, u: node.uid, g: node.gid, n: node.nlink }
     : { p: path, x: true };
   if (node?.target !== undefined) line.l = node.target;
+  const h = node?.hashes;
+  if (h && isInline(h)) line.h = [h.blockSize, h.fileSize, h.hashedAtMs, h.digests.toString('base64')];
   return JSON.stringify(line) + '\n';
+}
+
+/** Inline hashes of a line, or undefined when absent or malformed (which only means "no index" for that file). */
+function inlineHashes(line: EntryLine): FileHashes | undefined {
+  if (!Array.isArray(line.h) || line.h.length !== 4) return undefined;
+  const [blockSize, fileSize, hashedAtMs, b64] = line.h;
+  if (!Number.isInteger(blockSize) || blockSize <= 0 || !Number.isInteger(fileSize) || fileSize < 0 || typeof b64 !== 'string') return undefined;
+  const digests = Buffer.from(b64, 'base64');
+  if (digests.length !== blockCount(fileSize, blockSize) * BLOCK_DIGEST_BYTES) return undefined;
+  return fileHashes({ blockSize, fileSize, digests }, hashedAtMs);
 }
 
 function fromLine(line: EntryLine): Observed | null {
@@ -121,14 +142,21 @@ export class IndexStore {
     for (const line of [...snapLines, ...parseLines(journal ?? '')]) {
       const obs = fromLine(line);
       const cur = tree.get(line.p);
-      if (obs && cur?.key === obs.key) {
-        tree.setStat(obs);
-        continue;
+      if (obs && cur?.key === obs.key) tree.setStat(obs);
+      else {
+        if (cur) tree.removeName(line.p);
+        if (obs) tree.add(line.p, obs);
       }
-      if (cur) tree.removeName(line.p);
-      if (obs) tree.add(line.p, obs);
+      // Each line carries its file's whole state: no inline hashes means none, or a hash file (read below).
+      if (obs?.kind === 'file') tree.setHashes(obs.key, inlineHashes(line));
     }
-    const files = [...tree.entries()].filter(([, n]) => n.kind === 'file').map(([, n]) => n);
+    // A hash file left behind by a crash between a line gaining inline hashes and the file's unlink.
+    const stale = [...this.hashFiles].filter((key) => tree.node(key)?.hashes);
+    await runLimited(stale, 16, async (key) => {
+      this.hashFiles.delete(key);
+      await unlink(this.hashPath(key)).catch(ignoreMissing);
+    });
+    const files = [...tree.entries()].filter(([, n]) => n.kind === 'file' && !n.hashes && this.hashFiles.has(n.key)).map(([, n]) => n);
     const seen = new Set<string>();
     await runLimited(files, 32, async (node) => {
       if (seen.has(node.key)) return;
@@ -144,20 +172,41 @@ export class IndexStore {
 
   /** Writes what changed since the last call; compacts the journal when it outgrows the tree. */
   async persist(tree: TreeIndex, changes: TreeChanges): Promise<void> {
-    if (changes.paths.length > 0) {
-      await appendFile(this.journalPath, changes.paths.map((p) => toLine(p, tree.get(p))).join(''));
-      this.journalLines += changes.paths.length;
+    // A file whose stat or hashes changed is journaled under each of its names (its line carries small hashes).
+    const paths = new Set(changes.paths);
+    for (const key of changes.keys) for (const p of tree.node(key)?.paths ?? []) paths.add(p);
+    if (this.journalLines + paths.size > 10_000 && this.journalLines + paths.size > tree.size) {
+      await this.compact(tree); // the journal would outgrow the tree (a baseline): write the snapshot instead
+    } else if (paths.size > 0) {
+      await this.appendJournal(tree, paths);
     }
     await runLimited(changes.keys, 16, async (key) => {
       const hashes = tree.node(key)?.hashes;
-      if (hashes) {
+      if (hashes && !isInline(hashes)) {
         await writeFile(this.hashPath(key), encodeHashes(hashes));
         this.hashFiles.add(key);
       } else if (this.hashFiles.delete(key)) {
         await unlink(this.hashPath(key)).catch(ignoreMissing);
       }
     });
-    if (this.journalLines > 10_000 && this.journalLines > tree.size) await this.compact(tree);
+  }
+
+  private async appendJournal(tree: TreeIndex, paths: Iterable<string>): Promise<void> {
+    const fh = await open(this.journalPath, 'a');
+    try {
+      let chunk = '';
+      for (const p of paths) {
+        chunk += toLine(p, tree.get(p));
+        this.journalLines++;
+        if (chunk.length > WRITE_CHUNK_CHARS) {
+          await fh.write(chunk);
+          chunk = '';
+        }
+      }
+      if (chunk) await fh.write(chunk);
+    } finally {
+      await fh.close();
+    }
   }
 
   /** Rewrites the snapshot from the tree and empties the journal. */
@@ -168,7 +217,7 @@ export class IndexStore {
       let chunk = JSON.stringify(HEADER) + '\n';
       for (const [path, node] of tree.entries()) {
         chunk += toLine(path, node);
-        if (chunk.length > 1 << 20) {
+        if (chunk.length > WRITE_CHUNK_CHARS) {
           await fh.write(chunk);
           chunk = '';
         }
