@@ -145,16 +145,22 @@ export async function generateTree(root: string, count: number, totalBytes: numb
   return { files: count, bytes };
 }
 
-/** Peak resident set size (VmHWM) of a process, in MiB, or NaN when it is gone. */
-export function peakRssMiB(pid: number | undefined): number {
+/** A memory figure (in kB) from /proc/<pid>/status, in MiB, or NaN when the process is gone. */
+function statusMiB(pid: number | undefined, field: 'VmHWM' | 'VmRSS'): number {
   if (!pid) return NaN;
   try {
-    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : NaN;
   } catch {
     return NaN;
   }
 }
+
+/** Peak resident set size (VmHWM) of a process, in MiB. */
+export const peakRssMiB = (pid: number | undefined): number => statusMiB(pid, 'VmHWM');
+
+/** Current resident set size (VmRSS) of a process, in MiB. */
+export const rssMiB = (pid: number | undefined): number => statusMiB(pid, 'VmRSS');
 
 /** Flushes dirty pages so one tool's writeback does not slow the next tool's run. */
 export async function syncDisks(): Promise<void> {

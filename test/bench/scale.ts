@@ -5,21 +5,11 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { SCALE, figure, note, peakRssMiB, rmrf, settleDisk } from './common';
+import { SCALE, figure, note, peakRssMiB, rmrf, rssMiB, settleDisk } from './common';
 import { startWarmCluster, stopCluster, createJob, waitJob, mirrored, filesJob, type Cluster } from './tandem';
 
 const PER_DIR = 1000;
 const FILE = Buffer.alloc(100, 'x');
-
-/** Current resident set size (VmRSS) of a process, in MiB. */
-function rssMiB(pid: number | undefined): number {
-  try {
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
 
 /** `count` files of 100 bytes, PER_DIR per directory under 30 top-level directories, written from 8 directories at once. */
 async function generateManyFiles(root: string, count: number): Promise<void> {
