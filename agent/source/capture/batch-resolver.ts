@@ -41,7 +41,6 @@ export interface ResolvedBatch {
   leftover: DirtyItem[];
 }
 
-const PREFETCH = 32;
 const MAX_ROUNDS = 8;
 
 const join = (dir: string, name: string): string => (dir === '/' ? '/' + name : dir + '/' + name);
@@ -59,7 +58,6 @@ class BatchResolution {
   private readonly moved = new Map<string, string>();
   private readonly listed = new Set<string>();
   private readonly rescanned = new Set<string>();
-  private readonly prefetched = new Map<string, Promise<Observed | null>>();
 
   constructor(items: readonly DirtyItem[], private readonly ctx: ResolverContext) {
     this.queue = new Fifo(items);
@@ -69,7 +67,6 @@ class BatchResolution {
     const max = this.ctx.maxObservations ?? Infinity;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       while (this.queue.length > 0 && this.obs.size < max) {
-        this.prefetchAhead();
         await this.handle(this.queue.take()!);
       }
       // Names looked up before their directory's move was discovered: look again under the new path.
@@ -120,24 +117,6 @@ class BatchResolution {
     }
   }
 
-  /** Starts the next few lstats early; the batch is latency-bound, not CPU-bound. */
-  private prefetchAhead(): void {
-    for (let i = 0; i < Math.min(PREFETCH, this.queue.length); i++) {
-      const item = this.queue.peek(i)!;
-      if (item.kind === 'rescan') continue;
-      const path = this.itemPath(item);
-      if (path === undefined || this.obs.has(path) || this.prefetched.has(path) || !this.ctx.isCandidate(path)) continue;
-      const p = observePath(path);
-      p.catch(() => {}); // reported when awaited
-      this.prefetched.set(path, p);
-    }
-  }
-
-  private lstat(path: string): Promise<Observed | null> {
-    const p = this.prefetched.get(path);
-    this.prefetched.delete(path);
-    return p ?? observePath(path);
-  }
 
   private async observe(
     path: string, content: boolean,
@@ -153,7 +132,7 @@ class BatchResolution {
     if (!this.ctx.isCandidate(path) && !this.ctx.tree.has(path)) return; // excluded, and never sent
     let now: Observed | null;
     try {
-      now = await this.lstat(path);
+      now = await observePath(path);
     } catch (err) {
       this.ctx.cannotRead(path, err, { kind: 'path', path, content });
       return;

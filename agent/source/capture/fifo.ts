@@ -18,11 +18,6 @@ export class Fifo<T> {
     this.items.push(item);
   }
 
-  /** The i-th waiting item (0: the next one), without taking it. */
-  peek(i = 0): T | undefined {
-    return i < 0 ? undefined : this.items[this.head + i];
-  }
-
   take(): T | undefined {
     if (this.head >= this.items.length) return undefined;
     const item = this.items[this.head];
