@@ -1,5 +1,5 @@
 // The persisted index: journal replay, torn tails and block hashes survive a reload.
-import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -68,6 +68,34 @@ describe('IndexStore', () => {
     again.tree.setHashes('1:4', undefined);
     await reloaded.persist(again.tree, again.tree.takeChanges());
     expect(await readdir(join(dir, 'hashes'))).toEqual([]);
+  });
+
+  it('reads an index written before hashes went inline (a hash file for every file)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tandem-index-'));
+    dirs.push(dir);
+    const h = { ...hashBlocks(Buffer.alloc(5000, 3), 4096), hashedAtMs: 9 };
+    // The on-disk format of that version: NDJSON lines without "h", and hashes/<dev>-<ino> = 'TBH1', blockSize u32,
+    // fileSize f64, hashedAtMs f64, digests.
+    const header = Buffer.alloc(24);
+    header.write('TBH1', 0, 'latin1');
+    header.writeUInt32LE(h.blockSize, 4);
+    header.writeDoubleLE(h.fileSize, 8);
+    header.writeDoubleLE(h.hashedAtMs, 16);
+    await mkdir(join(dir, 'hashes'), { recursive: true });
+    await writeFile(join(dir, 'hashes', '1-3'), Buffer.concat([header, h.digests]));
+    await writeFile(join(dir, 'tree.journal'), [
+      { p: '/r', k: '1:1', t: 'dir', s: 0, m: 1, c: 1, o: 0o755, u: 0, g: 0, n: 2 },
+      { p: '/r/s', k: '1:3', t: 'file', s: 5000, m: 1.5, c: 2.25, o: 0o644, u: 1, g: 2, n: 1 },
+    ].map((l) => JSON.stringify(l) + '\n').join(''));
+    const store = new IndexStore(dir);
+    const { tree, found } = await store.load();
+    expect(found).toBe(true);
+    expect(tree.get('/r/s')!.hashes).toEqual(h);
+    // The next change of its hashes moves them inline and removes the old file.
+    tree.setHashes('1:3', { ...h, hashedAtMs: 10 });
+    await store.persist(tree, tree.takeChanges());
+    expect(await readdir(join(dir, 'hashes'))).toEqual([]);
+    expect((await new IndexStore(dir).load()).tree.get('/r/s')!.hashes).toEqual({ ...h, hashedAtMs: 10 });
   });
 
   it('keeps a small file\'s hashes in its index line, not in a hash file, and follows it between the two', async () => {
