@@ -498,3 +498,31 @@ describe('ChangeCapture: index persistence', () => {
     expect(await h.drain()).toEqual([]);
   });
 });
+
+describe('ChangeCapture: background block index', () => {
+  it('a hold (a mirror starting) interrupts hashing a large file at once; the file waits in the queue', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'tandem-capture-'));
+    const src = join(base, 'src');
+    await mkdir(src);
+    // Sparse, so it costs no disk; hashing its 4 GiB still takes seconds, far longer than the hold below.
+    await writeFile(join(src, 'big'), '');
+    await truncate(join(src, 'big'), 4 * 1024 * MiB);
+    await utimes(join(src, 'big'), new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+    const cap = new ChangeCapture({ rules: [{ path: src, type: 'include' }], onOps: () => {}, indexDir: join(base, 'index'), batchMs: 20 });
+    try {
+      await cap.start();
+      // Wait until the background loop has taken the file and is reading it.
+      const deadline = Date.now() + 10_000;
+      while (cap.stats().filesAwaitingIndex > 0 && Date.now() < deadline) await sleep(1);
+      expect(cap.stats().filesAwaitingIndex).toBe(0);
+      await sleep(20);
+      cap.holdBackgroundHashing(true);
+      await cap.settled();
+      // Back in the queue, not hashed to the end while the mirror waits for the disk.
+      expect(cap.stats().filesAwaitingIndex).toBe(1);
+    } finally {
+      await cap.stop();
+      await rm(base, { recursive: true, force: true });
+    }
+  });
+});

@@ -147,6 +147,8 @@ export class ChangeCapture {
   private hashing: Promise<void> | undefined;
   /** Background hashing waits while this is set (a mirror is reading the same files and needs the disk). */
   private hashingHeld = false;
+  /** Interrupts the file being hashed: a hold or a stop must not wait for a large file's read to finish. */
+  private hashAbort: AbortController | undefined;
   private counters = { opsEmitted: 0, bytesEmitted: 0, batches: 0 };
 
   constructor(private readonly options: ChangeCaptureOptions) {
@@ -238,6 +240,7 @@ export class ChangeCapture {
     this.watches.closeAll();
     this.anchored.clear();
     this.hashQueue = new Fifo();
+    this.hashAbort?.abort();
     await this.hashing;
     await this.enqueue(() => this.persist());
   }
@@ -565,7 +568,8 @@ export class ChangeCapture {
    */
   holdBackgroundHashing(held: boolean): void {
     this.hashingHeld = held;
-    if (!held) this.startHashing();
+    if (held) this.hashAbort?.abort();
+    else this.startHashing();
   }
 
   private startHashing(): void {
@@ -597,7 +601,18 @@ export class ChangeCapture {
           await sleep(2 * RACY_MARGIN_MS);
           continue;
         }
-        const hashes = await hashFile(path, { blockSize: chooseBlockSize(before.size) });
+        const abort = (this.hashAbort = new AbortController());
+        if (this.hashingHeld || !this.running) abort.abort(); // held while the file was being looked at
+        let hashes;
+        try {
+          hashes = await hashFile(path, { blockSize: chooseBlockSize(before.size), signal: abort.signal });
+        } catch (err) {
+          if (!abort.signal.aborted) throw err;
+          this.hashQueue.push(key); // held by a mirror (or stopping): hash it again later
+          continue;
+        } finally {
+          this.hashAbort = undefined;
+        }
         const after = await observePath(path);
         await this.enqueue(async () => {
           const n = this.tree.node(key);
