@@ -3,6 +3,7 @@
 import fs from 'node:fs/promises';
 import fss from 'node:fs';
 import { encodeFrameParts, FrameType, createByteCounter, type FrameByteCounter } from '../../shared/protocol/frames';
+import { CompressionGate } from '../../shared/protocol/compression-gate';
 import type { FileOp, ManifestEntry, FileMeta } from '../../shared/protocol/ops';
 import type { MirrorStats, VerifyReport } from '../../shared/protocol/jobs';
 import { hashFile, planBlockDelta, splitRanges, type BlockHashes } from '../../shared/delta';
@@ -126,6 +127,7 @@ function targetHashes(need: Extract<Need, { action: 'blocks' }>): BlockHashes {
 
 export class MirrorRun {
   readonly wire: FrameByteCounter = createByteCounter();
+  private readonly gate = new CompressionGate();
   private startedMs = Date.now();
   private bytesAtStart: number;
 
@@ -217,7 +219,7 @@ export class MirrorRun {
   }
 
   private encode(op: FileOp, payload?: Buffer): Buffer[] {
-    return encodeFrameParts({ type: FrameType.fileOp, header: op, payload }, { compressLevel: this.p.compression, counter: this.wire }).parts;
+    return encodeFrameParts({ type: FrameType.fileOp, header: op, payload }, { compressLevel: this.p.compression, counter: this.wire, gate: this.gate }).parts;
   }
 
   private async *framesFor(batch: WalkItem[], entries: ManifestEntry[], needs: Need[]): AsyncGenerator<Buffer> {

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import type { FileOp } from '../../shared/protocol/ops';
 import { encodeFrameParts, FrameType, createByteCounter } from '../../shared/protocol/frames';
+import { CompressionGate } from '../../shared/protocol/compression-gate';
 import type { ReplicationStatus, TransmitMode } from '../../shared/states';
 import { TandemError } from '../../shared/errors';
 import { backoffDelay } from '../../shared/backoff';
@@ -48,6 +49,8 @@ export class Replicator {
   private abort = new AbortController();
   private attempt = 0;
   readonly wire = createByteCounter();
+  /** Skips compressing after payloads that did not shrink (already compressed or encrypted data). */
+  private readonly compressionGate = new CompressionGate();
   private opsSent = 0;
   private bytesSent = 0;
   private rate = { at: Date.now(), ops: 0, opsPerSec: 0 };
@@ -155,9 +158,10 @@ export class Replicator {
         }
         const level = this.o.compression;
         const wire = this.wire;
+        const gate = this.compressionGate;
         async function* frames() {
           for (const r of records) {
-            yield* encodeFrameParts({ type: FrameType.fileOp, header: { seq: r.seq, op: r.header }, payload: r.payload }, { compressLevel: level, counter: wire }).parts;
+            yield* encodeFrameParts({ type: FrameType.fileOp, header: { seq: r.seq, op: r.header }, payload: r.payload }, { compressLevel: level, counter: wire, gate }).parts;
           }
         }
         const res = await this.o.peer().stream<ReplicateResponse>(`/v1/data/replicate?job=${encodeURIComponent(this.o.jobId)}`, frames(), this.abort.signal);

@@ -3,6 +3,7 @@
 import { Compressor } from 'zstd-napi';
 import zstd from 'zstd-napi/binding';
 import { TandemError } from '../errors';
+import type { CompressionGate } from './compression-gate';
 
 /*
  * Layout (all integers big-endian), 20-byte prefix:
@@ -70,6 +71,8 @@ export interface EncodeOptions {
   compressLevel?: number;
   maxFrameBytes?: number;
   counter?: FrameByteCounter;
+  /** The stream's gate: skips compressing after payloads that did not shrink (see compression-gate.ts). */
+  gate?: CompressionGate;
 }
 
 export interface DecodeOptions {
@@ -117,8 +120,9 @@ export function encodeFrameParts(frame: Frame, options: EncodeOptions = {}): { p
   let payload = raw;
   let flags = 0;
   const level = options.compressLevel ?? 0;
-  if (level !== 0 && raw.length >= MIN_COMPRESS_BYTES) {
+  if (level !== 0 && raw.length >= MIN_COMPRESS_BYTES && (options.gate?.shouldTry(raw.length) ?? true)) {
     const packed = compressorFor(level).compress(raw);
+    options.gate?.record(raw.length, packed.length);
     if (packed.length < raw.length) {
       payload = packed;
       flags |= FLAG_COMPRESSED;
