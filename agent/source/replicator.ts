@@ -16,8 +16,12 @@ export interface CapturedOp {
   payload?: Buffer;
 }
 
-/** Largest batch of queued bytes sent in one request. */
-const SEND_BATCH_BYTES = 8 * 1024 * 1024;
+/**
+ * Largest batch of queued bytes sent in one request. The target applies a request in 4 MiB pieces while the rest
+ * of it arrives, so a larger request keeps both agents busy; 32 MiB replicated a 1 GiB write about a third faster
+ * than 8 MiB (one 4 MiB operation per request), 64 MiB no faster than 32.
+ */
+const SEND_BATCH_BYTES = 32 * 1024 * 1024;
 
 export interface ReplicatorOptions {
   jobId: string;

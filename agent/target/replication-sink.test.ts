@@ -72,4 +72,55 @@ describe('ReplicationSink', () => {
     expect(reopened.remirrorReason).toBeNull();
     await reopened.close();
   });
+
+  it('applies a stream piece by piece while the rest arrives, and answers with the last durable number', async () => {
+    const sink = await openSink();
+    const big = (seq: number, name: string) => file(seq, name, String(seq).repeat(64 * 1024));
+    let sawFirstPieceApplied = false;
+    async function* ops() {
+      yield big(1, '/p1');
+      yield big(2, '/p2'); // 128 KiB: the first piece is complete
+      // The next operations are only "decoded" once the first piece is on disk: applying must not wait for the end.
+      const until = Date.now() + 10_000;
+      while (Date.now() < until && !(await fs.stat(path.join(root, 'p2')).catch(() => null))) await new Promise((r) => setTimeout(r, 5));
+      sawFirstPieceApplied = !!(await fs.stat(path.join(root, 'p2')).catch(() => null));
+      yield big(3, '/p3');
+      yield file(4, '/small', 'small');
+    }
+    const r = await sink.receiveStream(ops(), 100 * 1024);
+    expect(sawFirstPieceApplied).toBe(true);
+    expect(r).toMatchObject({ ackedSeq: 4, blocked: null });
+    expect(await fs.readFile(path.join(root, 'small'), 'utf8')).toBe('small');
+    expect((await fs.readFile(path.join(root, 'p3'), 'utf8')).length).toBe(64 * 1024);
+    await sink.close();
+  });
+
+  it('a stream cut after its first piece keeps that piece received; the resend applies only the rest', async () => {
+    const sink = await openSink();
+    async function* cut() {
+      yield file(1, '/one', 'one');
+      yield file(2, '/two', 'two');
+      throw new Error('connection reset');
+    }
+    await expect(sink.receiveStream(cut(), 1)).rejects.toThrow('connection reset');
+    expect(await fs.readFile(path.join(root, 'two'), 'utf8')).toBe('two');
+    await fs.writeFile(path.join(root, 'one'), 'changed on the target since');
+    async function* resend() {
+      yield file(1, '/one', 'one');
+      yield file(2, '/two', 'two');
+      yield file(3, '/three', 'three');
+    }
+    expect((await sink.receiveStream(resend(), 1)).ackedSeq).toBe(3);
+    // 1 and 2 were durable before the cut: not applied again.
+    expect(await fs.readFile(path.join(root, 'one'), 'utf8')).toBe('changed on the target since');
+    expect(await fs.readFile(path.join(root, 'three'), 'utf8')).toBe('three');
+    await sink.close();
+  });
+
+  it('an empty stream answers with what is already durable', async () => {
+    const sink = await openSink();
+    await sink.receive([file(1, '/a', 'a')]);
+    expect((await sink.receiveStream((async function* () {})())).ackedSeq).toBe(1);
+    await sink.close();
+  });
 });

@@ -29,6 +29,15 @@ export interface IncomingOp {
   payload: Buffer;
 }
 
+/** A stream's operations are applied in pieces of about this many payload bytes while the rest arrives. */
+export const APPLY_PIECE_BYTES = 4 * 1024 * 1024;
+
+export interface ReceiveResult {
+  ackedSeq: number;
+  blocked: Blocked | null;
+  remirror?: string;
+}
+
 export interface Blocked {
   seq: number;
   path: string;
@@ -100,8 +109,40 @@ export class ReplicationSink {
     return this.paused;
   }
 
+  /**
+   * Receives a request's operations as they are decoded, in pieces of about `pieceBytes`: while one piece is
+   * applied and synced, the next one is decrypted and decoded (one piece ahead at most, so memory stays bounded).
+   * Each piece is a complete receive(), durable before the next starts; the answer is the last one's. If the
+   * stream or a piece fails, the pieces before it stay received and the source resends from what it was told.
+   */
+  async receiveStream(ops: AsyncIterable<IncomingOp>, pieceBytes = APPLY_PIECE_BYTES): Promise<ReceiveResult> {
+    let piece: IncomingOp[] = [];
+    let bytes = 0;
+    let applying: Promise<ReceiveResult> | null = null;
+    let last: ReceiveResult | null = null;
+    const handOn = async () => {
+      if (applying) last = await applying;
+      applying = this.receive(piece);
+      applying.catch(() => {}); // awaited by the next handOn or below; not "unhandled" meanwhile
+      piece = [];
+      bytes = 0;
+    };
+    try {
+      for await (const op of ops) {
+        piece.push(op);
+        bytes += op.payload.length;
+        if (bytes >= pieceBytes) await handOn();
+      }
+      if (piece.length || !applying) await handOn();
+      last = await applying!;
+    } finally {
+      await (applying as Promise<unknown> | null)?.catch(() => {});
+    }
+    return last;
+  }
+
   /** Receives one batch; returns the highest sequence number now durable on this target. */
-  async receive(ops: IncomingOp[]): Promise<{ ackedSeq: number; blocked: Blocked | null; remirror?: string }> {
+  async receive(ops: IncomingOp[]): Promise<ReceiveResult> {
     const fresh = ops.filter((o) => o.seq > this.state.receivedSeq).sort((a, b) => a.seq - b.seq);
     if (!fresh.length) return { ackedSeq: this.state.receivedSeq, blocked: this.blocked, ...this.takeRemirror() };
     const q = this.queue.stats();

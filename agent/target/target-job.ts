@@ -11,7 +11,7 @@ import type { HubKeyCache } from '../jobs/hub-keys';
 import { ReplicaFs } from './replica-fs';
 import { ApplySession } from './apply';
 import { answerManifest, ManifestRequest, type ManifestResponse } from './manifest';
-import { ReplicationSink, type IncomingOp } from './replication-sink';
+import { ReplicationSink, type IncomingOp, type ReceiveResult } from './replication-sink';
 import path from 'node:path';
 import { SourceMonitor } from './monitor';
 import { TakeoverRunner } from './takeover';
@@ -195,20 +195,25 @@ export class TargetJob {
     await this.syncTakeover();
   }
 
-  /** Continuous replication stream: frames of {seq, op}; answers with the highest durable sequence number. */
-  replicate(source: AsyncIterable<Uint8Array>): Promise<{ ackedSeq: number; blocked: unknown; remirror?: string }> {
+  /**
+   * Continuous replication stream: frames of {seq, op}, applied while the rest of the request arrives
+   * (ReplicationSink.receiveStream); answers with the highest durable sequence number.
+   */
+  replicate(source: AsyncIterable<Uint8Array>): Promise<ReceiveResult> {
     return this.serial(async () => {
-      const ops: IncomingOp[] = [];
-      for await (const frame of decodeFrames(source, { maxFrameBytes: MAX_FRAME_BYTES, counter: this.wire })) {
-        if (frame.type !== FrameType.fileOp) throw new TandemError('frame_unexpected', `Unexpected frame type ${frame.type} on the replication stream.`);
-        const h = frame.header as { seq?: unknown; op?: unknown };
-        if (typeof h.seq !== 'number' || !Number.isInteger(h.seq) || h.seq < 1) throw new TandemError('frame_invalid', 'Replication frames need a positive integer seq.');
-        ops.push({ seq: h.seq, op: FileOp.parse(h.op), payload: detachPayload(frame.payload) });
-      }
-      const r = await this.sink.receive(ops);
+      const r = await this.sink.receiveStream(this.replicationOps(source));
       if (r.ackedSeq > 0) this.lastApplyAt = Date.now();
       return r;
     });
+  }
+
+  private async *replicationOps(source: AsyncIterable<Uint8Array>): AsyncGenerator<IncomingOp> {
+    for await (const frame of decodeFrames(source, { maxFrameBytes: MAX_FRAME_BYTES, counter: this.wire })) {
+      if (frame.type !== FrameType.fileOp) throw new TandemError('frame_unexpected', `Unexpected frame type ${frame.type} on the replication stream.`);
+      const h = frame.header as { seq?: unknown; op?: unknown };
+      if (typeof h.seq !== 'number' || !Number.isInteger(h.seq) || h.seq < 1) throw new TandemError('frame_invalid', 'Replication frames need a positive integer seq.');
+      yield { seq: h.seq, op: FileOp.parse(h.op), payload: detachPayload(frame.payload) };
+    }
   }
 
   async close(): Promise<void> {
