@@ -242,6 +242,7 @@ export class SourceJob {
       batchMs: spec.replication.batchMs,
       rescanIntervalMs: spec.replication.rescanIntervalSec * 1000,
       onOps: (ops) => this.replicator!.enqueue(ops),
+      backlogged: () => { const q = this.replicator?.queueStats(); return !!q && q.lastSeq > q.ackedSeq; },
       onWarning: (w) => { this.captureWarnings.set(w.code, w); this.ctx.onChange(); },
       log: this.ctx.log,
     });

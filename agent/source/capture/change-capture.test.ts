@@ -219,6 +219,36 @@ describe('ChangeCapture: each kind of change', () => {
     await h.expectReplicaEqual();
   });
 
+  it('the deferred full comparison waits while replication has a backlog, at most 10x its delay', async () => {
+    let backlog = true;
+    const writesAt = (ops: CapturedOp[]) => ops.filter((o) => o.op.op === 'write').map((o) => o.op.op === 'write' && o.op.offset);
+    const h = await setup((src) => writeFile(join(src, 'huge'), Buffer.alloc(128 * KiB, 1)), {
+      largeFileTailBytes: 64 * KiB, largeFileVerifyDelayMs: 300, backlogged: () => backlog,
+    });
+    const poke = async (at: number, appendAt: number) => {
+      const fh = await open(join(h.src, 'huge'), 'r+');
+      await fh.write(Buffer.alloc(1, at + 2), 0, 1, at);
+      await fh.write(Buffer.alloc(10, 3), 0, 10, appendAt);
+      await fh.close();
+    };
+    await poke(0, 128 * KiB);
+    expect(writesAt(await h.drain())).toEqual([128 * KiB]);
+    await sleep(700); // past the delay: still waiting for the backlog
+    expect(writesAt(await h.drain())).toEqual([]);
+    backlog = false;
+    await sleep(400);
+    expect(writesAt(await h.drain())).toEqual([0]);
+    // A backlog that never drains holds the comparison back only up to 10x the delay (3 s here).
+    backlog = true;
+    await poke(4096, 128 * KiB + 10);
+    expect(writesAt(await h.drain())).toEqual([128 * KiB + 10]);
+    await sleep(1500);
+    expect(writesAt(await h.drain())).toEqual([]);
+    await sleep(2000);
+    expect(writesAt(await h.drain())).toEqual([4096]);
+    await h.expectReplicaEqual();
+  });
+
   it('a shrink to a block boundary sends a truncate and no data', async () => {
     const h = await setup((src) => writeFile(join(src, 'f'), Buffer.alloc(64 * KiB, 4)));
     await truncate(join(h.src, 'f'), 32 * KiB);

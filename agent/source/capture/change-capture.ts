@@ -51,6 +51,12 @@ export interface ChangeCaptureOptions {
    */
   largeFileTailBytes?: number;
   largeFileVerifyDelayMs?: number;
+  /**
+   * True while ops already handed on still wait to be sent (the replication queue's backlog). The deferred full
+   * comparison of a large file waits for it (what it finds would be queued behind the backlog anyway, and it
+   * re-reads the whole file on the core that is sending), up to the same 10x bound.
+   */
+  backlogged?: () => boolean;
   /** Hand ops on once this much payload is pending inside a batch. Default 8 MiB. */
   deliverBytes?: number;
   /** The same warning code is reported at most once per this period (it is logged every time). Default 1 hour. */
@@ -89,6 +95,8 @@ const MiB = 1024 * 1024;
 const nop = (): void => {};
 const silentLog: CaptureLogger = { debug: nop, info: nop, warn: nop, error: nop };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** How often a deferred full comparison looks again whether the replication backlog has drained. */
+const BACKLOG_RECHECK_MS = 250;
 
 /** Collects ops and hands them on in order, in groups bounded by payload size. */
 class OpSink {
@@ -116,7 +124,7 @@ class OpSink {
 }
 
 export class ChangeCapture {
-  private readonly opts: Required<Omit<ChangeCaptureOptions, 'onWarning' | 'log' | 'watch' | 'rules'>>;
+  private readonly opts: Required<Omit<ChangeCaptureOptions, 'onWarning' | 'log' | 'watch' | 'rules' | 'backlogged'>>;
   private readonly matcher: RuleMatcher;
   private readonly roots: string[];
   private readonly store: IndexStore;
@@ -453,13 +461,20 @@ export class ChangeCapture {
     const prev = this.verifyTimers.get(path);
     if (prev) clearTimeout(prev.timer);
     const firstAt = prev?.firstAt ?? now;
-    const due = Math.min(now + this.opts.largeFileVerifyDelayMs, firstAt + 10 * this.opts.largeFileVerifyDelayMs);
-    const timer = setTimeout(() => {
+    const latest = firstAt + 10 * this.opts.largeFileVerifyDelayMs;
+    const due = Math.min(now + this.opts.largeFileVerifyDelayMs, latest);
+    const entry = { timer: undefined as unknown as NodeJS.Timeout, firstAt };
+    const arm = (ms: number) => {
+      entry.timer = setTimeout(fire, ms);
+      entry.timer.unref();
+    };
+    const fire = () => {
+      if (this.options.backlogged?.() && Date.now() < latest) return arm(BACKLOG_RECHECK_MS);
       this.verifyTimers.delete(path);
       this.addDirty({ kind: 'path', path, content: true, verify: true });
-    }, Math.max(0, due - now));
-    timer.unref();
-    this.verifyTimers.set(path, { timer, firstAt });
+    };
+    arm(Math.max(0, due - now));
+    this.verifyTimers.set(path, entry);
   }
 
   /** Closes watches of directories that left the set; queues index writes. */

@@ -114,9 +114,11 @@ export async function sendFileChanges(
   try {
     const size = (await fh.stat()).size;
     const ideal = chooseBlockSize(size);
-    const regrade = shouldRegrade(old.blockSize, ideal);
+    // A tail-only pass keeps the block size even when the file has outgrown it: re-picking it means re-reading
+    // the whole file, which the full comparison that follows a tail-only pass does anyway.
+    const tailOnly = size > old.fileSize && old.fileSize >= (options.tailMinBytes ?? Infinity);
+    const regrade = !tailOnly && shouldRegrade(old.blockSize, ideal);
     const bs = old.blockSize;
-    const tailOnly = !regrade && size > old.fileSize && old.fileSize >= (options.tailMinBytes ?? Infinity);
     const startOffset = tailOnly ? Math.floor(old.fileSize / bs) * bs : 0;
     let targetSize = old.fileSize;
     if (size < targetSize) {
