@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -45,5 +45,39 @@ describe('sendFileChanges on a file that grew past its block size', () => {
     expect(full.hashes.blockSize).toBe(4 * KiB);
     expect(full.hashes.digests.equals(hashBlocks(await readFile(file), 4 * KiB).digests)).toBe(true);
     expect(sent(ops)).toBe(0); // nothing changed since the tail pass
+  });
+});
+
+describe('sendFileChanges payloads', () => {
+  it('a few changed blocks are copied out of the read buffer, not sent as views that keep it alive', async () => {
+    const file = join(dir, 'big');
+    const content = randomBytes(8 * 1024 * KiB);
+    await writeFile(file, content);
+    const old = fileHashes(hashBlocks(content, 4 * KiB), Date.now());
+    const fh = await open(file, 'r+');
+    await fh.write(Buffer.alloc(4 * KiB, 7), 0, 4 * KiB, 5 * 1024 * KiB);
+    await fh.close();
+    const ops: CapturedOp[] = [];
+    await sendFileChanges(file, old, async (o) => void ops.push(o));
+    expect(ops.map((o) => [o.op.op, o.op.op === 'write' && o.op.offset, o.payload?.length])).toEqual([['write', 5 * 1024 * KiB, 4 * KiB]]);
+    // Queued payloads are held until the target acknowledges them: 4 KiB must not pin a 4 MiB read buffer.
+    expect(ops[0]!.payload!.buffer.byteLength).toBeLessThanOrEqual(8 * KiB);
+  });
+
+  it('an appended region goes out as whole write ops of the new bytes, in order', async () => {
+    const file = join(dir, 'grow');
+    const first = randomBytes(100 * KiB);
+    await writeFile(file, first);
+    const old = fileHashes(hashBlocks(first, 4 * KiB), Date.now());
+    const more = randomBytes(9 * 1024 * KiB);
+    await appendFile(file, more);
+    const ops: CapturedOp[] = [];
+    await sendFileChanges(file, old, async (o) => void ops.push(o));
+    expect(Buffer.concat(ops.map((o) => o.payload!)).equals(more)).toBe(true);
+    let at = 100 * KiB;
+    for (const o of ops) {
+      expect(o.op).toMatchObject({ op: 'write', offset: at });
+      at += o.payload!.length;
+    }
   });
 });

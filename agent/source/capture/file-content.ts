@@ -69,13 +69,22 @@ class WriteCoalescer {
       await this.flush();
     }
     if (this.length === 0) this.offset = offset;
-    this.parts.push(data);
+    const last = this.parts.at(-1);
+    if (last && last.buffer === data.buffer && last.byteOffset + last.length === data.byteOffset) {
+      // The next block of the same read buffer (an append, a rewritten region): widen the view, copy nothing.
+      this.parts[this.parts.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + data.length);
+    } else {
+      this.parts.push(data);
+    }
     this.length += data.length;
   }
 
   async flush(): Promise<void> {
     if (this.length === 0) return;
-    const payload = Buffer.concat(this.parts, this.length);
+    const only = this.parts.length === 1 ? this.parts[0]! : null;
+    // One view that is most of its read buffer goes out as it is; a small one is copied, so the queue does not
+    // keep a whole 4 MiB read buffer alive for a few changed blocks.
+    const payload = only && only.length * 2 >= only.buffer.byteLength ? only : Buffer.concat(this.parts, this.length);
     const offset = this.offset;
     this.maxEnd = Math.max(this.maxEnd, offset + this.length);
     this.parts = [];
