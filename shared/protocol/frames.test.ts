@@ -83,6 +83,19 @@ describe('compression', () => {
     expect(received).toEqual(sent);
   });
 
+  it('frames compressed one after another keep their own bytes (the compressor reuses its output buffer)', async () => {
+    const a = Buffer.alloc(512 * 1024, 'first payload ');
+    const b = Buffer.alloc(512 * 1024, 'a different one ');
+    const partsA = encodeFrameParts({ type: 11, payload: a }, { compressLevel: 3 }).parts;
+    const partsB = encodeFrameParts({ type: 11, payload: b }, { compressLevel: 3 }).parts;
+    const [fa, fb] = await collect(chunks(Buffer.concat([...partsA, ...partsB])));
+    expect(fa.compressed && fb.compressed).toBe(true);
+    expect(fa.payload.equals(a)).toBe(true);
+    expect(fb.payload.equals(b)).toBe(true);
+    // The compressed payload is exactly its bytes, not a view into a larger scratch buffer.
+    expect(partsA[1]!.buffer.byteLength).toBeLessThan(a.length / 10);
+  });
+
   it('sends incompressible data uncompressed', () => {
     const payload = randomBytes(64 * 1024);
     const { parts, wireBytes, rawBytes } = encodeFrameParts({ type: 11, payload }, { compressLevel: 19 });

@@ -1,6 +1,5 @@
 // Data-plane frame codec between agents (inside HTTPS request/response bodies): a fixed binary
 // prefix, a JSON header and an optionally zstd-compressed binary payload.
-import { Compressor } from 'zstd-napi';
 import zstd from 'zstd-napi/binding';
 import { TandemError } from '../errors';
 import type { CompressionGate } from './compression-gate';
@@ -89,12 +88,38 @@ const tooLarge = (bytes: number, max: number) =>
     413,
   );
 
-const compressors = new Map<number, Compressor>();
-function compressorFor(level: number): Compressor {
+/** Compression output goes to a reused buffer up to this bound; only the compressed bytes are copied out. */
+const SCRATCH_MAX_BYTES = 8 * 1024 * 1024;
+
+/**
+ * One zstd context per level. zstd-napi's Compressor allocates a fresh output buffer the size of the input for
+ * every payload over 128 KiB; at replication rates that is gigabytes of short-lived external memory, and V8
+ * answers external memory growth with garbage collections. A reused scratch buffer avoids it.
+ */
+class FrameCompressor {
+  private readonly cctx = new zstd.CCtx();
+  private scratch: Buffer | null = null;
+
+  constructor(level: number) {
+    this.cctx.setParameter(zstd.CParameter.compressionLevel, level);
+  }
+
+  /** The compressed bytes in a buffer of their own, or null when they would not be smaller than `raw`. */
+  compress(raw: Buffer): Buffer | null {
+    const bound = zstd.compressBound(raw.length);
+    let dest: Buffer;
+    if (bound > SCRATCH_MAX_BYTES) dest = Buffer.allocUnsafe(bound);
+    else dest = this.scratch && this.scratch.length >= bound ? this.scratch : (this.scratch = Buffer.allocUnsafe(bound));
+    const length = this.cctx.compress2(dest, raw);
+    return length < raw.length ? Buffer.from(dest.subarray(0, length)) : null;
+  }
+}
+
+const compressors = new Map<number, FrameCompressor>();
+function compressorFor(level: number): FrameCompressor {
   let c = compressors.get(level);
   if (!c) {
-    c = new Compressor();
-    c.setParameters({ compressionLevel: level });
+    c = new FrameCompressor(level);
     compressors.set(level, c);
   }
   return c;
@@ -122,8 +147,8 @@ export function encodeFrameParts(frame: Frame, options: EncodeOptions = {}): { p
   const level = options.compressLevel ?? 0;
   if (level !== 0 && raw.length >= MIN_COMPRESS_BYTES && (options.gate?.shouldTry(raw.length) ?? true)) {
     const packed = compressorFor(level).compress(raw);
-    options.gate?.record(raw.length, packed.length);
-    if (packed.length < raw.length) {
+    options.gate?.record(raw.length, packed?.length ?? raw.length);
+    if (packed) {
       payload = packed;
       flags |= FLAG_COMPRESSED;
     }
