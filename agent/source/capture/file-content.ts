@@ -2,9 +2,10 @@
 // differ from the block index as `write` ops. Memory stays bounded by a few read buffers whatever
 // the file size, because ops are handed on (and awaited) as they are produced.
 import { open, type FileHandle } from 'node:fs/promises';
-import { chooseBlockSize, hashBlocks, type BlockHashes } from '../../../shared/delta';
+import { chooseBlockSize, type BlockHashes } from '../../../shared/delta';
 import type { FileMeta } from '../../../shared/protocol/ops';
 import { BlockDiffer, shouldRegrade } from './block-diff';
+import { BlockHashWorker, blockHashWorker } from './block-hash-worker';
 import { fileHashes, type FileHashes } from './tree-index';
 import type { CapturedOp } from './types';
 
@@ -39,11 +40,11 @@ export async function sendWholeFile(path: string, meta: FileMeta, emit: EmitOp):
     let offset = 0;
     for (;;) {
       const want = Math.min(MAX_CHUNK_BYTES, size - offset);
-      const buf = Buffer.allocUnsafe(want);
+      const buf = BlockHashWorker.allocShared(want);
       const n = await readFully(fh, buf, offset);
       const payload = buf.subarray(0, n);
       const final = n < want || offset + n >= size;
-      digests.push(hashBlocks(payload, blockSize).digests);
+      digests.push(await blockHashWorker.digests(payload, blockSize));
       await emit({ op: { op: 'file', path, offset, final, size: final ? offset + n : size, meta }, payload });
       offset += n;
       if (final) break;
@@ -140,10 +141,11 @@ export async function sendFileChanges(
     let pos = startOffset;
     while (pos < size) {
       const want = Math.min(MAX_CHUNK_BYTES, size - pos);
-      const buf = Buffer.allocUnsafe(want);
+      const buf = BlockHashWorker.allocShared(want);
       const n = await readFully(fh, buf, pos);
       if (n === 0) break;
-      for (const c of differ.push(buf.subarray(0, n))) {
+      const chunk = buf.subarray(0, n);
+      for (const c of differ.push(chunk, await blockHashWorker.digests(chunk, differ.oldBlockSize))) {
         bytesSent += c.data.length;
         await writer.add(c.offset, c.data);
       }
