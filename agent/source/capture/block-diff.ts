@@ -57,19 +57,15 @@ export class BlockDiffer {
     return this.pos;
   }
 
-  /**
-   * Compares one chunk; returns the changed byte ranges within it, in order. `digests`, if given, are the chunk's
-   * block digests at the old block size, computed elsewhere (hashBlocks(chunk, oldBlockSize).digests).
-   */
-  push(chunk: Buffer, digests?: Buffer): ChangedBytes[] {
+  /** Compares one chunk; returns the changed byte ranges within it, in order. */
+  push(chunk: Buffer): ChangedBytes[] {
     const bs = this.oldBlockSize;
     const changed: ChangedBytes[] = [];
     for (let at = 0; at < chunk.length; at += bs) {
       const block = chunk.subarray(at, at + bs);
       const offset = this.pos + at;
       const i = offset / bs;
-      const d = (at / bs) * BLOCK_DIGEST_BYTES;
-      const digest = digests ? digests.subarray(d, d + BLOCK_DIGEST_BYTES) : digestBlock(block);
+      const digest = digestBlock(block);
       if (this.newBlockSize === bs) this.newDigests.push(digest);
       if (i >= this.oldBlocks) {
         changed.push({ offset, data: block });

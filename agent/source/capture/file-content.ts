@@ -2,10 +2,9 @@
 // differ from the block index as `write` ops. Memory stays bounded by a few read buffers whatever
 // the file size, because ops are handed on (and awaited) as they are produced.
 import { open, type FileHandle } from 'node:fs/promises';
-import { chooseBlockSize, type BlockHashes } from '../../../shared/delta';
+import { chooseBlockSize, hashBlocks, type BlockHashes } from '../../../shared/delta';
 import type { FileMeta } from '../../../shared/protocol/ops';
 import { BlockDiffer, shouldRegrade } from './block-diff';
-import { BlockHashWorker, blockHashWorker } from './block-hash-worker';
 import { fileHashes, type FileHashes } from './tree-index';
 import type { CapturedOp } from './types';
 
@@ -40,11 +39,11 @@ export async function sendWholeFile(path: string, meta: FileMeta, emit: EmitOp):
     let offset = 0;
     for (;;) {
       const want = Math.min(MAX_CHUNK_BYTES, size - offset);
-      const buf = BlockHashWorker.allocShared(want);
+      const buf = Buffer.allocUnsafe(want);
       const n = await readFully(fh, buf, offset);
       const payload = buf.subarray(0, n);
       const final = n < want || offset + n >= size;
-      digests.push(await blockHashWorker.digests(payload, blockSize));
+      digests.push(hashBlocks(payload, blockSize).digests);
       await emit({ op: { op: 'file', path, offset, final, size: final ? offset + n : size, meta }, payload });
       offset += n;
       if (final) break;
@@ -141,11 +140,10 @@ export async function sendFileChanges(
     let pos = startOffset;
     while (pos < size) {
       const want = Math.min(MAX_CHUNK_BYTES, size - pos);
-      const buf = BlockHashWorker.allocShared(want);
+      const buf = Buffer.allocUnsafe(want);
       const n = await readFully(fh, buf, pos);
       if (n === 0) break;
-      const chunk = buf.subarray(0, n);
-      for (const c of differ.push(chunk, await blockHashWorker.digests(chunk, differ.oldBlockSize))) {
+      for (const c of differ.push(buf.subarray(0, n))) {
         bytesSent += c.data.length;
         await writer.add(c.offset, c.data);
       }
