@@ -118,7 +118,7 @@ export class ReplicationSink {
   async receiveStream(ops: AsyncIterable<IncomingOp>, pieceBytes = APPLY_PIECE_BYTES): Promise<ReceiveResult> {
     let piece: IncomingOp[] = [];
     let bytes = 0;
-    let applying: Promise<ReceiveResult> | null = null;
+    let applying = null as Promise<ReceiveResult> | null; // assigned in handOn
     let last: ReceiveResult | null = null;
     const handOn = async () => {
       if (applying) last = await applying;
@@ -136,7 +136,7 @@ export class ReplicationSink {
       if (piece.length || !applying) await handOn();
       last = await applying!;
     } finally {
-      await (applying as Promise<unknown> | null)?.catch(() => {});
+      await applying?.catch(() => {}); // never return while a piece is still being applied
     }
     return last;
   }

@@ -463,17 +463,16 @@ export class ChangeCapture {
     const firstAt = prev?.firstAt ?? now;
     const latest = firstAt + 10 * this.opts.largeFileVerifyDelayMs;
     const due = Math.min(now + this.opts.largeFileVerifyDelayMs, latest);
-    const entry = { timer: undefined as unknown as NodeJS.Timeout, firstAt };
-    const arm = (ms: number) => {
-      entry.timer = setTimeout(fire, ms);
-      entry.timer.unref();
-    };
     const fire = () => {
-      if (this.options.backlogged?.() && Date.now() < latest) return arm(BACKLOG_RECHECK_MS);
+      if (this.options.backlogged?.() && Date.now() < latest) {
+        entry.timer = later(BACKLOG_RECHECK_MS);
+        return;
+      }
       this.verifyTimers.delete(path);
       this.addDirty({ kind: 'path', path, content: true, verify: true });
     };
-    arm(Math.max(0, due - now));
+    const later = (ms: number) => setTimeout(fire, ms).unref();
+    const entry = { timer: later(Math.max(0, due - now)), firstAt };
     this.verifyTimers.set(path, entry);
   }
 
