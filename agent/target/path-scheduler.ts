@@ -43,6 +43,11 @@ interface InFlight {
 export class PathScheduler {
   private inFlight = new Set<InFlight>();
   private bytes = 0;
+  /**
+   * Submitters waiting for room, woken one finished task at a time. (A Promise.race over every in-flight task
+   * would leave a reaction on each of them per wait: thousands per long task in a large batch.)
+   */
+  private roomWaiters: Array<() => void> = [];
 
   constructor(private readonly limits: SchedulerLimits) {}
 
@@ -65,13 +70,17 @@ export class PathScheduler {
    */
   async submit(task: PathTask): Promise<void> {
     const bytes = task.bytes ?? 0;
-    while (this.full(bytes)) await Promise.race([...this.inFlight].map((f) => f.done));
+    while (this.full(bytes)) await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
     const deps: Promise<void>[] = [];
     for (const f of this.inFlight) if (tasksConflict(f.paths, task.paths)) deps.push(f.done);
     const entry: InFlight = { paths: task.paths, bytes, done: Promise.resolve() };
     const finished = () => {
       this.inFlight.delete(entry);
       this.bytes -= bytes;
+      // Every waiter re-checks: a large task's bytes may make room for several small ones.
+      const waiters = this.roomWaiters;
+      this.roomWaiters = [];
+      for (const wake of waiters) wake();
     };
     entry.done = (deps.length ? Promise.all(deps).then(task.run) : task.run()).then(finished, finished);
     this.inFlight.add(entry);

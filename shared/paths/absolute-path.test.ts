@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AbsolutePathSchema, isSameOrInside, normalizeAbsolutePath, pathSegments, relativeBelow } from './absolute-path';
+import { AbsolutePathSchema, isCanonicalAbsolutePath, isSameOrInside, normalizeAbsolutePath, pathSegments, relativeBelow } from './absolute-path';
 
 describe('normalizeAbsolutePath', () => {
   it('collapses slashes, drops . and trailing slashes', () => {
@@ -16,6 +16,16 @@ describe('normalizeAbsolutePath', () => {
 
   it('keeps names that merely contain dots', () => {
     expect(normalizeAbsolutePath('/a/..b/.c/...')).toBe('/a/..b/.c/...');
+  });
+
+  it('takes the fast path exactly for paths already in canonical form', () => {
+    const spellings = ['/', '/a', '/a/b', '/a b/ü', '/a/..b/.c/...', '/.', '/..', '/./a', '/a/.', '/a/..', '/a/../b',
+      '/a/./b', '//a', '/a//b', '/a/', '///', 'a', '', '/a\0b', '/..a', '/a..', '/.a/'];
+    for (const p of spellings) {
+      let normal: string | null = null;
+      try { normal = normalizeAbsolutePath(p); } catch { /* refused: never canonical */ }
+      expect([p, isCanonicalAbsolutePath(p)]).toEqual([p, normal === p]);
+    }
   });
 });
 

@@ -9,6 +9,7 @@ import { TandemError } from '../errors';
  * a mistake or an attack, and resolving it would hide which.
  */
 export function normalizeAbsolutePath(path: string): string {
+  if (isCanonicalAbsolutePath(path)) return path;
   if (typeof path !== 'string' || !path.startsWith('/')) {
     throw new TandemError('path_invalid', `Path "${path}" must be absolute (start with "/").`, 400);
   }
@@ -24,6 +25,17 @@ export function normalizeAbsolutePath(path: string): string {
     segments.push(seg);
   }
   return '/' + segments.join('/');
+}
+
+/**
+ * True when `path` is already in the form normalizeAbsolutePath returns (the common case, checked without
+ * splitting: the target maps every path of a mirror through here several times).
+ */
+export function isCanonicalAbsolutePath(path: string): boolean {
+  if (typeof path !== 'string' || path.charCodeAt(0) !== 47 /* / */) return false;
+  if (path.length === 1) return true;
+  return !path.endsWith('/') && !path.includes('//') && !path.includes('\0')
+    && !path.includes('/./') && !path.includes('/../') && !path.endsWith('/.') && !path.endsWith('/..');
 }
 
 /** Segments of an already-normalised absolute path; the root "/" has none. */

@@ -29,11 +29,22 @@ function allToOneBase(mapping: { targetRoot: string; sourceName?: string }, sour
   return joinAbsolute(normalizeAbsolutePath(mapping.targetRoot), name);
 }
 
+type Entries = { source: string; target: string }[];
+/** Sorted entries per mapping (a mapping is not changed once parsed; an edited job brings a new object). */
+const sortedCache = new WeakMap<Entries, Record<'source' | 'target', Entries>>();
+
 /** Custom entries normalised and sorted longest-first, so the first hit is the longest prefix. */
-function sortedEntries(entries: { source: string; target: string }[], by: 'source' | 'target') {
-  return entries
-    .map((e) => ({ source: normalizeAbsolutePath(e.source), target: normalizeAbsolutePath(e.target) }))
-    .sort((a, b) => b[by].length - a[by].length);
+function sortedEntries(entries: Entries, by: 'source' | 'target'): Entries {
+  let sorted = sortedCache.get(entries);
+  if (!sorted) {
+    const normal = entries.map((e) => ({ source: normalizeAbsolutePath(e.source), target: normalizeAbsolutePath(e.target) }));
+    sorted = {
+      source: [...normal].sort((a, b) => b.source.length - a.source.length),
+      target: [...normal].sort((a, b) => b.target.length - a.target.length),
+    };
+    sortedCache.set(entries, sorted);
+  }
+  return sorted[by];
 }
 
 /**
