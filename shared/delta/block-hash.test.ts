@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BLOCK_DIGEST_BYTES, blockDigestAt, hashBlocks, hashBlocksStreaming } from './block-hash';
 import { hashFile } from './file-hasher';
@@ -70,4 +71,26 @@ describe('hashFile', () => {
     expect(await hashFile(path)).toMatchObject({ blockSize: 4096, fileSize: 0 });
     expect((await hashFile(path)).digests.length).toBe(0);
   });
+
+  it('gives the same digests on both sides of the synchronous small-file path and at block edges', async () => {
+    const KiB = 1024;
+    const cases: Array<[size: number, blockSize?: number]> = [
+      [1], [4095], [4096], [4097], [200 * KiB, 4096], [256 * KiB - 1, 4096], [256 * KiB, 4096], [256 * KiB + 1, 4096],
+      [3 * 1024 * KiB + 5], [5000, 1024 * KiB],
+    ];
+    for (const [size, blockSize] of cases) {
+      const data = randomBytes(size);
+      const path = join(dir, `edge-${size}-${blockSize ?? 'auto'}`);
+      await writeFile(path, data);
+      const got = await hashFile(path, blockSize ? { blockSize } : {});
+      expect([size, got.fileSize]).toEqual([size, size]);
+      expect([size, got.digests.equals(hashBlocks(data, got.blockSize).digests)]).toEqual([size, true]);
+    }
+  });
+
+  it('refuses a FIFO where a file was expected instead of waiting for a writer', async () => {
+    const path = join(dir, 'fifo');
+    execFileSync('mkfifo', [path]);
+    await expect(hashFile(path)).rejects.toThrow();
+  }, 5_000);
 });

@@ -97,6 +97,8 @@ const silentLog: CaptureLogger = { debug: nop, info: nop, warn: nop, error: nop 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** How often a deferred full comparison looks again whether the replication backlog has drained. */
 const BACKLOG_RECHECK_MS = 250;
+/** Baseline hashing of files at least this large can be interrupted mid-file; smaller ones are read in one go. */
+const INTERRUPTIBLE_HASH_BYTES = MiB;
 
 /** Collects ops and hands them on in order, in groups bounded by payload size. */
 class OpSink {
@@ -615,13 +617,14 @@ export class ChangeCapture {
           await sleep(2 * RACY_MARGIN_MS);
           continue;
         }
-        const abort = (this.hashAbort = new AbortController());
-        if (this.hashingHeld || !this.running) abort.abort(); // held while the file was being looked at
+        // Only a file large enough to be read in several steps can be interrupted (a mirror's hold, stopping).
+        const abort = before.size >= INTERRUPTIBLE_HASH_BYTES ? (this.hashAbort = new AbortController()) : undefined;
+        if (abort && (this.hashingHeld || !this.running)) abort.abort(); // held while the file was being looked at
         let hashes;
         try {
-          hashes = await hashFile(path, { blockSize: chooseBlockSize(before.size), signal: abort.signal });
+          hashes = await hashFile(path, { blockSize: chooseBlockSize(before.size), signal: abort?.signal });
         } catch (err) {
-          if (!abort.signal.aborted) throw err;
+          if (!abort?.signal.aborted) throw err;
           this.hashQueue.push(key); // held by a mirror (or stopping): hash it again later
           continue;
         } finally {
