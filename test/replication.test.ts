@@ -73,9 +73,9 @@ describe('continuous replication', () => {
     const dst = await tempDir('dst');
     await fs.writeFile(path.join(src, 'big.log'), randomData(8 * 1024 * 1024));
     const job = await c.api('POST', '/v1/jobs', filesJob('append', src, dst));
-    const before = await c.waitJob('protecting', job.body.id, caughtUp);
-    // Wait until the capture has indexed the file (its baseline), then append.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Wait until the capture has indexed the file (its baseline block index, reported in the job's status), then append.
+    const before = await c.waitJob('block index built', job.body.id, (j) => caughtUp(j) && j.stats.replication.capture?.trackedPaths >= 2
+      && j.stats.replication.capture.filesAwaitingIndex === 0);
     await fs.appendFile(path.join(src, 'big.log'), randomData(10_000));
     const after = await c.waitJob('append replicated', job.body.id, (j) => caughtUp(j) && j.stats.replication.opsSent > before.stats.replication.opsSent);
     expect(after.stats.replication.bytesSent - before.stats.replication.bytesSent).toBeLessThan(64 * 1024);

@@ -31,6 +31,11 @@ export function renderJob(j: JobView): string {
   const r = s.replication ?? {};
   if (Object.keys(r).length) {
     lines.push(`  replication: queued ${r.opsQueued ?? 0} ops (memory ${mb(r.memoryBytes)}, disk ${mb(r.diskBytes)})  lag ${((r.lagMs ?? 0) / 1000).toFixed(1)} s  ${r.opsPerSec ?? 0} ops/s  sent ${mb(r.bytesSent)}`);
+    const cap = r.capture;
+    if (cap) {
+      const index = cap.filesAwaitingIndex > 0 ? `building the block index: ${cap.filesAwaitingIndex} files left` : 'block index complete';
+      lines.push(`  capture: watching ${cap.watchedDirs} directories${cap.unwatchedDirs ? ` (${cap.unwatchedDirs} unwatched, rescanned)` : ''}, tracking ${cap.trackedPaths} paths; ${index}`);
+    }
   }
   const f = (j as unknown as { failover?: { progress?: { kind: string; status: string; steps: Array<{ step: string; ok: boolean; skipped?: boolean; detail: string }> } | null; fenced?: string | null } }).failover;
   if (f?.progress) {

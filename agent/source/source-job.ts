@@ -466,7 +466,8 @@ export class SourceJob {
       connection: this.connection,
       replicationStatus: rep?.replicationStatus ?? (running ? 'pending' : 'stopped'),
       transmitMode: fenced ? 'error' : rep?.transmitMode ?? (running ? 'active' : 'stopped'),
-      replication: rep?.replication,
+      // The capture's own figures: what it watches and tracks, and how many files still wait for a block index.
+      replication: rep ? { ...rep.replication, capture: this.capture?.stats() ?? null } : undefined,
       warnings: [...this.captureWarnings.values()].map((w) => ({ code: w.code, message: w.message })),
       probes: this.services?.recent(),
       sourceSteps: this.sourceSteps,

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { renderJob } from './jobs';
+
+const job = (replication: Record<string, unknown>) => ({
+  id: 'j1', name: 'docs', state: 'protecting', health: 'healthy', activity: 'Protecting', mirrorStatus: 'idle',
+  replicationStatus: 'ready', transmitMode: 'active', targetDataState: 'ok', epoch: 1,
+  source: { name: 'prod' }, target: { name: 'standby' },
+  stats: { filesSent: 3, filesSkipped: 0, filesRemaining: 0, bytesSent: 0, wireCompressedBytes: 0, replication },
+  warnings: [],
+});
+
+describe('tandem job show', () => {
+  it('shows what the change capture watches and how much of the block index is left', () => {
+    const capture = { watchedDirs: 12, unwatchedDirs: 0, trackedPaths: 5000, filesAwaitingIndex: 1200 };
+    expect(renderJob(job({ opsQueued: 0, capture }))).toContain('capture: watching 12 directories, tracking 5000 paths; building the block index: 1200 files left');
+    const done = renderJob(job({ opsQueued: 0, capture: { ...capture, unwatchedDirs: 2, filesAwaitingIndex: 0 } }));
+    expect(done).toContain('watching 12 directories (2 unwatched, rescanned), tracking 5000 paths; block index complete');
+  });
+
+  it('says nothing about the capture when the source has not reported it', () => {
+    expect(renderJob(job({ opsQueued: 0, capture: null }))).not.toContain('capture:');
+  });
+});
