@@ -44,8 +44,8 @@ export class PathScheduler {
   private inFlight = new Set<InFlight>();
   private bytes = 0;
   /**
-   * Submitters waiting for room, woken one finished task at a time. (A Promise.race over every in-flight task
-   * would leave a reaction on each of them per wait: thousands per long task in a large batch.)
+   * Submitters waiting for room; every finished task wakes them to check again. (A Promise.race over every
+   * in-flight task would leave a reaction on each of them per wait: thousands per long task in a large batch.)
    */
   private roomWaiters: Array<() => void> = [];
 
@@ -77,7 +77,7 @@ export class PathScheduler {
     const finished = () => {
       this.inFlight.delete(entry);
       this.bytes -= bytes;
-      // Every waiter re-checks: a large task's bytes may make room for several small ones.
+      // All of them: a large task's bytes may make room for several small ones.
       const waiters = this.roomWaiters;
       this.roomWaiters = [];
       for (const wake of waiters) wake();

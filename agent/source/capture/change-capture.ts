@@ -151,6 +151,8 @@ export class ChangeCapture {
   private readonly verifyTimers = new Map<string, { timer: NodeJS.Timeout; firstAt: number }>();
   private readonly persistPaths = new Set<string>();
   private readonly persistKeys = new Set<string>();
+  /** A baseline recorded the tree without listing its changes: the next persist writes a full snapshot. */
+  private snapshotPending = false;
   private persistTimer: NodeJS.Timeout | undefined;
   private readonly lastWarning = new Map<CaptureWarningCode, number>();
   private hashQueue = new Fifo<string>();
@@ -220,8 +222,10 @@ export class ChangeCapture {
       }
     });
     // Files without a block index (baseline, or an index cut short) get one in the background.
-    for (const [, node] of this.tree.entries()) if (node.kind === 'file' && !node.hashes) this.hashQueue.push(node.key);
-    this.hashQueue = new Fifo(new Set(this.hashQueue.toArray()));
+    // Once per inode: a hard-linked file is queued under its first name only.
+    for (const [path, node] of this.tree.entries()) {
+      if (node.kind === 'file' && !node.hashes && node.paths[0] === path) this.hashQueue.push(node.key);
+    }
     this.startHashing();
     this.schedulePersist();
     if (this.opts.rescanIntervalMs > 0) {
@@ -484,8 +488,14 @@ export class ChangeCapture {
     for (const key of changes.keys) {
       if (this.watches.has(key) && this.tree.dirPathOf(key) === undefined) this.watches.close(key);
     }
-    for (const p of changes.paths) this.persistPaths.add(p);
-    for (const k of changes.keys) this.persistKeys.add(k);
+    if (!this.emitting) {
+      // The baseline records the whole tree: the next persist writes a snapshot of it rather than collecting
+      // every path and inode here first (with a million files, sets of a million entries each).
+      this.snapshotPending = true;
+    } else {
+      for (const p of changes.paths) this.persistPaths.add(p);
+      for (const k of changes.keys) this.persistKeys.add(k);
+    }
     this.schedulePersist();
   }
 
@@ -571,6 +581,11 @@ export class ChangeCapture {
     const leftover = this.tree.takeChanges();
     for (const p of leftover.paths) this.persistPaths.add(p);
     for (const k of leftover.keys) this.persistKeys.add(k);
+    if (this.snapshotPending) {
+      this.snapshotPending = false;
+      await this.store.compact(this.tree); // every path's line; files' block hashes are still written below
+      this.persistPaths.clear();
+    }
     if (this.persistPaths.size === 0 && this.persistKeys.size === 0) return;
     const changes = { paths: [...this.persistPaths], keys: [...this.persistKeys] };
     this.persistPaths.clear();
