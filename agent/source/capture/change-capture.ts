@@ -224,7 +224,7 @@ export class ChangeCapture {
     // Files without a block index (baseline, or an index cut short) get one in the background.
     // Once per inode: a hard-linked file is queued under its first name only.
     for (const [path, node] of this.tree.entries()) {
-      if (node.kind === 'file' && !node.hashes && node.paths[0] === path) this.hashQueue.push(node.key);
+      if (node.kind === 'file' && !node.hasHashes && node.paths[0] === path) this.hashQueue.push(node.key);
     }
     this.startHashing();
     this.schedulePersist();
@@ -619,7 +619,7 @@ export class ChangeCapture {
     while (this.running && !this.hashingHeld && this.hashQueue.length > 0) {
       const key = this.hashQueue.take()!;
       const node = this.tree.node(key);
-      if (!node || node.kind !== 'file' || node.hashes) continue;
+      if (!node || node.kind !== 'file' || node.hasHashes) continue;
       const [path] = node.paths;
       if (path === undefined) continue;
       try {
@@ -650,7 +650,7 @@ export class ChangeCapture {
           const n = this.tree.node(key);
           const unchanged = after && after.key === key && after.size === before.size && after.mtimeMs === before.mtimeMs &&
             after.ctimeMs === before.ctimeMs && hashes.fileSize === before.size;
-          if (!n || n.hashes || !unchanged || n.size !== before.size || n.mtimeMs !== before.mtimeMs || this.isDirty(path)) return;
+          if (!n || n.hasHashes || !unchanged || n.size !== before.size || n.mtimeMs !== before.mtimeMs || this.isDirty(path)) return;
           this.tree.setHashes(key, fileHashes(hashes, startedAt));
           this.schedulePersist();
         });

@@ -151,12 +151,12 @@ export class IndexStore {
       if (obs?.kind === 'file') tree.setHashes(obs.key, inlineHashes(line));
     }
     // A hash file left behind by a crash between a line gaining inline hashes and the file's unlink.
-    const stale = [...this.hashFiles].filter((key) => tree.node(key)?.hashes);
+    const stale = [...this.hashFiles].filter((key) => tree.node(key)?.hasHashes);
     await runLimited(stale, 16, async (key) => {
       this.hashFiles.delete(key);
       await unlink(this.hashPath(key)).catch(ignoreMissing);
     });
-    const files = [...tree.entries()].filter(([, n]) => n.kind === 'file' && !n.hashes && this.hashFiles.has(n.key)).map(([, n]) => n);
+    const files = [...tree.entries()].filter(([, n]) => n.kind === 'file' && !n.hasHashes && this.hashFiles.has(n.key)).map(([, n]) => n);
     const seen = new Set<string>();
     await runLimited(files, 32, async (node) => {
       if (seen.has(node.key)) return;

@@ -26,3 +26,36 @@ describe('TreeIndex nodes', () => {
     expect(Object.keys(t.get('/r/hashed')!.hashes!)).toEqual(['blockSize', 'fileSize', 'digests', 'hashedAtMs']);
   });
 });
+
+describe('TreeIndex compact storage', () => {
+  it('gives back a small block index exactly (kept packed) and a large one as set', () => {
+    const t = new TreeIndex();
+    t.add('/r/small', obs('1:1', 'file'));
+    t.add('/r/large', obs('1:2', 'file'));
+    const small = fileHashes({ blockSize: 4096, fileSize: 10_000.5, digests: Buffer.from(Array.from({ length: 48 }, (_, i) => (i * 37) % 256)) }, 1_700_000_000_123.25);
+    const large = fileHashes({ blockSize: 65536, fileSize: 100 * 65536, digests: Buffer.alloc(100 * 16, 7) }, 5);
+    expect(t.get('/r/small')!.hasHashes).toBe(false);
+    t.setHashes('1:1', small);
+    t.setHashes('1:2', large);
+    expect(t.get('/r/small')!.hasHashes).toBe(true);
+    expect(t.get('/r/small')!.hashes).toEqual(small);
+    expect(t.get('/r/large')!.hashes).toBe(large);
+    t.setHashes('1:1', undefined);
+    expect([t.get('/r/small')!.hasHashes, t.get('/r/small')!.hashes]).toEqual([false, undefined]);
+  });
+
+  it('keeps every name of a hard-linked file as links come and go', () => {
+    const t = new TreeIndex();
+    t.add('/r/a', obs('1:9', 'file', { nlink: 3 }));
+    t.add('/r/b', obs('1:9', 'file', { nlink: 3 }));
+    t.add('/r/c', obs('1:9', 'file', { nlink: 3 }));
+    expect(t.pathsOf('1:9')).toEqual(['/r/a', '/r/b', '/r/c']);
+    t.removeName('/r/b');
+    t.move('/r/c', '/r/d');
+    expect(t.pathsOf('1:9')).toEqual(['/r/a', '/r/d']);
+    t.removeName('/r/a');
+    expect(t.get('/r/d')!.paths).toEqual(['/r/d']);
+    t.removeName('/r/d');
+    expect(t.node('1:9')).toBeUndefined();
+  });
+});
