@@ -10,13 +10,10 @@ import { mkdir, readdir, readFile, rename, rm, unlink, writeFile, open } from 'n
 import { join } from 'node:path';
 import { BLOCK_DIGEST_BYTES, blockCount } from '../../../shared/delta';
 import { TreeIndex, fileHashes, type FileHashes, type TreeChanges, type TreeNode } from './tree-index';
+import { SMALL_INDEX_DIGEST_BYTES, decodeHashes, encodeHashes } from './hash-codec';
 import type { EntryKind, Observed } from './types';
 
 const HEADER = { v: 1, format: 'tandem-capture-index' };
-const HASH_MAGIC = 'TBH1';
-const HASH_HEADER_BYTES = 24;
-/** Block hashes up to this many digest bytes (32 blocks) live in the file's index line, larger ones in a hash file. */
-const INLINE_DIGEST_BYTES = 32 * BLOCK_DIGEST_BYTES;
 /** The journal is written in pieces of about this size (one string for a million lines would not fit). */
 const WRITE_CHUNK_CHARS = 1 << 20;
 
@@ -38,7 +35,8 @@ interface EntryLine {
   x?: true;
 }
 
-const isInline = (h: FileHashes): boolean => h.digests.length <= INLINE_DIGEST_BYTES;
+/** A small block index lives in the file's index line, a larger one in a hash file. */
+const isInline = (h: FileHashes): boolean => h.digests.length <= SMALL_INDEX_DIGEST_BYTES;
 
 function toLine(path: string, node: TreeNode | undefined): string {
   const line: EntryLine = node
@@ -66,27 +64,6 @@ function fromLine(line: EntryLine): Observed | null {
     key: line.k, kind: line.t, size: line.s ?? 0, mtimeMs: line.m ?? 0, ctimeMs: line.c ?? 0, mode: line.o ?? 0,
     uid: line.u ?? 0, gid: line.g ?? 0, nlink: line.n ?? 1, ...(line.l !== undefined ? { target: line.l } : {}),
   };
-}
-
-function encodeHashes(h: FileHashes): Buffer {
-  const buf = Buffer.allocUnsafe(HASH_HEADER_BYTES + h.digests.length);
-  buf.write(HASH_MAGIC, 0, 'latin1');
-  buf.writeUInt32LE(h.blockSize, 4);
-  buf.writeDoubleLE(h.fileSize, 8);
-  buf.writeDoubleLE(h.hashedAtMs, 16);
-  h.digests.copy(buf, HASH_HEADER_BYTES);
-  return buf;
-}
-
-/** Returns undefined for a torn or foreign file, which then simply counts as "no index". */
-function decodeHashes(buf: Buffer): FileHashes | undefined {
-  if (buf.length < HASH_HEADER_BYTES || buf.toString('latin1', 0, 4) !== HASH_MAGIC) return undefined;
-  const blockSize = buf.readUInt32LE(4);
-  const fileSize = buf.readDoubleLE(8);
-  const hashedAtMs = buf.readDoubleLE(16);
-  if (blockSize === 0 || !Number.isInteger(fileSize) || fileSize < 0) return undefined;
-  if (buf.length !== HASH_HEADER_BYTES + blockCount(fileSize, blockSize) * BLOCK_DIGEST_BYTES) return undefined;
-  return fileHashes({ blockSize, fileSize, digests: Buffer.from(buf.subarray(HASH_HEADER_BYTES)) }, hashedAtMs);
 }
 
 function parseLines(text: string): EntryLine[] {

@@ -32,7 +32,7 @@ describe('TreeIndex compact storage', () => {
     const t = new TreeIndex();
     t.add('/r/small', obs('1:1', 'file'));
     t.add('/r/large', obs('1:2', 'file'));
-    const small = fileHashes({ blockSize: 4096, fileSize: 10_000.5, digests: Buffer.from(Array.from({ length: 48 }, (_, i) => (i * 37) % 256)) }, 1_700_000_000_123.25);
+    const small = fileHashes({ blockSize: 4096, fileSize: 10_000, digests: Buffer.from(Array.from({ length: 48 }, (_, i) => (i * 37) % 256)) }, 1_700_000_000_123.25);
     const large = fileHashes({ blockSize: 65536, fileSize: 100 * 65536, digests: Buffer.alloc(100 * 16, 7) }, 5);
     expect(t.get('/r/small')!.hasHashes).toBe(false);
     t.setHashes('1:1', small);

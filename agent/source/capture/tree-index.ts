@@ -1,13 +1,10 @@
 // In-memory model of the protected tree as last sent to the target: path → inode, inode → stat and
 // block hashes. The planner updates it while planning; the index store persists it between runs.
 import { posix } from 'node:path';
-import { BLOCK_DIGEST_BYTES, type BlockHashes } from '../../../shared/delta';
+import { SMALL_INDEX_DIGEST_BYTES, decodeHashes, encodeHashes, type FileHashes } from './hash-codec';
 import type { Observed } from './types';
 
-/** Block hashes of a file's content as last sent, and when that read started (for the racy-mtime check). */
-export interface FileHashes extends BlockHashes {
-  hashedAtMs: number;
-}
+export { fileHashes, type FileHashes } from './hash-codec';
 
 /** One inode; a hard-linked file has several paths, a directory exactly one. */
 export interface TreeNode extends Observed {
@@ -38,25 +35,6 @@ function copyStat(into: Observed, from: Observed): void {
   into.gid = from.gid;
   into.nlink = from.nlink;
   into.target = from.target;
-}
-
-/** A block index of up to this many digest bytes is kept packed in a string (most files: up to 32 blocks). */
-const PACK_MAX_DIGEST_BYTES = 32 * BLOCK_DIGEST_BYTES;
-const PACK_HEADER_BYTES = 20;
-
-/** blockSize u32, fileSize f64, hashedAtMs f64, then the digests: one latin1 string (one byte per char, lossless). */
-function packHashes(h: FileHashes): string {
-  const buf = Buffer.allocUnsafe(PACK_HEADER_BYTES + h.digests.length);
-  buf.writeUInt32LE(h.blockSize, 0);
-  buf.writeDoubleLE(h.fileSize, 4);
-  buf.writeDoubleLE(h.hashedAtMs, 12);
-  h.digests.copy(buf, PACK_HEADER_BYTES);
-  return buf.toString('latin1');
-}
-
-function unpackHashes(packed: string): FileHashes {
-  const buf = Buffer.from(packed, 'latin1');
-  return fileHashes({ blockSize: buf.readUInt32LE(0), fileSize: buf.readDoubleLE(4), digests: buf.subarray(PACK_HEADER_BYTES) }, buf.readDoubleLE(12));
 }
 
 /**
@@ -94,11 +72,12 @@ class Node implements TreeNode {
 
   get hashes(): FileHashes | undefined {
     const h = this.index;
-    return typeof h === 'string' ? unpackHashes(h) : h;
+    return typeof h === 'string' ? decodeHashes(Buffer.from(h, 'latin1')) : h;
   }
 
   set hashes(h: FileHashes | undefined) {
-    this.index = h && h.digests.length <= PACK_MAX_DIGEST_BYTES ? packHashes(h) : h;
+    // latin1: one char per byte, so the string holds the encoded bytes exactly.
+    this.index = h && h.digests.length <= SMALL_INDEX_DIGEST_BYTES ? encodeHashes(h).toString('latin1') : h;
   }
 
   get hasHashes(): boolean {
@@ -123,10 +102,6 @@ class Node implements TreeNode {
   }
 }
 
-/** Block hashes in one object shape (see Node). */
-export function fileHashes(h: BlockHashes, hashedAtMs: number): FileHashes {
-  return { blockSize: h.blockSize, fileSize: h.fileSize, digests: h.digests, hashedAtMs };
-}
 
 export class TreeIndex {
   private readonly keyByPath = new Map<string, string>();

@@ -1,0 +1,39 @@
+// A file's block index as the capture keeps it, and its binary form ('TBH1', blockSize u32, fileSize f64,
+// hashedAtMs f64, then the digests): the index store's hash files, and the string a tree node packs a small one in.
+import { BLOCK_DIGEST_BYTES, blockCount, type BlockHashes } from '../../../shared/delta';
+
+/** Block hashes of a file's content as last sent, and when that read started (for the racy-mtime check). */
+export interface FileHashes extends BlockHashes {
+  hashedAtMs: number;
+}
+
+/** Block hashes in one object shape (every FileHashes has the same V8 hidden class). */
+export function fileHashes(h: BlockHashes, hashedAtMs: number): FileHashes {
+  return { blockSize: h.blockSize, fileSize: h.fileSize, digests: h.digests, hashedAtMs };
+}
+
+const HASH_MAGIC = 'TBH1';
+const HASH_HEADER_BYTES = 24;
+/** A small block index (up to 32 blocks): inline in its index line on disk, packed into a string in memory. */
+export const SMALL_INDEX_DIGEST_BYTES = 32 * BLOCK_DIGEST_BYTES;
+
+export function encodeHashes(h: FileHashes): Buffer {
+  const buf = Buffer.allocUnsafe(HASH_HEADER_BYTES + h.digests.length);
+  buf.write(HASH_MAGIC, 0, 'latin1');
+  buf.writeUInt32LE(h.blockSize, 4);
+  buf.writeDoubleLE(h.fileSize, 8);
+  buf.writeDoubleLE(h.hashedAtMs, 16);
+  h.digests.copy(buf, HASH_HEADER_BYTES);
+  return buf;
+}
+
+/** Returns undefined for a torn or foreign file, which then simply counts as "no index". */
+export function decodeHashes(buf: Buffer): FileHashes | undefined {
+  if (buf.length < HASH_HEADER_BYTES || buf.toString('latin1', 0, 4) !== HASH_MAGIC) return undefined;
+  const blockSize = buf.readUInt32LE(4);
+  const fileSize = buf.readDoubleLE(8);
+  const hashedAtMs = buf.readDoubleLE(16);
+  if (blockSize === 0 || !Number.isInteger(fileSize) || fileSize < 0) return undefined;
+  if (buf.length !== HASH_HEADER_BYTES + blockCount(fileSize, blockSize) * BLOCK_DIGEST_BYTES) return undefined;
+  return fileHashes({ blockSize, fileSize, digests: Buffer.from(buf.subarray(HASH_HEADER_BYTES)) }, hashedAtMs);
+}
