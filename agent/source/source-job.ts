@@ -381,6 +381,17 @@ export class SourceJob {
   }
 
   private async runMirror(signal: AbortSignal): Promise<void> {
+    // The capture's background block index waits for the whole mirror, its size calculation included: both read
+    // the whole protected set, and the mirror is what the operator waits for.
+    this.capture?.holdBackgroundHashing(true);
+    try {
+      await this.mirrorHeld(signal);
+    } finally {
+      this.capture?.holdBackgroundHashing(false);
+    }
+  }
+
+  private async mirrorHeld(signal: AbortSignal): Promise<void> {
     const m = this.state.mirror!;
     const stats = m.stats as MirrorStats;
     if (this.spec.mirror.calculateSize && stats.bytesTotal == null) {
@@ -405,12 +416,7 @@ export class SourceJob {
         this.ctx.onChange();
       },
     });
-    this.capture?.holdBackgroundHashing(true);
-    try {
-      await run.run();
-    } finally {
-      this.capture?.holdBackgroundHashing(false);
-    }
+    await run.run();
     if (signal.aborted) return;
     m.status = 'complete';
     m.cursor = null;

@@ -55,7 +55,8 @@ function digestFilled(parts: Buffer[], buf: Buffer, filled: number, blockSize: n
 }
 
 // Both readers fill the buffer completely (short reads happen) so blocks stay aligned to blockSize, and stop at
-// the first buffer that does not fill.
+// the first buffer that does not fill. The synchronous one never yields, which is what makes sharing the scratch
+// buffer safe; an await in it would let another hashFile overwrite the buffer mid-file.
 
 function hashSync(fd: number, buf: Buffer, blockSize: number): BlockHashes {
   const parts: Buffer[] = [];
