@@ -385,13 +385,13 @@ export class SourceJob {
     // the whole protected set, and the mirror is what the operator waits for.
     this.capture?.holdBackgroundHashing(true);
     try {
-      await this.mirrorHeld(signal);
+      await this.calculateAndMirror(signal);
     } finally {
       this.capture?.holdBackgroundHashing(false);
     }
   }
 
-  private async mirrorHeld(signal: AbortSignal): Promise<void> {
+  private async calculateAndMirror(signal: AbortSignal): Promise<void> {
     const m = this.state.mirror!;
     const stats = m.stats as MirrorStats;
     if (this.spec.mirror.calculateSize && stats.bytesTotal == null) {

@@ -63,8 +63,9 @@ export async function benchScale(): Promise<void> {
     figure('scale.target.rss_end_MiB', rssMiB(pids.target), 1);
     figure('scale.source.peak_rss_MiB', peakRssMiB(pids.source), 1);
     figure('scale.target.peak_rss_MiB', peakRssMiB(pids.target), 1);
-    // After the mirror the source builds its block-hash index of every file in the background (until a file has
-    // one, a change to it is sent whole): how long that takes, and the source's memory once it is complete.
+    // The source builds a block-hash index of every file in the background, outside the mirror (until a file has
+    // one, a change to it is sent whole): how long after the mirror's end it is complete (0 if it already was), and
+    // the source's memory then.
     const indexed = await waitJob(c, 'block index of every file', id, (j) => j.stats?.replication?.capture?.filesAwaitingIndex === 0, 4 * 3_600_000, 1000);
     figure('scale.block_index.seconds_after_mirror', (indexed.at - done.at) / 1000);
     figure('scale.source.rss_indexed_MiB', rssMiB(pids.source), 1);
