@@ -17,6 +17,12 @@ const HASH_HEADER_BYTES = 24;
 /** A small block index (up to 32 blocks): inline in its index line on disk, packed into a string in memory. */
 export const SMALL_INDEX_DIGEST_BYTES = 32 * BLOCK_DIGEST_BYTES;
 
+/** True when decodeHashes would give `h` back (its digests cover exactly its file size): only those are packed. */
+export function isPackable(h: FileHashes): boolean {
+  return h.digests.length <= SMALL_INDEX_DIGEST_BYTES && h.blockSize > 0 && Number.isInteger(h.fileSize)
+    && h.digests.length === blockCount(h.fileSize, h.blockSize) * BLOCK_DIGEST_BYTES;
+}
+
 export function encodeHashes(h: FileHashes): Buffer {
   const buf = Buffer.allocUnsafe(HASH_HEADER_BYTES + h.digests.length);
   buf.write(HASH_MAGIC, 0, 'latin1');

@@ -1,7 +1,7 @@
 // In-memory model of the protected tree as last sent to the target: path → inode, inode → stat and
 // block hashes. The planner updates it while planning; the index store persists it between runs.
 import { posix } from 'node:path';
-import { SMALL_INDEX_DIGEST_BYTES, decodeHashes, encodeHashes, type FileHashes } from './hash-codec';
+import { decodeHashes, encodeHashes, isPackable, type FileHashes } from './hash-codec';
 import type { Observed } from './types';
 
 export { fileHashes, type FileHashes } from './hash-codec';
@@ -77,7 +77,7 @@ class Node implements TreeNode {
 
   set hashes(h: FileHashes | undefined) {
     // latin1: one char per byte, so the string holds the encoded bytes exactly.
-    this.index = h && h.digests.length <= SMALL_INDEX_DIGEST_BYTES ? encodeHashes(h).toString('latin1') : h;
+    this.index = h && isPackable(h) ? encodeHashes(h).toString('latin1') : h;
   }
 
   get hasHashes(): boolean {
