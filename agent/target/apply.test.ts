@@ -72,6 +72,20 @@ describe('ApplySession (concurrent mirror apply)', () => {
     expect(await fs.readFile(path.join(root, 'twice'), 'utf8')).toBe('second');
   });
 
+  it('writes a payload given in pieces (as the network delivered it), also past the writev limit of 1024 pieces', async () => {
+    const data = Buffer.from(Array.from({ length: 3000 }, (_, i) => `${i},`).join(''));
+    // 3000 pieces of a few bytes, more than one writev takes (IOV_MAX 1024): however it is split, the file comes out whole.
+    const pieces: Buffer[] = [];
+    for (let at = 0; at < data.length; at += 4) pieces.push(data.subarray(at, at + 4));
+    const s = new ApplySession(replica);
+    const errors: unknown[] = [];
+    const op: FileOp = { op: 'file', path: `${SRC}/pieces.txt`, offset: 0, final: true, size: data.length, meta: meta(0o600, 1_600_000_000) };
+    await s.submit(op, pieces, (err) => { if (err) errors.push(err); });
+    await s.commit();
+    expect(errors).toEqual([]);
+    expect((await fs.readFile(path.join(root, 'pieces.txt'))).equals(data)).toBe(true);
+  });
+
   it('refuses a chunk that does not follow the bytes received, and leaves no partial file', async () => {
     const m = meta(0o600, 1_700_000_000);
     const errors = await submitAll([

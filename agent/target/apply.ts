@@ -27,6 +27,8 @@ const fsync = promisify(fss.fsync);
 const openAsync = promisify(fss.open) as (p: string, flags: string) => Promise<number>;
 const renameAsync = promisify(fss.rename);
 const mkdirAsync = promisify(fss.mkdir);
+const writevAsync = (fd: number, bufs: Buffer[], pos: number) =>
+  new Promise<number>((resolve, reject) => fss.writev(fd, bufs, pos, (err, n) => (err ? reject(err) : resolve(n))));
 const writeAsync = (fd: number, buf: Buffer, off: number, len: number, pos: number) =>
   new Promise<number>((resolve, reject) => fss.write(fd, buf, off, len, pos, (err, n) => (err ? reject(err) : resolve(n))));
 
@@ -59,7 +61,35 @@ function removeAny(p: string): void {
   fss.rmSync(p, { recursive: true, force: true });
 }
 
-async function writeAll(fd: number, payload: Buffer, position: number): Promise<void> {
+/** An operation's data: one buffer, or the pieces it arrived in (written with one writev, never joined). */
+export type Payload = Buffer | readonly Buffer[];
+
+export const payloadLength = (p: Payload): number => Buffer.isBuffer(p) ? p.length : p.reduce((n, b) => n + b.length, 0);
+
+/** The pieces left after the first `skip` bytes (a short writev). */
+function afterBytes(parts: readonly Buffer[], skip: number): Buffer[] {
+  const rest: Buffer[] = [];
+  for (const b of parts) {
+    if (skip >= b.length) { skip -= b.length; continue; }
+    rest.push(skip > 0 ? b.subarray(skip) : b);
+    skip = 0;
+  }
+  return rest;
+}
+
+async function writeAll(fd: number, payload: Payload, position: number): Promise<void> {
+  if (!Buffer.isBuffer(payload)) {
+    if (payload.length === 1) return writeAll(fd, payload[0]!, position);
+    let parts: readonly Buffer[] = payload;
+    let left = payloadLength(parts);
+    while (left > 0) {
+      const n = left <= SYNC_WRITE_MAX ? fss.writevSync(fd, parts as Buffer[], position) : await writevAsync(fd, parts as Buffer[], position);
+      left -= n;
+      position += n;
+      if (left > 0) parts = afterBytes(parts, n);
+    }
+    return;
+  }
   let done = 0;
   while (done < payload.length) {
     const len = payload.length - done;
@@ -158,7 +188,8 @@ export class ApplySession {
   }
 
   /** Whole-file content: chunks go to a temp file; the last one syncs it, sets metadata and renames it into place. */
-  private async writeWholeFile(op: Extract<FileOp, { op: 'file' }>, target: string, payload: Buffer): Promise<void> {
+  private async writeWholeFile(op: Extract<FileOp, { op: 'file' }>, target: string, payload: Payload): Promise<void> {
+    const bytes = payloadLength(payload);
     let inc = this.incoming.get(target);
     if (op.offset === 0) {
       if (inc) await this.dropIncoming(target);
@@ -187,8 +218,8 @@ export class ApplySession {
       await this.dropIncoming(target);
       throw err;
     }
-    inc.next = op.offset + payload.length;
-    inc.unflushed += payload.length;
+    inc.next = op.offset + bytes;
+    inc.unflushed += bytes;
     if (!op.final) {
       startBackgroundFlush(inc);
       return;
@@ -221,17 +252,17 @@ export class ApplySession {
    * Admits an operation to run concurrently with others that touch unrelated paths (a mirror batch).
    * Resolves once admitted; `settled` hears the outcome (no error = applied). commit() waits for everything admitted.
    */
-  submit(op: FileOp, payload: Buffer, settled: (err?: unknown) => void): Promise<void> {
-    return this.scheduler.submit({ paths: opPaths(op), bytes: payload.length, run: () => this.run(op, payload).then(() => settled(), settled) });
+  submit(op: FileOp, payload: Payload, settled: (err?: unknown) => void): Promise<void> {
+    return this.scheduler.submit({ paths: opPaths(op), bytes: payloadLength(payload), run: () => this.run(op, payload).then(() => settled(), settled) });
   }
 
   /** Applies one operation after everything submitted before it (in-order replication). */
-  async apply(op: FileOp, payload: Buffer): Promise<void> {
+  async apply(op: FileOp, payload: Payload): Promise<void> {
     await this.scheduler.drain();
     await this.run(op, payload);
   }
 
-  private async run(op: FileOp, payload: Buffer): Promise<void> {
+  private async run(op: FileOp, payload: Payload): Promise<void> {
     if (op.op === 'file') return this.writeWholeFile(op, await this.replica.resolve(op.path), payload);
     if (op.op === 'rename') {
       const from = await this.replica.resolve(op.from);

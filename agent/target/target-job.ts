@@ -265,8 +265,9 @@ export class TargetJob {
           const op = FileOp.parse(frame.header);
           if (failed) throw failed.err;
           // Operations on unrelated paths run concurrently; the session keeps each path's operations in order.
-          const bytes = frame.payload.length;
-          await session.submit(op, frame.payload, (err) => {
+          const bytes = frame.payloadBytes;
+          // The payload's network pieces go to the file as they are (one writev), not joined into a new buffer.
+          await session.submit(op, frame.payloadParts, (err) => {
             if (err === undefined) {
               result.applied++;
               result.bytes += bytes;

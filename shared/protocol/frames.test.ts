@@ -26,6 +26,20 @@ describe('encodeFrame / decodeFrames', () => {
     expect(f.wireBytes).toBe(buf.length);
   });
 
+  it('gives a payload split across chunks as views of those chunks, joined only when asked', async () => {
+    const payload = randomBytes(50_000);
+    const buf = encodeFrame({ type: FrameType.fileOp, header: { path: 'p' }, payload });
+    const pieces = [buf.subarray(0, 7), buf.subarray(7, 16_384), buf.subarray(16_384, 32_768), buf.subarray(32_768)];
+    const [f] = await collect(chunks(...pieces));
+    expect(f.payloadBytes).toBe(payload.length);
+    expect(f.payloadParts.length).toBeGreaterThan(1);
+    // Views: the pieces share memory with the chunks received, nothing was copied.
+    expect(f.payloadParts.every((p) => pieces.some((c) => c.buffer === p.buffer))).toBe(true);
+    expect(Buffer.concat(f.payloadParts as Buffer[]).equals(payload)).toBe(true);
+    expect(f.payload.equals(payload)).toBe(true);
+    expect(f.payload).toBe(f.payload); // joined once
+  });
+
   it('round-trips a frame without payload and several frames in one chunk', async () => {
     const a = encodeFrame({ type: FrameType.fileOp, header: { path: 'd' } });
     const b = encodeFrame({ type: 31 });
