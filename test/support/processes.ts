@@ -7,8 +7,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const TANDEM_BIN = fileURLToPath(new URL('../../agent/bin/tandem.mjs', import.meta.url));
-/** The `tandem` command as installed (a shell wrapper that tunes glibc's allocator, then execs node on tandem.mjs). */
-export const TANDEM_COMMAND = fileURLToPath(new URL('../../agent/bin/tandem', import.meta.url));
 
 export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), `tandem-${prefix}-`));
@@ -48,11 +46,9 @@ export interface Proc {
 
 function startProcess(args: string[], readyPattern: RegExp, env: NodeJS.ProcessEnv = {}): Promise<Proc & { match: RegExpMatchArray }> {
   // TANDEM_TEST_NODE_ARGS passes node flags to hub and agent processes (e.g. --cpu-prof for profiling a benchmark).
-  // Started through the installed command, as an operator or systemd starts them, with this node binary.
-  const nodeOptions = [process.env.NODE_OPTIONS, process.env.TANDEM_TEST_NODE_ARGS].filter(Boolean).join(' ');
-  const child = spawn(TANDEM_COMMAND, args, {
-    env: { ...process.env, TANDEM_NODE: process.execPath, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const nodeArgs = (process.env.TANDEM_TEST_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, TANDEM_BIN, ...args], {
+    env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   child.stdout!.on('data', (d) => { out += d; });
