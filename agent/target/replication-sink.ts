@@ -11,7 +11,7 @@ import { SlotFile } from '../slot-file';
 import { mkdirSync } from 'node:fs';
 import type { AgentLogger } from '../log';
 import type { ReplicaFs } from './replica-fs';
-import { ApplySession } from './apply';
+import { ApplySession, payloadLength, type Payload } from './apply';
 
 const SinkState = z.object({
   receivedSeq: z.number(), appliedSeq: z.number(), epoch: z.number(),
@@ -26,8 +26,11 @@ const SinkState = z.object({
 export interface IncomingOp {
   seq: number;
   op: FileOp;
-  payload: Buffer;
+  /** One buffer, or (a large payload) the views of the network chunks it arrived in, written without a join. */
+  payload: Payload;
 }
+
+const joined = (p: Payload): Buffer => Buffer.isBuffer(p) ? p : p.length === 1 ? p[0]! : Buffer.concat(p);
 
 /** A stream's operations are applied in pieces of about this many payload bytes while the rest arrives. */
 export const APPLY_PIECE_BYTES = 4 * 1024 * 1024;
@@ -130,7 +133,7 @@ export class ReplicationSink {
     try {
       for await (const op of ops) {
         piece.push(op);
-        bytes += op.payload.length;
+        bytes += payloadLength(op.payload);
         if (bytes >= pieceBytes) await handOn();
       }
       if (piece.length || !applying) await handOn();
@@ -170,7 +173,7 @@ export class ReplicationSink {
 
   private async park(ops: IncomingOp[]): Promise<void> {
     for (const o of ops) {
-      const r = await this.queue.enqueue({ kind: 'op', header: { seq: o.seq, op: o.op }, payload: o.payload });
+      const r = await this.queue.enqueue({ kind: 'op', header: { seq: o.seq, op: o.op }, payload: joined(o.payload) });
       if (!r.ok) {
         throw new TandemError('target_queue_full', `The target's queue for this job is full (${r.problem.reason}); the source keeps the operations queued.`, 503);
       }

@@ -212,7 +212,10 @@ export class TargetJob {
       if (frame.type !== FrameType.fileOp) throw new TandemError('frame_unexpected', `Unexpected frame type ${frame.type} on the replication stream.`);
       const h = frame.header as { seq?: unknown; op?: unknown };
       if (typeof h.seq !== 'number' || !Number.isInteger(h.seq) || h.seq < 1) throw new TandemError('frame_invalid', 'Replication frames need a positive integer seq.');
-      yield { seq: h.seq, op: FileOp.parse(h.op), payload: detachPayload(frame.payload) };
+      // A payload that spans network chunks goes on as their views (one writev, no join); a small one is copied out
+      // of its chunk, so that a queued 32-byte append does not pin the whole chunk.
+      const payload = frame.payloadParts.length > 1 ? frame.payloadParts : detachPayload(frame.payload);
+      yield { seq: h.seq, op: FileOp.parse(h.op), payload };
     }
   }
 
