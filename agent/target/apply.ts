@@ -11,6 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { FileMeta, FileOp } from '../../shared/protocol/ops';
 import { TandemError } from '../../shared/errors';
+import { payloadLength, type Payload } from '../../shared/protocol/frames';
 import { TEMP_PREFIX, type ReplicaFs } from './replica-fs';
 import { PathScheduler } from './path-scheduler';
 
@@ -60,11 +61,6 @@ function applyMetaFd(fd: number, meta: FileMeta): void {
 function removeAny(p: string): void {
   fss.rmSync(p, { recursive: true, force: true });
 }
-
-/** An operation's data: one buffer, or the pieces it arrived in (written with one writev, never joined). */
-export type Payload = Buffer | readonly Buffer[];
-
-export const payloadLength = (p: Payload): number => Buffer.isBuffer(p) ? p.length : p.reduce((n, b) => n + b.length, 0);
 
 /** The pieces left after the first `skip` bytes (a short writev). */
 function afterBytes(parts: readonly Buffer[], skip: number): Buffer[] {

@@ -124,9 +124,10 @@ describe('ReplicationSink', () => {
     expect((await sink.receive([inPieces(1, '/live', 'applied straight from the pieces')])).ackedSeq).toBe(1);
     expect(await fs.readFile(path.join(root, 'live'), 'utf8')).toBe('applied straight from the pieces');
     // Paused: the operation is queued (its pieces joined into one record), then applied on resume.
-    const chunks = pieces('queued while paused, applied on resume');
+    const text = 'queued while paused, applied on resume';
+    const chunks = pieces(text);
     sink.setPaused(true);
-    expect((await sink.receive([{ ...file(2, '/later', ''), op: { ...file(2, '/later', '').op, size: 38 } as FileOp, payload: chunks }])).ackedSeq).toBe(2);
+    expect((await sink.receive([{ ...file(2, '/later', text), payload: chunks }])).ackedSeq).toBe(2);
     expect(await fs.stat(path.join(root, 'later')).catch(() => null)).toBeNull();
     chunks.forEach((c) => c.fill(0)); // the network chunks are reused or gone by now: the queue must hold its own copy
     sink.setPaused(false);

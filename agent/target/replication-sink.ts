@@ -11,7 +11,8 @@ import { SlotFile } from '../slot-file';
 import { mkdirSync } from 'node:fs';
 import type { AgentLogger } from '../log';
 import type { ReplicaFs } from './replica-fs';
-import { ApplySession, payloadLength, type Payload } from './apply';
+import { ApplySession } from './apply';
+import { joinPayload, payloadLength, type Payload } from '../../shared/protocol/frames';
 
 const SinkState = z.object({
   receivedSeq: z.number(), appliedSeq: z.number(), epoch: z.number(),
@@ -29,8 +30,6 @@ export interface IncomingOp {
   /** One buffer, or (a large payload) the views of the network chunks it arrived in, written without a join. */
   payload: Payload;
 }
-
-const joined = (p: Payload): Buffer => Buffer.isBuffer(p) ? p : p.length === 1 ? p[0]! : Buffer.concat(p);
 
 /** A stream's operations are applied in pieces of about this many payload bytes while the rest arrives. */
 export const APPLY_PIECE_BYTES = 4 * 1024 * 1024;
@@ -173,7 +172,7 @@ export class ReplicationSink {
 
   private async park(ops: IncomingOp[]): Promise<void> {
     for (const o of ops) {
-      const r = await this.queue.enqueue({ kind: 'op', header: { seq: o.seq, op: o.op }, payload: joined(o.payload) });
+      const r = await this.queue.enqueue({ kind: 'op', header: { seq: o.seq, op: o.op }, payload: joinPayload(o.payload) });
       if (!r.ok) {
         throw new TandemError('target_queue_full', `The target's queue for this job is full (${r.problem.reason}); the source keeps the operations queued.`, 503);
       }

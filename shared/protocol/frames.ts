@@ -280,7 +280,7 @@ export class FrameDecoder {
     }
     let parts = wireParts;
     if (p.compressed) {
-      const wirePayload = joinParts(wireParts, p.wirePayloadBytes);
+      const wirePayload = joinPayload(wireParts, p.wirePayloadBytes);
       const payload = Buffer.allocUnsafe(p.rawPayloadBytes);
       parts = [payload];
       let written: number;
@@ -305,32 +305,7 @@ export class FrameDecoder {
 
   /** Removes n buffered bytes; a view when they sit in one chunk, else one copy. */
   private take(n: number): Buffer {
-    if (n === 0) return Buffer.alloc(0);
-    const first = this.chunks[0]!;
-    this.buffered -= n;
-    if (first.length - this.head >= n) {
-      const out = first.subarray(this.head, this.head + n);
-      this.head += n;
-      if (this.head === first.length) {
-        this.chunks.shift();
-        this.head = 0;
-      }
-      return out;
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const c = this.chunks[0];
-      const k = Math.min(c.length - this.head, n - filled);
-      c.copy(out, filled, this.head, this.head + k);
-      filled += k;
-      this.head += k;
-      if (this.head === c.length) {
-        this.chunks.shift();
-        this.head = 0;
-      }
-    }
-    return out;
+    return joinPayload(this.takeViews(n), n);
   }
 
   /**
@@ -356,9 +331,16 @@ export class FrameDecoder {
   }
 }
 
-function joinParts(parts: readonly Buffer[], bytes: number): Buffer {
-  if (parts.length === 1) return parts[0]!;
-  return parts.length === 0 ? Buffer.alloc(0) : Buffer.concat(parts, bytes);
+/** A payload: one buffer, or the pieces it arrived in (views of consecutive network chunks). */
+export type Payload = Buffer | readonly Buffer[];
+
+export const payloadLength = (p: Payload): number => Buffer.isBuffer(p) ? p.length : p.reduce((n, b) => n + b.length, 0);
+
+/** A payload in one buffer: itself, its only piece, or its pieces copied together. */
+export function joinPayload(p: Payload, bytes = payloadLength(p)): Buffer {
+  if (Buffer.isBuffer(p)) return p;
+  if (p.length === 1) return p[0]!;
+  return p.length === 0 ? Buffer.alloc(0) : Buffer.concat(p, bytes);
 }
 
 class ReceivedFrame implements DecodedFrame {
@@ -375,7 +357,7 @@ class ReceivedFrame implements DecodedFrame {
   ) {}
 
   get payload(): Buffer {
-    return (this.joined ??= joinParts(this.payloadParts, this.payloadBytes));
+    return (this.joined ??= joinPayload(this.payloadParts, this.payloadBytes));
   }
 }
 
