@@ -97,6 +97,31 @@ describe('ApplySession (concurrent mirror apply)', () => {
     await expect(fs.stat(path.join(root, 'gap'))).rejects.toThrow(/ENOENT/);
   });
 
+  it('continues a file from a resent chunk when the temp file holds more than was acknowledged (a killed target)', async () => {
+    const m = meta(0o600, 1_700_000_000);
+    // The first session wrote two chunks, the second one never recorded as applied (the agent was killed).
+    const first = new ApplySession(replica);
+    const errs: unknown[] = [];
+    await first.submit({ op: 'file', path: `${SRC}/resumed`, offset: 0, final: false, size: 3, meta: m }, Buffer.from('abc'), (e) => { if (e) errs.push(e); });
+    await first.submit({ op: 'file', path: `${SRC}/resumed`, offset: 3, final: false, size: 6, meta: m }, Buffer.from('dXf'), (e) => { if (e) errs.push(e); });
+    await first.commit();
+    expect(errs).toEqual([]);
+    // The source resends from the acknowledged chunk: the one at 3, then the rest.
+    const errors = await submitAll([
+      [{ op: 'file', path: `${SRC}/resumed`, offset: 3, final: false, size: 6, meta: m }, Buffer.from('def')],
+      [{ op: 'file', path: `${SRC}/resumed`, offset: 6, final: true, size: 8, meta: m }, Buffer.from('gh')],
+    ]);
+    expect(errors).toEqual([]);
+    expect(await fs.readFile(path.join(root, 'resumed'), 'utf8')).toBe('abcdefgh');
+    // Still refused: a chunk past the bytes the temp file holds.
+    const gap = await submitAll([
+      [{ op: 'file', path: `${SRC}/gapped`, offset: 0, final: false, size: 3, meta: m }, Buffer.from('abc')],
+    ]);
+    expect(gap).toEqual([]);
+    const later = await submitAll([[{ op: 'file', path: `${SRC}/gapped`, offset: 5, final: true, size: 8, meta: m }, Buffer.from('xyz')]]);
+    expect((later[0] as { code: string }).code).toBe('file_chunk_gap');
+  });
+
   it('replaces a directory by a file when the source has a file there now', async () => {
     await fs.mkdir(path.join(root, 'was-dir', 'inner'), { recursive: true });
     expect(await submitAll([whole('/was-dir', 'now a file')])).toEqual([]);

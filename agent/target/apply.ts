@@ -195,14 +195,17 @@ export class ApplySession {
       inc = { fd: await openAsync(tmp, 'w'), tmp, next: 0, unflushed: 0, flushing: null };
       this.incoming.set(target, inc);
     } else if (!inc) {
-      // Continuation of a file begun in an earlier batch (replication chunks): the temp file must hold exactly
-      // the bytes before this chunk.
+      // Continuation of a file begun in an earlier batch (replication chunks): the temp file must hold the bytes
+      // before this chunk. It may hold more: chunks written after the last acknowledged one by an agent that was
+      // killed before it could record them; the source resends from the acknowledged one, so those go again.
       const tmp = tempPathFor(target);
       const st = fss.statSync(tmp, { throwIfNoEntry: false });
-      if (!st || st.size !== op.offset) {
+      if (!st || st.size < op.offset) {
         throw new TandemError('file_chunk_gap', `Chunk at ${op.offset} of "${op.path}" does not follow the ${st?.size ?? 0} bytes received; resend the file.`, 409);
       }
-      inc = { fd: fss.openSync(tmp, 'r+'), tmp, next: op.offset, unflushed: 0, flushing: null };
+      const fd = fss.openSync(tmp, 'r+');
+      if (st.size > op.offset) fss.ftruncateSync(fd, op.offset);
+      inc = { fd, tmp, next: op.offset, unflushed: 0, flushing: null };
       this.incoming.set(target, inc);
     } else if (inc.next !== op.offset) {
       await this.dropIncoming(target);
