@@ -497,6 +497,40 @@ describe('ChangeCapture: deep rescans in slices', () => {
   });
 });
 
+describe('ChangeCapture: background block index while the baseline runs', () => {
+  // The job's status says when an append would be sent as a delta: a file the baseline has recorded must count as
+  // awaiting its block index from then on, not only once the baseline is over (an operator, and the tests, read
+  // "0 awaiting" as "indexed").
+  it('counts a baseline file as awaiting its index as soon as it is tracked', async () => {
+    const seen: Array<[number, number]> = [];
+    let cap: ChangeCapture | undefined;
+    const watch: WatchFunction = (dir, onEvent, onError) => {
+      const st = cap?.stats();
+      if (st) seen.push([st.trackedPaths, st.filesAwaitingIndex]);
+      return fsWatchDir(dir, onEvent, onError);
+    };
+    const h = await setup(async (src) => {
+      // Breadth first: a/ and b/ (and their files) are planned before a/x and b/y are reached and watched.
+      for (const d of ['a/x', 'b/y']) {
+        await mkdir(join(src, d), { recursive: true });
+        for (let i = 0; i < 6; i++) await writeFile(join(src, dirname(d), `f${i}`), `${d}-${i}`);
+      }
+    }, { sliceObservations: 3, watch: (dir, onEvent, onError) => watch(dir, onEvent, onError) });
+    cap = h.cap;
+    // Watches are set while slices are planned: by then earlier slices' files are tracked, and none is indexed yet.
+    await h.cap.stop();
+    seen.length = 0;
+    h.cap = new ChangeCapture({ rules: [{ path: h.src, type: 'include' }], onOps: () => {}, indexDir: join(h.base, 'index2'), sliceObservations: 3, watch });
+    cap = h.cap;
+    await h.cap.start();
+    const midway = seen.filter(([tracked]) => tracked > 3); // the root, a/ and b/, and a file
+    expect(midway.length).toBeGreaterThan(0);
+    for (const [, awaiting] of midway) expect(awaiting).toBeGreaterThan(0);
+    await h.cap.settled();
+    expect(h.cap.stats().filesAwaitingIndex).toBe(0);
+  });
+});
+
 describe('ChangeCapture: index persistence', () => {
   it('after a restart only what changed while stopped is sent (one block of a big file)', async () => {
     const h = await setup(async (src) => {
@@ -541,15 +575,17 @@ describe('ChangeCapture: background block index', () => {
     const cap = new ChangeCapture({ rules: [{ path: src, type: 'include' }], onOps: () => {}, indexDir: join(base, 'index'), batchMs: 20 });
     try {
       await cap.start();
-      // Wait until the background loop has taken the file and is reading it.
-      const deadline = Date.now() + 10_000;
-      while (cap.stats().filesAwaitingIndex > 0 && Date.now() < deadline) await sleep(1);
-      expect(cap.stats().filesAwaitingIndex).toBe(0);
-      await sleep(20);
-      cap.holdBackgroundHashing(true);
-      await cap.settled();
-      // Back in the queue, not hashed to the end while the mirror waits for the disk.
+      // The background loop takes the file at once; give it time to be well into reading it.
+      await sleep(300);
       expect(cap.stats().filesAwaitingIndex).toBe(1);
+      cap.holdBackgroundHashing(true);
+      // settled() waits for the hashing: had the hold not interrupted it, the 4 GiB would be read to the end here.
+      await cap.settled();
+      expect(cap.stats().filesAwaitingIndex).toBe(1);
+      // Released, it is hashed after all (it waited, it was not dropped).
+      cap.holdBackgroundHashing(false);
+      await cap.settled();
+      expect(cap.stats().filesAwaitingIndex).toBe(0);
     } finally {
       await cap.stop();
       await rm(base, { recursive: true, force: true });

@@ -12,7 +12,7 @@ import { sendFileChanges, sendWholeFile, type EmitOp } from './file-content';
 import { IndexStore } from './index-store';
 import { isGone, observePath } from './observe';
 import { planOps, RACY_MARGIN_MS } from './plan-ops';
-import { TreeIndex, fileHashes } from './tree-index';
+import { TreeIndex, fileHashes, type TreeNode } from './tree-index';
 import type { CaptureWarning, CaptureWarningCode, CapturedOp, EntryKind, PlannedOp } from './types';
 import { Fifo } from './fifo';
 
@@ -99,6 +99,18 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const BACKLOG_RECHECK_MS = 250;
 /** Baseline hashing of files at least this large can be interrupted mid-file; smaller ones are read in one go. */
 const INTERRUPTIBLE_HASH_BYTES = MiB;
+/** Files taken from the index per look for ones without a block index. */
+const HASH_PAGE = 256;
+/** The count of files awaiting a block index is a query over the index: asked at most this often unless the index
+ *  changed (a batch was planned, a file was indexed). */
+const AWAITING_COUNT_MS = 2_000;
+/** Meta entry of the index: the rules it was filtered with (a start with other rules drops what they exclude). */
+const RULES_META = 'rules';
+
+const statOf = (n: TreeNode) => ({
+  key: n.key, kind: n.kind, size: n.size, mtimeMs: n.mtimeMs, ctimeMs: n.ctimeMs, mode: n.mode, uid: n.uid, gid: n.gid,
+  nlink: n.nlink, ...(n.target !== undefined ? { target: n.target } : {}),
+});
 
 /** Collects ops and hands them on in order, in groups bounded by payload size. */
 class OpSink {
@@ -149,13 +161,19 @@ export class ChangeCapture {
   /** Items that failed to read; retried with the unwatched rescans. */
   private readonly retries = new Map<string, DirtyItem>();
   private readonly verifyTimers = new Map<string, { timer: NodeJS.Timeout; firstAt: number }>();
-  private readonly persistPaths = new Set<string>();
-  private readonly persistKeys = new Set<string>();
-  /** A baseline recorded the tree without listing its changes: the next persist writes a full snapshot. */
-  private snapshotPending = false;
   private persistTimer: NodeJS.Timeout | undefined;
   private readonly lastWarning = new Map<CaptureWarningCode, number>();
-  private hashQueue = new Fifo<string>();
+  /**
+   * The background block-index build walks the index's files without one in key order (`hashCursor`: where the walk
+   * is, undefined when none runs), a page at a time; files that must wait (written moments ago, or interrupted)
+   * go to `hashRetry`. Nothing here grows with the size of the protected set.
+   */
+  private hashCursor: string | undefined;
+  private hashPage: string[] = [];
+  private hashRetry = new Fifo<string>();
+  /** The start-up comparison (or baseline) is done: background hashing may run. */
+  private compared = false;
+  private awaitingCount = { at: -Infinity, value: 0 };
   private hashing: Promise<void> | undefined;
   /** Background hashing waits while this is set (a mirror is reading the same files and needs the disk). */
   private hashingHeld = false;
@@ -198,34 +216,38 @@ export class ChangeCapture {
    */
   async start(options: StartOptions = {}): Promise<void> {
     if (this.running) throw new Error('change capture already started');
-    let found = false;
-    if (options.fresh) {
-      await this.store.clear();
-      this.tree = new TreeIndex();
-    } else {
-      ({ tree: this.tree, found } = await this.store.load());
+    this.tree.close();
+    const loaded = await this.store.load({ fresh: options.fresh });
+    this.tree = loaded.tree;
+    const found = loaded.found;
+    if (loaded.unreadable) {
+      this.warn('capture_failed', `The change-capture index could not be read (${loaded.unreadable}); it was rebuilt from the disk, so changes made while the agent was stopped may not have reached the target. Run a difference mirror of the job (tandem job mirror ID start --mode different).`);
     }
     // Entries the rules no longer cover (the job's rules changed) are forgotten, not deleted on the
     // target: leaving the set through a rule change is the orphan processing's call, not ours.
-    for (const [path, node] of [...this.tree.entries()]) {
-      if (this.tree.has(path) && !this.isTracked(path, node.kind)) this.tree.removeSubtree(path);
+    const rules = JSON.stringify(this.options.rules);
+    if (found && this.tree.getMeta(RULES_META) !== rules) {
+      for (const [path, node] of this.tree.entries()) {
+        if (this.tree.has(path) && !this.isTracked(path, node.kind)) this.tree.removeSubtree(path);
+      }
     }
+    this.tree.setMeta(RULES_META, rules);
     this.running = true;
+    // Files without a block index (baseline, or an index cut short) get one in the background, after the
+    // comparison below; from now on the status counts them as waiting (the baseline adds them as it goes).
+    this.hashCursor = '';
     this.watchAnchors();
     const baseline = !found;
     await this.enqueue(async () => {
       this.emitting = !baseline;
       try {
         await this.runItems(this.roots.map((path) => ({ kind: 'rescan', path, deep: true })));
+        if (baseline) this.store.markComplete(this.tree);
       } finally {
         this.emitting = true;
       }
     });
-    // Files without a block index (baseline, or an index cut short) get one in the background.
-    // Once per inode: a hard-linked file is queued under its first name only.
-    for (const [path, node] of this.tree.entries()) {
-      if (node.kind === 'file' && !node.hasHashes && node.paths[0] === path) this.hashQueue.push(node.key);
-    }
+    this.compared = true;
     this.startHashing();
     this.schedulePersist();
     if (this.opts.rescanIntervalMs > 0) {
@@ -240,6 +262,7 @@ export class ChangeCapture {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.compared = false;
     clearTimeout(this.batchTimer);
     this.batchTimer = undefined;
     for (const t of this.intervals) clearInterval(t);
@@ -253,10 +276,16 @@ export class ChangeCapture {
     await this.enqueue(() => this.runBatch());
     this.watches.closeAll();
     this.anchored.clear();
-    this.hashQueue = new Fifo();
+    this.hashCursor = undefined;
+    this.hashPage = [];
+    this.hashRetry = new Fifo();
     this.hashAbort?.abort();
     await this.hashing;
-    await this.enqueue(() => this.persist());
+    await this.enqueue(async () => {
+      this.store.persist(this.tree);
+      this.tree.close();
+      this.tree = new TreeIndex();
+    });
   }
 
   /**
@@ -299,8 +328,15 @@ export class ChangeCapture {
       unwatchedDirs: this.unwatched.size,
       trackedPaths: this.tree.size,
       ...this.counters,
-      filesAwaitingIndex: this.hashQueue.length,
+      filesAwaitingIndex: this.filesAwaitingIndex(),
     };
+  }
+
+  private filesAwaitingIndex(): number {
+    if (!this.hasHashWork()) return 0;
+    const now = Date.now();
+    if (now - this.awaitingCount.at >= AWAITING_COUNT_MS) this.awaitingCount = { at: now, value: this.tree.countUnhashedFiles() };
+    return Math.max(this.awaitingCount.value, this.hashRetry.length);
   }
 
   // ---- events and batching ----
@@ -435,7 +471,7 @@ export class ChangeCapture {
       await emit({ op: { op: 'file', path, offset: 0, final: true, size: 0, meta }, payload: Buffer.alloc(0) });
       this.tree.setHashes(key, fileHashes({ blockSize: chooseBlockSize(0), fileSize: 0, digests: Buffer.alloc(0) }, 0));
       if (!isGone(err)) {
-        node.size = -1; // differs from any stat, so the retry compares content
+        this.tree.setStat({ ...statOf(node), size: -1 }); // differs from any stat, so the retry compares content
         this.cannotRead(path, err, { kind: 'path', path, content: true });
       }
     }
@@ -482,21 +518,15 @@ export class ChangeCapture {
     this.verifyTimers.set(path, entry);
   }
 
-  /** Closes watches of directories that left the set; queues index writes. */
+  /** Closes watches of directories that left the set; schedules the index commit. */
   private afterPlan(): void {
-    const changes = this.tree.takeChanges();
-    for (const key of changes.keys) {
+    this.awaitingCount.at = -Infinity; // files may have been added or indexed
+    for (const key of this.tree.takeRemovedDirs()) {
       if (this.watches.has(key) && this.tree.dirPathOf(key) === undefined) this.watches.close(key);
     }
-    if (!this.emitting) {
-      // The baseline records the whole tree: the next persist writes a snapshot of it rather than collecting
-      // every path and inode here first (with a million files, sets of a million entries each).
-      this.snapshotPending = true;
-    } else {
-      for (const p of changes.paths) this.persistPaths.add(p);
-      for (const k of changes.keys) this.persistKeys.add(k);
-    }
-    this.schedulePersist();
+    // A baseline emits nothing, so each slice can be committed at once (it is not trusted until it is complete).
+    if (!this.emitting) this.store.persist(this.tree);
+    else this.schedulePersist();
   }
 
   // ---- watches, failures, retries ----
@@ -578,19 +608,7 @@ export class ChangeCapture {
   }
 
   private async persist(): Promise<void> {
-    const leftover = this.tree.takeChanges();
-    for (const p of leftover.paths) this.persistPaths.add(p);
-    for (const k of leftover.keys) this.persistKeys.add(k);
-    if (this.snapshotPending) {
-      this.snapshotPending = false;
-      await this.store.compact(this.tree); // every path's line; files' block hashes are still written below
-      this.persistPaths.clear();
-    }
-    if (this.persistPaths.size === 0 && this.persistKeys.size === 0) return;
-    const changes = { paths: [...this.persistPaths], keys: [...this.persistKeys] };
-    this.persistPaths.clear();
-    this.persistKeys.clear();
-    await this.store.persist(this.tree, changes);
+    if (this.running) this.store.persist(this.tree);
   }
 
   /**
@@ -603,8 +621,22 @@ export class ChangeCapture {
     else this.startHashing();
   }
 
+  private hasHashWork(): boolean {
+    return this.hashCursor !== undefined || this.hashPage.length > 0 || this.hashRetry.length > 0;
+  }
+
+  /** The next file for the background block-index build: from the walk over the index, then the retries. */
+  private nextHashKey(): string | undefined {
+    if (this.hashPage.length === 0 && this.hashCursor !== undefined) {
+      this.hashPage = this.tree.unhashedFiles(this.hashCursor, HASH_PAGE);
+      this.hashCursor = this.hashPage.length === 0 ? undefined : this.hashPage[this.hashPage.length - 1];
+      this.hashPage.reverse(); // taken from the end
+    }
+    return this.hashPage.pop() ?? this.hashRetry.take();
+  }
+
   private startHashing(): void {
-    if (this.hashing || this.hashingHeld || this.hashQueue.length === 0) return;
+    if (this.hashing || this.hashingHeld || !this.compared || !this.hasHashWork()) return;
     this.hashing = this.hashLoop().finally(() => {
       this.hashing = undefined;
     });
@@ -616,8 +648,9 @@ export class ChangeCapture {
    * meanwhile; otherwise the next change simply sends the whole file once.
    */
   private async hashLoop(): Promise<void> {
-    while (this.running && !this.hashingHeld && this.hashQueue.length > 0) {
-      const key = this.hashQueue.take()!;
+    while (this.running && !this.hashingHeld && this.hasHashWork()) {
+      const key = this.nextHashKey();
+      if (key === undefined) continue;
       const node = this.tree.node(key);
       if (!node || node.kind !== 'file' || node.hasHashes) continue;
       const [path] = node.paths;
@@ -628,7 +661,7 @@ export class ChangeCapture {
         if (!before || before.key !== key) continue;
         if (before.mtimeMs >= startedAt - 2 * RACY_MARGIN_MS) {
           // Written moments ago: wait until it is quiet (a change meanwhile gives it an index anyway).
-          this.hashQueue.push(key);
+          this.hashRetry.push(key);
           await sleep(2 * RACY_MARGIN_MS);
           continue;
         }
@@ -640,7 +673,7 @@ export class ChangeCapture {
           hashes = await hashFile(path, { blockSize: chooseBlockSize(before.size), signal: abort?.signal });
         } catch (err) {
           if (!abort?.signal.aborted) throw err;
-          this.hashQueue.push(key); // held by a mirror (or stopping): hash it again later
+          this.hashRetry.push(key); // held by a mirror (or stopping): hash it again later
           continue;
         } finally {
           this.hashAbort = undefined;
@@ -652,6 +685,7 @@ export class ChangeCapture {
             after.ctimeMs === before.ctimeMs && hashes.fileSize === before.size;
           if (!n || n.hasHashes || !unchanged || n.size !== before.size || n.mtimeMs !== before.mtimeMs || this.isDirty(path)) return;
           this.tree.setHashes(key, fileHashes(hashes, startedAt));
+          this.awaitingCount.at = -Infinity;
           this.schedulePersist();
         });
       } catch (err) {

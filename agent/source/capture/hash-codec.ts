@@ -1,5 +1,5 @@
-// A file's block index as the capture keeps it, and its binary form ('TBH1', blockSize u32, fileSize f64,
-// hashedAtMs f64, then the digests): the index store's hash files, and the string a tree node packs a small one in.
+// A file's block index as the capture keeps it, and the binary form earlier versions stored it in ('TBH1',
+// blockSize u32, fileSize f64, hashedAtMs f64, then the digests), read once when their index is imported.
 import { BLOCK_DIGEST_BYTES, blockCount, type BlockHashes } from '../../../shared/delta';
 
 /** Block hashes of a file's content as last sent, and when that read started (for the racy-mtime check). */
@@ -14,15 +14,8 @@ export function fileHashes(h: BlockHashes, hashedAtMs: number): FileHashes {
 
 const HASH_MAGIC = 'TBH1';
 const HASH_HEADER_BYTES = 24;
-/** A small block index (up to 32 blocks): inline in its index line on disk, packed into a string in memory. */
-export const SMALL_INDEX_DIGEST_BYTES = 32 * BLOCK_DIGEST_BYTES;
 
-/** True when decodeHashes would give `h` back (its digests cover exactly its file size): only those are packed. */
-export function isPackable(h: FileHashes): boolean {
-  return h.digests.length <= SMALL_INDEX_DIGEST_BYTES && h.blockSize > 0 && Number.isInteger(h.fileSize)
-    && h.digests.length === blockCount(h.fileSize, h.blockSize) * BLOCK_DIGEST_BYTES;
-}
-
+/** Used by tests to write a file in the old format. */
 export function encodeHashes(h: FileHashes): Buffer {
   const buf = Buffer.allocUnsafe(HASH_HEADER_BYTES + h.digests.length);
   buf.write(HASH_MAGIC, 0, 'latin1');

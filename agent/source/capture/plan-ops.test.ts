@@ -15,7 +15,6 @@ const dir = (over: Partial<Observed> = {}) => obj('dir', over);
 function treeOf(entries: Array<[string, Observed]>): TreeIndex {
   const t = new TreeIndex();
   for (const [p, o] of entries) t.add(p, o);
-  t.takeChanges();
   return t;
 }
 

@@ -1,262 +1,368 @@
-// In-memory model of the protected tree as last sent to the target: path → inode, inode → stat and
-// block hashes. The planner updates it while planning; the index store persists it between runs.
+// The model of the protected tree as last sent to the target: path → inode, inode → stat and block hashes.
+// The planner updates it while planning. It lives in an SQLite database (a file in the agent data dir, or in memory
+// for tests), so a source agent's memory does not grow with the number of protected files: a million files are a
+// few hundred MB on disk and a bounded page cache in memory, where an in-process map needed ~0.8 GiB.
+//
+// Every change goes into one open transaction that commit() ends (the index store calls it after the ops planned
+// from those changes have been handed on), so what is on disk may lag what was sent, never lead it.
+import Database from 'better-sqlite3';
 import { posix } from 'node:path';
-import { decodeHashes, encodeHashes, isPackable, type FileHashes } from './hash-codec';
-import type { Observed } from './types';
+import { fileHashes, type FileHashes } from './hash-codec';
+import type { EntryKind, Observed } from './types';
 
 export { fileHashes, type FileHashes } from './hash-codec';
 
-/** One inode; a hard-linked file has several paths, a directory exactly one. */
+/** One inode as the model has it; a hard-linked file has several paths, a directory exactly one. */
 export interface TreeNode extends Observed {
-  /** Its names: one, or a few for a hard-linked file. */
+  /** Its names, in path order: one, or a few for a hard-linked file. */
   readonly paths: readonly string[];
-  hashes?: FileHashes;
-  /** Whether it has block hashes, without unpacking them (see Node). */
+  readonly hashes: FileHashes | undefined;
+  /** Whether it has block hashes, without reading them. */
   readonly hasHashes: boolean;
 }
 
-export interface TreeChanges {
-  /** Paths added, updated or removed since the last takeChanges(). */
-  paths: string[];
-  /** Inodes whose stat or hashes changed, or that were removed. */
-  keys: string[];
-}
+type Row = [key: string, kind: EntryKind, size: number, mtime: number, ctime: number, mode: number, uid: number,
+  gid: number, nlink: number, target: string | null, hashed: number];
+
+const STAT_COLUMNS = 'key, kind, size, mtime, ctime, mode, uid, gid, nlink, target, hashed';
+const SCHEMA_VERSION = 1;
+/** Block hashes set since the last flush are held in memory up to this many digest bytes (a growing file's index
+ *  is replaced every batch; writing its blob each time would rewrite hundreds of KB per 50 ms). */
+const HASH_CACHE_BYTES = 16 << 20;
+/** SQLite's page cache for the index, in KiB (negative cache_size). The rest stays on disk. */
+const PAGE_CACHE_KIB = 32 << 10;
+const ENTRY_PAGE = 1000;
 
 const parentOf = (path: string): string => posix.dirname(path);
-const isUnder = (path: string, dir: string): boolean => dir === '/' ? path !== '/' : path.startsWith(dir + '/');
 
-function copyStat(into: Observed, from: Observed): void {
-  into.kind = from.kind;
-  into.size = from.size;
-  into.mtimeMs = from.mtimeMs;
-  into.ctimeMs = from.ctimeMs;
-  into.mode = from.mode;
-  into.uid = from.uid;
-  into.gid = from.gid;
-  into.nlink = from.nlink;
-  into.target = from.target;
+/** `path` and the bounds of its descendants in byte order: every `path/…` sorts after `path/` and before `path0`. */
+function subtreeOf(path: string): { path: string; lo: string; hi: string } {
+  const lo = path === '/' ? '/' : path + '/';
+  return { path, lo, hi: lo.slice(0, -1) + '0' };
 }
 
-/**
- * A node of the model. One class with every field set in the constructor, and fields cleared by assigning
- * undefined (never `delete`), so all nodes share one V8 hidden class: nodes built by spreading an observation and
- * later given or stripped of hashes each ended up with their own (about 400 bytes a file, a third of the index).
- *
- * Sized for a million of them (a heap snapshot of 200,000 showed 725 bytes a file): the usual single name is kept
- * as a string, not a one-element array (60 bytes), and a small block index as one packed string rather than an
- * object, a Buffer and a boxed number (170 bytes; now about 60). Both are rebuilt when asked for.
- */
-// The stat fields are Observed's (declared there once, merged in here); the constructor sets every one of them.
-interface Node extends Observed {}
-class Node implements TreeNode {
-  private names: string | string[] | undefined = undefined;
-  private index: FileHashes | string | undefined = undefined;
+/** A snapshot of one inode's row; its names and block hashes are read when asked for. */
+class NodeView implements TreeNode {
+  readonly key: string;
+  readonly kind: EntryKind;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly nlink: number;
+  readonly target: string | undefined;
+  readonly hasHashes: boolean;
 
-  constructor(obs: Observed) {
-    this.key = obs.key;
-    this.kind = obs.kind;
-    this.size = obs.size;
-    this.mtimeMs = obs.mtimeMs;
-    this.ctimeMs = obs.ctimeMs;
-    this.mode = obs.mode;
-    this.uid = obs.uid;
-    this.gid = obs.gid;
-    this.nlink = obs.nlink;
-    this.target = obs.target;
+  constructor(private readonly tree: TreeIndex, row: Row) {
+    this.key = row[0];
+    this.kind = row[1];
+    this.size = row[2];
+    this.mtimeMs = row[3];
+    this.ctimeMs = row[4];
+    this.mode = row[5];
+    this.uid = row[6];
+    this.gid = row[7];
+    this.nlink = row[8];
+    this.target = row[9] ?? undefined;
+    this.hasHashes = tree.cachedHashed(row[0]) ?? row[10] === 1;
   }
 
   get paths(): readonly string[] {
-    const n = this.names;
-    return n === undefined ? [] : typeof n === 'string' ? [n] : n;
+    return this.tree.pathsOf(this.key);
   }
 
   get hashes(): FileHashes | undefined {
-    const h = this.index;
-    return typeof h === 'string' ? decodeHashes(Buffer.from(h, 'latin1')) : h;
-  }
-
-  set hashes(h: FileHashes | undefined) {
-    // latin1: one char per byte, so the string holds the encoded bytes exactly.
-    this.index = h && isPackable(h) ? encodeHashes(h).toString('latin1') : h;
-  }
-
-  get hasHashes(): boolean {
-    return this.index !== undefined;
-  }
-
-  addName(path: string): void {
-    const n = this.names;
-    if (n === undefined) this.names = path;
-    else if (typeof n === 'string') { if (n !== path) this.names = [n, path]; }
-    else if (!n.includes(path)) n.push(path);
-  }
-
-  removeName(path: string): void {
-    const n = this.names;
-    if (n === path) this.names = undefined;
-    else if (Array.isArray(n)) {
-      const at = n.indexOf(path);
-      if (at >= 0) n.splice(at, 1);
-      if (n.length === 1) this.names = n[0];
-    }
+    return this.hasHashes ? this.tree.hashesOf(this.key) : undefined;
   }
 }
 
+function statParams(obs: Observed): unknown[] {
+  return [obs.kind, obs.size, obs.mtimeMs, obs.ctimeMs, obs.mode, obs.uid, obs.gid, obs.nlink, obs.target ?? null];
+}
 
 export class TreeIndex {
-  private readonly keyByPath = new Map<string, string>();
-  private readonly nodes = new Map<string, TreeNode>();
-  private readonly kids = new Map<string, Set<string>>();
-  private changedPaths = new Set<string>();
-  private changedKeys = new Set<string>();
+  private readonly db: Database.Database;
+  private readonly q;
+  private count: number;
+  /** Block hashes set (or cleared: null) since the last flush. */
+  private readonly hashCache = new Map<string, FileHashes | null>();
+  private hashCacheBytes = 0;
+  /** Directories whose last name left the model since the last takeRemovedDirs(). */
+  private removedDirs = new Set<string>();
+  private closed = false;
+
+  /** Opens (creating if needed) the index in `file`; without one, a private in-memory index. */
+  constructor(file = ':memory:') {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // Commits need not be durable (a lost commit is a stale index: the next comparison sends more), but the file
+    // must never be torn: WAL with synchronous=NORMAL syncs at checkpoints only and stays consistent.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS inode (
+        key TEXT PRIMARY KEY, kind TEXT NOT NULL, size REAL NOT NULL, mtime REAL NOT NULL, ctime REAL NOT NULL,
+        mode INTEGER NOT NULL, uid INTEGER NOT NULL, gid INTEGER NOT NULL, nlink INTEGER NOT NULL, target TEXT,
+        hashed INTEGER NOT NULL DEFAULT 0
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS name (path TEXT PRIMARY KEY, parent TEXT NOT NULL, key TEXT NOT NULL) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS name_by_parent ON name (parent);
+      CREATE INDEX IF NOT EXISTS name_by_key ON name (key);
+      CREATE INDEX IF NOT EXISTS inode_unhashed ON inode (key) WHERE kind = 'file' AND hashed = 0;
+      CREATE TABLE IF NOT EXISTS hashes (
+        key TEXT PRIMARY KEY, block_size INTEGER NOT NULL, file_size REAL NOT NULL, hashed_at REAL NOT NULL,
+        digests BLOB NOT NULL
+      );
+    `);
+    const version = this.db.prepare(`SELECT v FROM meta WHERE k = 'schema'`).pluck().get() as string | undefined;
+    if (version === undefined) this.db.prepare(`INSERT INTO meta VALUES ('schema', ?)`).run(String(SCHEMA_VERSION));
+    else if (version !== String(SCHEMA_VERSION)) throw new Error(`capture index ${file}: schema ${version}, expected ${SCHEMA_VERSION}`);
+    this.q = {
+      byPath: this.db.prepare(`SELECT i.key, i.kind, i.size, i.mtime, i.ctime, i.mode, i.uid, i.gid, i.nlink, i.target, i.hashed
+        FROM name n JOIN inode i ON i.key = n.key WHERE n.path = ?`).raw(),
+      byKey: this.db.prepare(`SELECT ${STAT_COLUMNS} FROM inode WHERE key = ?`).raw(),
+      keyOf: this.db.prepare('SELECT key FROM name WHERE path = ?').pluck(),
+      pathsOf: this.db.prepare('SELECT path FROM name WHERE key = ? ORDER BY path').pluck(),
+      dirPathOf: this.db.prepare(`SELECT n.path FROM inode i JOIN name n ON n.key = i.key WHERE i.key = ? AND i.kind = 'dir' LIMIT 1`).pluck(),
+      children: this.db.prepare('SELECT path FROM name WHERE parent = ?').pluck(),
+      entries: this.db.prepare(`SELECT n.path, i.key, i.kind, i.size, i.mtime, i.ctime, i.mode, i.uid, i.gid, i.nlink, i.target, i.hashed
+        FROM name n JOIN inode i ON i.key = n.key WHERE n.path > ? ORDER BY n.path LIMIT ${ENTRY_PAGE}`).raw(),
+      insertName: this.db.prepare('INSERT INTO name (path, parent, key) VALUES (?, ?, ?)'),
+      deleteName: this.db.prepare('DELETE FROM name WHERE path = ?'),
+      // A new inode, or a known one gaining a name (a hard link): its stat is refreshed, its hashes stay.
+      upsertInode: this.db.prepare(`INSERT INTO inode (key, kind, size, mtime, ctime, mode, uid, gid, nlink, target, hashed)
+        VALUES (@key, @kind, @size, @mtimeMs, @ctimeMs, @mode, @uid, @gid, @nlink, @target, 0)
+        ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, size = excluded.size, mtime = excluded.mtime,
+          ctime = excluded.ctime, mode = excluded.mode, uid = excluded.uid, gid = excluded.gid, nlink = excluded.nlink,
+          target = excluded.target`),
+      updateStat: this.db.prepare('UPDATE inode SET kind = ?, size = ?, mtime = ?, ctime = ?, mode = ?, uid = ?, gid = ?, nlink = ?, target = ? WHERE key = ?'),
+      inodeExists: this.db.prepare('SELECT 1 FROM inode WHERE key = ?').pluck(),
+      hasNames: this.db.prepare('SELECT 1 FROM name WHERE key = ? LIMIT 1').pluck(),
+      deleteInode: this.db.prepare('DELETE FROM inode WHERE key = ?'),
+      deleteHashes: this.db.prepare('DELETE FROM hashes WHERE key = ?'),
+      readHashes: this.db.prepare('SELECT block_size, file_size, hashed_at, digests FROM hashes WHERE key = ?').raw(),
+      writeHashes: this.db.prepare('INSERT OR REPLACE INTO hashes (key, block_size, file_size, hashed_at, digests) VALUES (?, ?, ?, ?, ?)'),
+      setHashed: this.db.prepare('UPDATE inode SET hashed = ? WHERE key = ?'),
+      // A subtree is @path and the names between @lo and @hi (descendantRange).
+      subtree: this.db.prepare(`SELECT n.key, i.kind FROM name n JOIN inode i ON i.key = n.key
+        WHERE n.path = @path OR (n.path > @lo AND n.path < @hi)`).raw(),
+      subtreePaths: this.db.prepare('SELECT path FROM name WHERE path = @path OR (path > @lo AND path < @hi) ORDER BY path').pluck(),
+      // Inodes all of whose names are in the subtree (they leave the model with it).
+      orphanedBy: this.db.prepare(`SELECT DISTINCT n.key FROM name n WHERE (n.path = @path OR (n.path > @lo AND n.path < @hi))
+        AND NOT EXISTS (SELECT 1 FROM name m WHERE m.key = n.key AND NOT (m.path = @path OR (m.path > @lo AND m.path < @hi)))`).pluck(),
+      deleteSubtree: this.db.prepare('DELETE FROM name WHERE path = @path OR (path > @lo AND path < @hi)'),
+      // substr counts characters, so the prefix length (@skip) is passed in code points.
+      moveSubtree: this.db.prepare(`UPDATE name SET path = @to || substr(path, @skip),
+        parent = CASE WHEN path = @path THEN @toParent ELSE @to || substr(parent, @skip) END
+        WHERE path = @path OR (path > @lo AND path < @hi)`),
+      unhashedAfter: this.db.prepare(`SELECT key FROM inode WHERE kind = 'file' AND hashed = 0 AND key > ? ORDER BY key LIMIT ?`).pluck(),
+      countUnhashed: this.db.prepare(`SELECT count(*) FROM inode WHERE kind = 'file' AND hashed = 0`).pluck(),
+      count: this.db.prepare('SELECT count(*) FROM name').pluck(),
+      getMeta: this.db.prepare('SELECT v FROM meta WHERE k = ?').pluck(),
+      setMeta: this.db.prepare('INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)'),
+      deleteMeta: this.db.prepare('DELETE FROM meta WHERE k = ?'),
+    };
+    this.count = this.q.count.get() as number;
+    this.db.exec('BEGIN');
+  }
 
   /** Number of paths. */
   get size(): number {
-    return this.keyByPath.size;
+    return this.count;
   }
 
   get(path: string): TreeNode | undefined {
-    const key = this.keyByPath.get(path);
-    return key === undefined ? undefined : this.nodes.get(key);
+    const row = this.q.byPath.get(path) as Row | undefined;
+    return row && new NodeView(this, row);
   }
 
   has(path: string): boolean {
-    return this.keyByPath.has(path);
+    return this.q.keyOf.get(path) !== undefined;
   }
 
   node(key: string): TreeNode | undefined {
-    return this.nodes.get(key);
+    const row = this.q.byKey.get(key) as Row | undefined;
+    return row && new NodeView(this, row);
   }
 
   pathsOf(key: string): string[] {
-    const n = this.nodes.get(key);
-    return n ? [...n.paths] : [];
+    return this.q.pathsOf.all(key) as string[];
   }
 
   /** Where the model has the directory with this identity, if it has it. */
   dirPathOf(key: string): string | undefined {
-    const n = this.nodes.get(key);
-    if (!n || n.kind !== 'dir') return undefined;
-    for (const p of n.paths) return p;
-    return undefined;
+    return this.q.dirPathOf.get(key) as string | undefined;
   }
 
   /** Paths of the direct children the model knows under a directory. */
   childPaths(dir: string): string[] {
-    const s = this.kids.get(dir);
-    return s ? [...s] : [];
+    return this.q.children.all(dir) as string[];
   }
 
+  /**
+   * Every path in path order, read a page at a time: the model may be changed between pages (a removed path is
+   * simply not reached, an added one is reached if it sorts after the current page).
+   */
   *entries(): IterableIterator<[string, TreeNode]> {
-    for (const [path, key] of this.keyByPath) yield [path, this.nodes.get(key)!];
+    for (let after = ''; ;) {
+      const rows = this.q.entries.all(after) as Array<[string, ...Row]>;
+      for (const [path, ...row] of rows) yield [path, new NodeView(this, row as Row)];
+      if (rows.length < ENTRY_PAGE) return;
+      after = rows[rows.length - 1][0];
+    }
   }
 
   /** Adds a name. If the inode is already known (hard link) the name joins it and its stat is refreshed. */
-  add(path: string, obs: Observed): TreeNode {
-    if (this.keyByPath.has(path)) throw new Error(`tree index: ${path} is already occupied`);
-    let node = this.nodes.get(obs.key);
-    if (node) copyStat(node, obs);
-    else {
-      node = new Node(obs);
-      this.nodes.set(obs.key, node);
+  add(path: string, obs: Observed): void {
+    try {
+      this.q.insertName.run(path, parentOf(path), obs.key);
+    } catch (err) {
+      if ((err as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) throw new Error(`tree index: ${path} is already occupied`);
+      throw err;
     }
-    this.attach(path, obs.key);
-    this.changedKeys.add(obs.key);
-    return node;
+    this.count++;
+    // A new inode has no hashes: those of an earlier one with the same number went when its last name did.
+    this.q.upsertInode.run({
+      key: obs.key, kind: obs.kind, size: obs.size, mtimeMs: obs.mtimeMs, ctimeMs: obs.ctimeMs, mode: obs.mode,
+      uid: obs.uid, gid: obs.gid, nlink: obs.nlink, target: obs.target ?? null,
+    });
+    if (obs.kind === 'dir') this.removedDirs.delete(obs.key);
   }
 
   /** Refreshes the stat of the inode `obs.key` (all its names). */
   setStat(obs: Observed): void {
-    const node = this.nodes.get(obs.key);
-    if (!node) throw new Error(`tree index: unknown inode ${obs.key}`);
-    copyStat(node, obs);
-    this.changedKeys.add(obs.key);
-    for (const p of node.paths) this.changedPaths.add(p);
+    if (this.q.updateStat.run(...statParams(obs), obs.key).changes === 0) throw new Error(`tree index: unknown inode ${obs.key}`);
   }
 
   setHashes(key: string, hashes: FileHashes | undefined): void {
-    const node = this.nodes.get(key);
-    if (!node) return;
-    node.hashes = hashes;
-    this.changedKeys.add(key);
+    if (this.q.inodeExists.get(key) === undefined) return;
+    this.dropCachedHashes(key);
+    this.hashCache.set(key, hashes ?? null);
+    this.hashCacheBytes += hashes?.digests.length ?? 0;
+    if (this.hashCacheBytes > HASH_CACHE_BYTES) this.flushHashes();
   }
 
   /** Removes a path and everything the model has below it. */
   removeSubtree(path: string): void {
-    for (const p of this.subtree(path).reverse()) {
-      const key = this.detach(p);
-      const node = this.nodes.get(key);
-      if (node && node.paths.length === 0) this.nodes.delete(key);
-      this.changedKeys.add(key);
+    if (!this.has(path)) return;
+    const range = subtreeOf(path);
+    const orphaned = this.q.orphanedBy.all(range) as string[];
+    for (const [key, kind] of this.q.subtree.all(range) as Array<[string, EntryKind]>) {
+      if (kind === 'dir') this.removedDirs.add(key);
     }
+    this.count -= this.q.deleteSubtree.run(range).changes;
+    for (const key of orphaned) this.forgetInode(key);
   }
 
   /** Removes one name only; entries below it stay (used when replaying a journal of per-path states). */
   removeName(path: string): void {
-    if (!this.keyByPath.has(path)) return;
-    const key = this.detach(path);
-    const node = this.nodes.get(key);
-    if (node && node.paths.length === 0) this.nodes.delete(key);
-    this.changedKeys.add(key);
+    const key = this.q.keyOf.get(path) as string | undefined;
+    if (key === undefined) return;
+    this.q.deleteName.run(path);
+    this.count--;
+    if (this.q.hasNames.get(key) !== undefined) return;
+    if (this.node(key)?.kind === 'dir') this.removedDirs.add(key);
+    this.forgetInode(key);
   }
 
   /** Renames a path and its subtree. The destination must be free. */
   move(from: string, to: string): void {
-    if (from === to) return;
-    if (this.keyByPath.has(to)) throw new Error(`tree index: cannot move ${from} onto occupied ${to}`);
-    if (isUnder(to, from)) throw new Error(`tree index: cannot move ${from} into itself (${to})`);
-    const moved = this.subtree(from).map((p) => [p, this.keyByPath.get(p)!] as const);
-    for (const [p] of [...moved].reverse()) this.detach(p);
-    for (const [p, key] of moved) this.attach(to + p.slice(from.length), key);
+    if (from === to || !this.has(from)) return;
+    if (this.has(to)) throw new Error(`tree index: cannot move ${from} onto occupied ${to}`);
+    const range = subtreeOf(from);
+    if (to.startsWith(range.lo)) throw new Error(`tree index: cannot move ${from} into itself (${to})`);
+    this.q.moveSubtree.run({ ...range, to, skip: [...from].length + 1, toParent: parentOf(to) });
   }
 
-  /** What changed since the previous call (for incremental persistence and watch bookkeeping). */
-  takeChanges(): TreeChanges {
-    const out = { paths: [...this.changedPaths], keys: [...this.changedKeys] };
-    this.changedPaths = new Set();
-    this.changedKeys = new Set();
+  /** Keys of directories that left the model since the previous call (their watches can close). */
+  takeRemovedDirs(): string[] {
+    const out = [...this.removedDirs];
+    this.removedDirs = new Set();
     return out;
   }
 
-  /** Preorder list of `path` and its descendants in the model (empty if the model lacks `path`). */
+  /** `path` and its descendants in the model, in path order (empty if the model lacks `path`). */
   subtreePaths(path: string): string[] {
-    return this.subtree(path);
+    if (!this.has(path)) return [];
+    return this.q.subtreePaths.all(subtreeOf(path)) as string[];
   }
 
-  private subtree(path: string): string[] {
-    if (!this.keyByPath.has(path)) return [];
-    const out: string[] = [];
-    const stack = [path];
-    while (stack.length > 0) {
-      const p = stack.pop()!;
-      out.push(p);
-      const s = this.kids.get(p);
-      if (s) for (const c of s) stack.push(c);
+  /** Up to `limit` files without a block index whose keys sort after `afterKey`, in key order. */
+  unhashedFiles(afterKey: string, limit: number): string[] {
+    this.flushHashes();
+    return this.q.unhashedAfter.all(afterKey, limit) as string[];
+  }
+
+  countUnhashedFiles(): number {
+    this.flushHashes();
+    return this.q.countUnhashed.get() as number;
+  }
+
+  getMeta(k: string): string | undefined {
+    return this.q.getMeta.get(k) as string | undefined;
+  }
+
+  setMeta(k: string, v: string | undefined): void {
+    if (v === undefined) this.q.deleteMeta.run(k);
+    else this.q.setMeta.run(k, v);
+  }
+
+  /** Makes everything changed so far part of the index on disk. */
+  commit(): void {
+    this.flushHashes();
+    this.db.exec('COMMIT');
+    this.db.exec('BEGIN');
+  }
+
+  /** Commits and closes; the object is unusable afterwards. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.flushHashes();
+    this.db.exec('COMMIT');
+    this.db.close();
+  }
+
+  // ---- block hashes ----
+
+  /** For NodeView: whether the inode has hashes per the unflushed cache (undefined: ask the row). */
+  cachedHashed(key: string): boolean | undefined {
+    const h = this.hashCache.get(key);
+    return h === undefined ? undefined : h !== null;
+  }
+
+  hashesOf(key: string): FileHashes | undefined {
+    const cached = this.hashCache.get(key);
+    if (cached !== undefined) return cached ?? undefined;
+    const row = this.q.readHashes.get(key) as [number, number, number, Buffer] | undefined;
+    if (!row) return undefined;
+    return fileHashes({ blockSize: row[0], fileSize: row[1], digests: row[3] }, row[2]);
+  }
+
+  private flushHashes(): void {
+    if (this.hashCache.size === 0) return;
+    for (const [key, h] of this.hashCache) {
+      if (this.q.inodeExists.get(key) === undefined) continue;
+      if (h) this.q.writeHashes.run(key, h.blockSize, h.fileSize, h.hashedAtMs, h.digests);
+      else this.q.deleteHashes.run(key);
+      this.q.setHashed.run(h ? 1 : 0, key);
     }
-    return out;
+    this.hashCache.clear();
+    this.hashCacheBytes = 0;
   }
 
-  private attach(path: string, key: string): void {
-    this.keyByPath.set(path, key);
-    (this.nodes.get(key) as Node).addName(path);
-    const parent = parentOf(path);
-    let s = this.kids.get(parent);
-    if (!s) this.kids.set(parent, (s = new Set()));
-    s.add(path);
-    this.changedPaths.add(path);
+  private dropCachedHashes(key: string): void {
+    const h = this.hashCache.get(key);
+    if (h) this.hashCacheBytes -= h.digests.length;
+    this.hashCache.delete(key);
   }
 
-  private detach(path: string): string {
-    const key = this.keyByPath.get(path)!;
-    this.keyByPath.delete(path);
-    (this.nodes.get(key) as Node | undefined)?.removeName(path);
-    const parent = parentOf(path);
-    const s = this.kids.get(parent);
-    if (s) {
-      s.delete(path);
-      if (s.size === 0) this.kids.delete(parent);
-    }
-    this.changedPaths.add(path);
-    return key;
+  private forgetInode(key: string): void {
+    this.q.deleteInode.run(key);
+    this.q.deleteHashes.run(key);
+    this.dropCachedHashes(key);
   }
 }
