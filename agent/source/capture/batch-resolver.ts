@@ -14,7 +14,9 @@ export type DirtyItem =
   /** A path (anchor events, retries, deferred verification). `deep` rescans it if it is a directory. */
   | { kind: 'path'; path: string; content: boolean; deep?: boolean; verify?: boolean }
   /** List a directory and compare it with the model (watch overflow, watch limit, periodic rescan). */
-  | { kind: 'rescan'; path: string; deep: boolean };
+  | { kind: 'rescan'; path: string; deep: boolean }
+  /** A new directory's listing put off by a long walk (see maxQueued); it is already watched. */
+  | { kind: 'list'; path: string; content: boolean; deep: boolean };
 
 export interface ResolverContext {
   tree: TreeIndex;
@@ -33,6 +35,11 @@ export interface ResolverContext {
    * so a deep rescan of a million files is planned in slices instead of holding the whole tree at once.
    */
   maxObservations?: number;
+  /**
+   * While this many items wait, directories are listed only once the names already queued are looked at (default
+   * 10,000): a walk of a million files breadth first would otherwise queue every name before observing one.
+   */
+  maxQueued?: number;
 }
 
 export interface ResolvedBatch {
@@ -42,6 +49,10 @@ export interface ResolvedBatch {
 }
 
 const MAX_ROUNDS = 8;
+const DEFAULT_MAX_QUEUED = 10_000;
+
+/** Items that add a directory's names to the queue when handled. */
+const expands = (item: DirtyItem): boolean => item.kind === 'rescan' || item.kind === 'list';
 
 const join = (dir: string, name: string): string => (dir === '/' ? '/' + name : dir + '/' + name);
 
@@ -58,16 +69,39 @@ class BatchResolution {
   private readonly moved = new Map<string, string>();
   private readonly listed = new Set<string>();
   private readonly rescanned = new Set<string>();
+  /** Queued items that expand (rescans, put-off listings). */
+  private expanding = 0;
+  private readonly maxQueued: number;
 
   constructor(items: readonly DirtyItem[], private readonly ctx: ResolverContext) {
-    this.queue = new Fifo(items);
+    this.queue = new Fifo();
+    for (const item of items) this.push(item);
+    this.maxQueued = ctx.maxQueued ?? DEFAULT_MAX_QUEUED;
+  }
+
+  private push(item: DirtyItem): void {
+    if (expands(item)) this.expanding++;
+    this.queue.push(item);
+  }
+
+  private take(): DirtyItem {
+    const item = this.queue.take()!;
+    if (expands(item)) this.expanding--;
+    return item;
+  }
+
+  /** Whether to put off expanding a directory: the queue is long and holds names to look at first. */
+  private crowded(): boolean {
+    return this.queue.length >= this.maxQueued && this.queue.length > this.expanding;
   }
 
   async run(): Promise<ResolvedBatch> {
     const max = this.ctx.maxObservations ?? Infinity;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       while (this.queue.length > 0 && this.obs.size < max) {
-        await this.handle(this.queue.take()!);
+        const item = this.take();
+        if (expands(item) && this.crowded()) this.push(item); // behind the names already queued
+        else await this.handle(item);
       }
       // Names looked up before their directory's move was discovered: look again under the new path.
       for (const [path, o] of [...this.origin]) {
@@ -77,7 +111,7 @@ class BatchResolution {
         const stale = this.obs.get(path)!;
         this.obs.delete(path);
         this.origin.delete(path);
-        if (current !== undefined) this.queue.push({ kind: 'entry', dirKey: o.dirKey, name: o.name, content: stale.content });
+        if (current !== undefined) this.push({ kind: 'entry', dirKey: o.dirKey, name: o.name, content: stale.content });
       }
       if (this.queue.length === 0 || this.obs.size >= max) break;
     }
@@ -108,6 +142,10 @@ class BatchResolution {
 
   private async handle(item: DirtyItem): Promise<void> {
     if (item.kind === 'rescan') return this.rescan(item.path, item.deep);
+    if (item.kind === 'list') {
+      await this.list(item.path, item.content, item.deep);
+      return;
+    }
     const path = this.itemPath(item);
     if (path === undefined) return; // its directory is no longer known (deleted meanwhile)
     if (item.kind === 'entry') {
@@ -126,7 +164,7 @@ class BatchResolution {
     if (existing) {
       existing.content ||= content;
       if (opts.verify) existing.verify = true;
-      if (opts.deep && existing.now?.kind === 'dir') this.queue.push({ kind: 'rescan', path, deep: true });
+      if (opts.deep && existing.now?.kind === 'dir') this.push({ kind: 'rescan', path, deep: true });
       return;
     }
     if (!this.ctx.isCandidate(path) && !this.ctx.tree.has(path)) return; // excluded, and never sent
@@ -152,7 +190,7 @@ class BatchResolution {
       this.moved.set(now.key, path);
       if (watchable) {
         this.ctx.watchDir(now.key, path, false);
-        await this.list(path, true, false);
+        await this.listSoon(path, true, false);
       }
     } else if (known !== path && !this.moved.has(now.key)) {
       this.moved.set(now.key, path);
@@ -160,11 +198,17 @@ class BatchResolution {
         this.ctx.watchDir(now.key, path, true);
         // The inode may be a reused one (old directory deleted, new one created): one level of
         // listing catches entries made before the renewed watch.
-        await this.list(path, false, opts.deep ?? false);
+        await this.listSoon(path, false, opts.deep ?? false);
       }
     } else if (opts.deep && watchable) {
-      this.queue.push({ kind: 'rescan', path, deep: true });
+      this.push({ kind: 'rescan', path, deep: true });
     }
+  }
+
+  /** Lists a directory now, or (the queue being long) once the names queued before it have been looked at. */
+  private async listSoon(dir: string, content: boolean, deep: boolean): Promise<void> {
+    if (this.crowded()) this.push({ kind: 'list', path: dir, content, deep });
+    else await this.list(dir, content, deep);
   }
 
   private async list(dir: string, content: boolean, deep: boolean): Promise<string[] | undefined> {
@@ -178,7 +222,7 @@ class BatchResolution {
       return undefined;
     }
     if (names === null) return undefined;
-    for (const name of names) this.queue.push({ kind: 'path', path: join(dir, name), content, deep });
+    for (const name of names) this.push({ kind: 'path', path: join(dir, name), content, deep });
     return names;
   }
 
@@ -194,7 +238,7 @@ class BatchResolution {
     if (!names) return;
     const present = new Set(names.map((n) => join(dir, n)));
     for (const child of this.ctx.tree.childPaths(dir)) {
-      if (!present.has(child)) this.queue.push({ kind: 'path', path: child, content: false });
+      if (!present.has(child)) this.push({ kind: 'path', path: child, content: false });
     }
   }
 }

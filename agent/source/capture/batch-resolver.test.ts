@@ -1,0 +1,53 @@
+// The resolver's walk of a large tree in slices: everything is found, and the queue of names waiting to be looked
+// at stays bounded (a breadth-first walk would queue every name of the tree before looking at one).
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { resolveBatch, type DirtyItem } from './batch-resolver';
+import { planOps } from './plan-ops';
+import { TreeIndex } from './tree-index';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+describe('resolveBatch walking a tree in slices', () => {
+  it('finds every path with the queue bounded by maxQueued plus one directory listing', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tandem-walk-'));
+    dirs.push(root);
+    const expected = [root];
+    for (let a = 0; a < 3; a++) {
+      for (let d = 0; d < 8; d++) {
+        const dir = join(root, `a${a}`, `d${d}`);
+        await mkdir(dir, { recursive: true });
+        for (let i = 0; i < 25; i++) await writeFile(join(dir, `f${i}`), 'x');
+      }
+    }
+    for (let a = 0; a < 3; a++) {
+      expected.push(join(root, `a${a}`));
+      for (let d = 0; d < 8; d++) {
+        expected.push(join(root, `a${a}`, `d${d}`));
+        for (let i = 0; i < 25; i++) expected.push(join(root, `a${a}`, `d${d}`, `f${i}`));
+      }
+    }
+    const tree = new TreeIndex();
+    let longest = 0;
+    let slices = 0;
+    for (let next: DirtyItem[] = [{ kind: 'rescan', path: root, deep: true }]; next.length > 0;) {
+      const { observations, leftover } = await resolveBatch(next, {
+        tree, isTracked: () => true, isCandidate: () => true, mayContainIncluded: () => true,
+        watchDir: () => {}, cannotRead: (path, err) => { throw err; }, maxObservations: 20, maxQueued: 30,
+      });
+      longest = Math.max(longest, leftover.length);
+      slices++;
+      next = leftover;
+      planOps(observations, tree);
+    }
+    expect([...tree.entries()].map(([p]) => p).sort()).toEqual(expected.sort());
+    expect(slices).toBeGreaterThan(10);
+    // 30 queued, plus one directory's 25 names, plus the put-off listings of the directories (24).
+    expect(longest).toBeLessThanOrEqual(30 + 25 + 24);
+  });
+});
