@@ -120,6 +120,24 @@ describe('TreeIndex model', () => {
 });
 
 describe('TreeIndex on disk', () => {
+  it('carries on after SQLite rolled its transaction back by itself (a full disk): the model is the last commit', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tandem-tree-'));
+    dirs.push(dir);
+    const t = new TreeIndex(join(dir, 'tree.db'));
+    t.add('/r', obs('1:1', 'dir'));
+    t.commit();
+    t.add('/r/lost', obs('1:2', 'file'));
+    t.setHashes('1:2', fileHashes({ blockSize: 4096, fileSize: 0, digests: Buffer.alloc(0) }, 1));
+    (t as unknown as { db: { exec(sql: string): void } }).db.exec('ROLLBACK'); // what SQLITE_FULL does
+    t.commit();
+    expect([t.size, t.has('/r/lost'), t.node('1:2')]).toEqual([1, false, undefined]);
+    t.add('/r/next', obs('1:3', 'file'));
+    t.close();
+    const again = new TreeIndex(join(dir, 'tree.db'));
+    expect([...again.entries()].map(([p]) => p)).toEqual(['/r', '/r/next']);
+    again.close();
+  });
+
   it('keeps what was committed, and only that, across a reopen (a crash loses uncommitted changes)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tandem-tree-'));
     dirs.push(dir);

@@ -313,8 +313,19 @@ export class TreeIndex {
   /** Makes everything changed so far part of the index on disk. */
   commit(): void {
     this.flushHashes();
-    this.db.exec('COMMIT');
+    if (this.db.inTransaction) this.db.exec('COMMIT');
+    else this.rolledBack();
     this.db.exec('BEGIN');
+  }
+
+  /**
+   * SQLite rolls a transaction back by itself on some errors (a full disk, I/O errors): the model is then what was
+   * last committed, older than what was sent, which only makes the next comparison send more. Counters follow it.
+   */
+  private rolledBack(): void {
+    this.count = this.q.count.get() as number;
+    this.hashCache.clear();
+    this.hashCacheBytes = 0;
   }
 
   /** Commits and closes; the object is unusable afterwards. */
@@ -322,7 +333,7 @@ export class TreeIndex {
     if (this.closed) return;
     this.closed = true;
     this.flushHashes();
-    this.db.exec('COMMIT');
+    if (this.db.inTransaction) this.db.exec('COMMIT');
     this.db.close();
   }
 
