@@ -12,7 +12,7 @@ import { sendFileChanges, sendWholeFile, type EmitOp } from './file-content';
 import { IndexStore } from './index-store';
 import { isGone, observePath } from './observe';
 import { planOps, RACY_MARGIN_MS } from './plan-ops';
-import { TreeIndex, fileHashes, type TreeNode } from './tree-index';
+import { TreeIndex, fileHashes } from './tree-index';
 import type { CaptureWarning, CaptureWarningCode, CapturedOp, EntryKind, PlannedOp } from './types';
 import { Fifo } from './fifo';
 
@@ -106,11 +106,6 @@ const HASH_PAGE = 256;
 const AWAITING_COUNT_MS = 2_000;
 /** Meta entry of the index: the rules it was filtered with (a start with other rules drops what they exclude). */
 const RULES_META = 'rules';
-
-const statOf = (n: TreeNode) => ({
-  key: n.key, kind: n.kind, size: n.size, mtimeMs: n.mtimeMs, ctimeMs: n.ctimeMs, mode: n.mode, uid: n.uid, gid: n.gid,
-  nlink: n.nlink, ...(n.target !== undefined ? { target: n.target } : {}),
-});
 
 /** Collects ops and hands them on in order, in groups bounded by payload size. */
 class OpSink {
@@ -471,7 +466,7 @@ export class ChangeCapture {
       await emit({ op: { op: 'file', path, offset: 0, final: true, size: 0, meta }, payload: Buffer.alloc(0) });
       this.tree.setHashes(key, fileHashes({ blockSize: chooseBlockSize(0), fileSize: 0, digests: Buffer.alloc(0) }, 0));
       if (!isGone(err)) {
-        this.tree.setStat({ ...statOf(node), size: -1 }); // differs from any stat, so the retry compares content
+        this.tree.setStat({ ...node, size: -1 }); // differs from any stat, so the retry compares content
         this.cannotRead(path, err, { kind: 'path', path, content: true });
       }
     }

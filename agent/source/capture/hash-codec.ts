@@ -12,19 +12,8 @@ export function fileHashes(h: BlockHashes, hashedAtMs: number): FileHashes {
   return { blockSize: h.blockSize, fileSize: h.fileSize, digests: h.digests, hashedAtMs };
 }
 
-const HASH_MAGIC = 'TBH1';
-const HASH_HEADER_BYTES = 24;
-
-/** Used by tests to write a file in the old format. */
-export function encodeHashes(h: FileHashes): Buffer {
-  const buf = Buffer.allocUnsafe(HASH_HEADER_BYTES + h.digests.length);
-  buf.write(HASH_MAGIC, 0, 'latin1');
-  buf.writeUInt32LE(h.blockSize, 4);
-  buf.writeDoubleLE(h.fileSize, 8);
-  buf.writeDoubleLE(h.hashedAtMs, 16);
-  h.digests.copy(buf, HASH_HEADER_BYTES);
-  return buf;
-}
+export const HASH_MAGIC = 'TBH1';
+export const HASH_HEADER_BYTES = 24;
 
 /** Returns undefined for a torn or foreign file, which then simply counts as "no index". */
 export function decodeHashes(buf: Buffer): FileHashes | undefined {

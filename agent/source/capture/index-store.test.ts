@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hashBlocks } from '../../../shared/delta';
-import { encodeHashes, fileHashes } from './hash-codec';
+import { HASH_HEADER_BYTES, HASH_MAGIC, fileHashes, type FileHashes } from './hash-codec';
 import { IndexStore } from './index-store';
 import type { Observed } from './types';
 
@@ -18,6 +18,16 @@ async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'tandem-index-'));
   dirs.push(dir);
   return dir;
+}
+
+/** A hash file as earlier versions wrote it: 'TBH1', blockSize u32, fileSize f64, hashedAtMs f64, digests. */
+function oldHashFile(h: FileHashes): Buffer {
+  const header = Buffer.alloc(HASH_HEADER_BYTES);
+  header.write(HASH_MAGIC, 0, 'latin1');
+  header.writeUInt32LE(h.blockSize, 4);
+  header.writeDoubleLE(h.fileSize, 8);
+  header.writeDoubleLE(h.hashedAtMs, 16);
+  return Buffer.concat([header, h.digests]);
 }
 
 const o = (key: string, kind: Observed['kind'], over: Partial<Observed> = {}): Observed => ({
@@ -73,7 +83,7 @@ describe('IndexStore', () => {
     const small = fileHashes(hashBlocks(Buffer.alloc(5000, 3), 4096), 9);
     const large = fileHashes(hashBlocks(Buffer.alloc(40 * 4096, 4), 4096), 10);
     await mkdir(join(dir, 'hashes'), { recursive: true });
-    await writeFile(join(dir, 'hashes', '1-4'), encodeHashes(large));
+    await writeFile(join(dir, 'hashes', '1-4'), oldHashFile(large));
     const line = (l: object) => JSON.stringify(l) + '\n';
     await writeFile(join(dir, 'tree.snapshot'), [
       line({ v: 1, format: 'tandem-capture-index' }),

@@ -24,7 +24,9 @@ export interface TreeNode extends Observed {
 type Row = [key: string, kind: EntryKind, size: number, mtime: number, ctime: number, mode: number, uid: number,
   gid: number, nlink: number, target: string | null, hashed: number];
 
-const STAT_COLUMNS = 'key, kind, size, mtime, ctime, mode, uid, gid, nlink, target, hashed';
+/** The inode columns a Row holds, in its order. */
+const ROW_COLUMNS = ['key', 'kind', 'size', 'mtime', 'ctime', 'mode', 'uid', 'gid', 'nlink', 'target', 'hashed'];
+const rowColumns = (alias: string): string => ROW_COLUMNS.map((c) => `${alias}.${c}`).join(', ');
 const SCHEMA_VERSION = 1;
 /** Block hashes set since the last flush are held in memory up to this many digest bytes (a growing file's index
  *  is replaced every batch; writing its blob each time would rewrite hundreds of KB per 50 ms). */
@@ -78,8 +80,12 @@ class NodeView implements TreeNode {
   }
 }
 
-function statParams(obs: Observed): unknown[] {
-  return [obs.kind, obs.size, obs.mtimeMs, obs.ctimeMs, obs.mode, obs.uid, obs.gid, obs.nlink, obs.target ?? null];
+/** An observation as the named parameters of the inode statements. */
+function statParams(obs: Observed): Record<string, unknown> {
+  return {
+    key: obs.key, kind: obs.kind, size: obs.size, mtimeMs: obs.mtimeMs, ctimeMs: obs.ctimeMs, mode: obs.mode,
+    uid: obs.uid, gid: obs.gid, nlink: obs.nlink, target: obs.target ?? null,
+  };
 }
 
 export class TreeIndex {
@@ -121,14 +127,13 @@ export class TreeIndex {
     if (version === undefined) this.db.prepare(`INSERT INTO meta VALUES ('schema', ?)`).run(String(SCHEMA_VERSION));
     else if (version !== String(SCHEMA_VERSION)) throw new Error(`capture index ${file}: schema ${version}, expected ${SCHEMA_VERSION}`);
     this.q = {
-      byPath: this.db.prepare(`SELECT i.key, i.kind, i.size, i.mtime, i.ctime, i.mode, i.uid, i.gid, i.nlink, i.target, i.hashed
-        FROM name n JOIN inode i ON i.key = n.key WHERE n.path = ?`).raw(),
-      byKey: this.db.prepare(`SELECT ${STAT_COLUMNS} FROM inode WHERE key = ?`).raw(),
+      byPath: this.db.prepare(`SELECT ${rowColumns('i')} FROM name n JOIN inode i ON i.key = n.key WHERE n.path = ?`).raw(),
+      byKey: this.db.prepare(`SELECT ${rowColumns('i')} FROM inode i WHERE i.key = ?`).raw(),
       keyOf: this.db.prepare('SELECT key FROM name WHERE path = ?').pluck(),
       pathsOf: this.db.prepare('SELECT path FROM name WHERE key = ? ORDER BY path').pluck(),
       dirPathOf: this.db.prepare(`SELECT n.path FROM inode i JOIN name n ON n.key = i.key WHERE i.key = ? AND i.kind = 'dir' LIMIT 1`).pluck(),
       children: this.db.prepare('SELECT path FROM name WHERE parent = ?').pluck(),
-      entries: this.db.prepare(`SELECT n.path, i.key, i.kind, i.size, i.mtime, i.ctime, i.mode, i.uid, i.gid, i.nlink, i.target, i.hashed
+      entries: this.db.prepare(`SELECT n.path, ${rowColumns('i')}
         FROM name n JOIN inode i ON i.key = n.key WHERE n.path > ? ORDER BY n.path LIMIT ${ENTRY_PAGE}`).raw(),
       insertName: this.db.prepare('INSERT INTO name (path, parent, key) VALUES (?, ?, ?)'),
       deleteName: this.db.prepare('DELETE FROM name WHERE path = ?'),
@@ -138,7 +143,8 @@ export class TreeIndex {
         ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, size = excluded.size, mtime = excluded.mtime,
           ctime = excluded.ctime, mode = excluded.mode, uid = excluded.uid, gid = excluded.gid, nlink = excluded.nlink,
           target = excluded.target`),
-      updateStat: this.db.prepare('UPDATE inode SET kind = ?, size = ?, mtime = ?, ctime = ?, mode = ?, uid = ?, gid = ?, nlink = ?, target = ? WHERE key = ?'),
+      updateStat: this.db.prepare(`UPDATE inode SET kind = @kind, size = @size, mtime = @mtimeMs, ctime = @ctimeMs, mode = @mode,
+        uid = @uid, gid = @gid, nlink = @nlink, target = @target WHERE key = @key`),
       inodeExists: this.db.prepare('SELECT 1 FROM inode WHERE key = ?').pluck(),
       hasNames: this.db.prepare('SELECT 1 FROM name WHERE key = ? LIMIT 1').pluck(),
       deleteInode: this.db.prepare('DELETE FROM inode WHERE key = ?'),
@@ -146,9 +152,9 @@ export class TreeIndex {
       readHashes: this.db.prepare('SELECT block_size, file_size, hashed_at, digests FROM hashes WHERE key = ?').raw(),
       writeHashes: this.db.prepare('INSERT OR REPLACE INTO hashes (key, block_size, file_size, hashed_at, digests) VALUES (?, ?, ?, ?, ?)'),
       setHashed: this.db.prepare('UPDATE inode SET hashed = ? WHERE key = ?'),
-      // A subtree is @path and the names between @lo and @hi (descendantRange).
-      subtree: this.db.prepare(`SELECT n.key, i.kind FROM name n JOIN inode i ON i.key = n.key
-        WHERE n.path = @path OR (n.path > @lo AND n.path < @hi)`).raw(),
+      // A subtree is @path and the names between @lo and @hi (subtreeOf).
+      dirsIn: this.db.prepare(`SELECT n.key FROM name n JOIN inode i ON i.key = n.key
+        WHERE (n.path = @path OR (n.path > @lo AND n.path < @hi)) AND i.kind = 'dir'`).pluck(),
       subtreePaths: this.db.prepare('SELECT path FROM name WHERE path = @path OR (path > @lo AND path < @hi) ORDER BY path').pluck(),
       // Inodes all of whose names are in the subtree (they leave the model with it).
       orphanedBy: this.db.prepare(`SELECT DISTINCT n.key FROM name n WHERE (n.path = @path OR (n.path > @lo AND n.path < @hi))
@@ -225,16 +231,13 @@ export class TreeIndex {
     }
     this.count++;
     // A new inode has no hashes: those of an earlier one with the same number went when its last name did.
-    this.q.upsertInode.run({
-      key: obs.key, kind: obs.kind, size: obs.size, mtimeMs: obs.mtimeMs, ctimeMs: obs.ctimeMs, mode: obs.mode,
-      uid: obs.uid, gid: obs.gid, nlink: obs.nlink, target: obs.target ?? null,
-    });
+    this.q.upsertInode.run(statParams(obs));
     if (obs.kind === 'dir') this.removedDirs.delete(obs.key);
   }
 
   /** Refreshes the stat of the inode `obs.key` (all its names). */
   setStat(obs: Observed): void {
-    if (this.q.updateStat.run(...statParams(obs), obs.key).changes === 0) throw new Error(`tree index: unknown inode ${obs.key}`);
+    if (this.q.updateStat.run(statParams(obs)).changes === 0) throw new Error(`tree index: unknown inode ${obs.key}`);
   }
 
   setHashes(key: string, hashes: FileHashes | undefined): void {
@@ -250,9 +253,7 @@ export class TreeIndex {
     if (!this.has(path)) return;
     const range = subtreeOf(path);
     const orphaned = this.q.orphanedBy.all(range) as string[];
-    for (const [key, kind] of this.q.subtree.all(range) as Array<[string, EntryKind]>) {
-      if (kind === 'dir') this.removedDirs.add(key);
-    }
+    for (const key of this.q.dirsIn.all(range) as string[]) this.removedDirs.add(key);
     this.count -= this.q.deleteSubtree.run(range).changes;
     for (const key of orphaned) this.forgetInode(key);
   }
