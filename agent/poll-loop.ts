@@ -32,6 +32,8 @@ export class PollLoop {
   private loopDone: Promise<void> = Promise.resolve();
   connected = false;
   lastContactAt = 0;
+  /** The goal version last applied: the hub answers at once while it has a newer one (so a cut-short answer is not lost). */
+  private desiredVersion = '';
 
   constructor(private opts: PollLoopOptions) {}
 
@@ -62,13 +64,14 @@ export class PollLoop {
       this.abort = new AbortController();
       try {
         const res = await this.opts.client.call<PollResponse>('POST', '/v1/agent/poll', {
-          wait: this.opts.pollWaitSec, agentTime: Date.now(), agentVersion: TANDEM_VERSION, ...this.opts.collect(),
+          wait: this.opts.pollWaitSec, agentTime: Date.now(), agentVersion: TANDEM_VERSION, desiredVersion: this.desiredVersion, ...this.opts.collect(),
         }, { signal: this.abort.signal, timeoutMs: (this.opts.pollWaitSec + 15) * 1000 });
         if (!this.connected) this.opts.log.info({ attempt }, 'connected to hub');
         this.connected = true;
         this.lastContactAt = Date.now();
         attempt = 0;
         await this.opts.onResponse?.(res);
+        this.desiredVersion = res.desiredVersion ?? '';
         for (const cmd of res.commands) await this.runCommand(cmd);
       } catch (err) {
         if (!this.running) break;

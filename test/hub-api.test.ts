@@ -159,6 +159,34 @@ describe('commands through the poll channel', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
+  it('a poll naming an old goal version is answered at once, so an answer the agent lost is not waited out', async () => {
+    const t = (await hub.call('POST', '/v1/agent-tokens', {})).body;
+    const agent = (await hub.call('POST', '/v1/agent/enrol', { configToken: t.token, host: host('a') }, null)).body;
+    const poll = (desiredVersion: string, wait: number) =>
+      hub.call('POST', '/v1/agent/poll', { wait, agentTime: 1, agentVersion: '0', desiredVersion }, agent.credential);
+    // An agent that has no goal yet gets one without waiting.
+    const first = await poll('', 20);
+    expect(first.body.desiredVersion).toMatch(/^[0-9a-f]{32}$/);
+    // The goal changes during a long poll, which is answered, but the agent never reads that answer (it cut the poll
+    // short to report a change): its next poll, still naming the old version, is answered at once, not held for 20 s.
+    const lost = poll(first.body.desiredVersion, 20);
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await hub.call('POST', `/v1/servers/${agent.serverId}/target-pause`)).status).toBe(200);
+    await lost;
+    const started = Date.now();
+    const second = await poll(first.body.desiredVersion, 20);
+    expect(Date.now() - started).toBeLessThan(4_000);
+    expect(second.body.settings.targetPaused).toBe(true);
+    expect(second.body.desiredVersion).not.toBe(first.body.desiredVersion);
+    // Holding the current version, the poll is held until its wait ends (the hub's clock is the test's).
+    let answered = false;
+    const third = poll(second.body.desiredVersion, 20).then((r) => { answered = true; return r; });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(answered).toBe(false);
+    hub.clock.advance(21_000);
+    expect((await third).body.desiredVersion).toBe(second.body.desiredVersion);
+  });
+
   it('removing a server revokes its agent credential', async () => {
     const t = (await hub.call('POST', '/v1/agent-tokens', {})).body;
     const agent = (await hub.call('POST', '/v1/agent/enrol', { configToken: t.token, host: host('a') }, null)).body;

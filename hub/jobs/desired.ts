@@ -54,13 +54,15 @@ export async function desiredJobsFor(deps: HubDeps, serverId: string): Promise<D
   const peers = new Map((await deps.db.select().from(servers).where(inArray(servers.id, ids))).map((s) => [s.id, s]));
   const out: DesiredJob[] = [];
   for (const job of rows) {
+    // restoreStatus is the hub's copy of what the restoring agent reports; it is no goal, and it changes on every poll.
+    const { restoreStatus: _reported, ...controls } = job.controls;
     const source = peers.get(job.sourceServerId);
     const target = peers.get(job.targetServerId);
     if (!source || !target) continue;
     const spec = job.spec as unknown as FilesJobSpec;
     const base = {
       name: job.name, state: job.state, epoch: job.epoch, mirror: null, verify: null,
-      controls: { ...job.controls, paused: job.state === 'paused' },
+      controls: { ...controls, paused: job.state === 'paused' },
     };
     for (const role of ['source', 'target'] as const) {
       if ((role === 'source' ? job.sourceServerId : job.targetServerId) !== serverId) continue;

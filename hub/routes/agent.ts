@@ -10,9 +10,14 @@ import { parseBody } from '../middleware/validate';
 import type { HubDeps, HubEnv, AuthAgent } from '../deps';
 import { iso } from './time';
 import { notePollEdges } from '../events/agent-watch';
-import { desiredJobsFor } from '../jobs/desired';
+import { agentGoal } from '../jobs/goal';
 import { ingestJobReports } from '../jobs/ingest';
 import { applyTrialLicence } from '../licensing/trial';
+
+async function goalFor(deps: HubDeps, serverId: string) {
+  const [server] = await deps.db.select({ settings: servers.settings }).from(servers).where(eq(servers.id, serverId));
+  return agentGoal(deps, serverId, (server?.settings as Record<string, unknown> | null) ?? {});
+}
 
 async function pendingCommands(deps: HubDeps, serverId: string) {
   return deps.db.select().from(commands)
@@ -89,13 +94,19 @@ export const agentRoutes = new Hono<HubEnv>()
     const deadline = start + wait * 1000;
     const signal = c.req.raw.signal;
     await ingestJobReports(deps, auth.serverId, body.jobs);
-    while (rows.length === 0 && clock.now() < deadline && !signal.aborted) {
-      // Woken at once by a command or job change in this process; other hub instances' commands are seen on the next 1 s re-check.
+    let goal = await goalFor(deps, auth.serverId);
+    // An agent that names the goal version it holds is answered at once when that is not the current one: its last
+    // answer was lost (it cut the poll short to report, or the connection dropped) or a change was made meanwhile.
+    const stale = () => body.desiredVersion !== undefined && body.desiredVersion !== goal.version;
+    while (rows.length === 0 && !stale() && clock.now() < deadline && !signal.aborted) {
+      // Woken at once by a command or job change in this process; other hub instances' changes are seen on the next 1 s re-check.
       const woken = await waker.wait(auth.serverId, Math.min(1000, deadline - clock.now()), signal);
       rows = await pendingCommands(deps, auth.serverId);
+      if (signal.aborted) break;
+      goal = await goalFor(deps, auth.serverId);
       if (woken) break;
       // Heartbeat while the agent waits: "the source stopped polling" must mean the agent is gone, not idle.
-      if (!signal.aborted) await db.update(servers).set({ lastSeenAt: clock.now() }).where(eq(servers.id, auth.serverId));
+      await db.update(servers).set({ lastSeenAt: clock.now() }).where(eq(servers.id, auth.serverId));
     }
     const end = clock.now();
     const fresh = rows.filter((r) => r.status === 'pending').map((r) => r.id);
@@ -103,13 +114,13 @@ export const agentRoutes = new Hono<HubEnv>()
       await db.update(commands).set({ status: 'delivered', deliveredAt: end }).where(inArray(commands.id, fresh));
     }
     if (wait > 0) await db.update(servers).set({ lastSeenAt: end }).where(eq(servers.id, auth.serverId));
-    const [server] = await db.select({ settings: servers.settings }).from(servers).where(eq(servers.id, auth.serverId));
     return c.json({
       serverId: auth.serverId,
       hubTime: end,
       commands: rows.map((r) => ({ id: r.id, kind: r.kind, payload: r.payload, createdAt: iso(r.createdAt) })),
-      desired: { jobs: await desiredJobsFor(deps, auth.serverId), hubKeys: deps.keys.publicJwks() },
-      settings: server?.settings ?? {},
+      desired: goal.desired,
+      settings: goal.settings,
+      desiredVersion: goal.version,
     });
   })
   .post('/v1/agent/commands/:id/result', requireAgent, async (c) => {
