@@ -166,6 +166,8 @@ export class ChangeCapture {
   private hashCursor: string | undefined;
   private hashPage: string[] = [];
   private hashRetry = new Fifo<string>();
+  /** The file the background build is reading: out of the walk and the queue, but still awaiting its index. */
+  private hashInFlight: string | undefined;
   /** The start-up comparison (or baseline) is done: background hashing may run. */
   private compared = false;
   private awaitingCount = { at: -Infinity, value: 0 };
@@ -328,7 +330,7 @@ export class ChangeCapture {
   }
 
   private filesAwaitingIndex(): number {
-    if (!this.hasHashWork()) return 0;
+    if (!this.hasHashWork() && this.hashInFlight === undefined) return 0;
     const now = Date.now();
     if (now - this.awaitingCount.at >= AWAITING_COUNT_MS) this.awaitingCount = { at: now, value: this.tree.countUnhashedFiles() };
     return Math.max(this.awaitingCount.value, this.hashRetry.length);
@@ -650,6 +652,8 @@ export class ChangeCapture {
       if (!node || node.kind !== 'file' || node.hasHashes) continue;
       const [path] = node.paths;
       if (path === undefined) continue;
+      this.hashInFlight = key;
+      let changedWhileRead = false;
       try {
         const startedAt = Date.now();
         const before = await observePath(path);
@@ -678,14 +682,23 @@ export class ChangeCapture {
           const n = this.tree.node(key);
           const unchanged = after && after.key === key && after.size === before.size && after.mtimeMs === before.mtimeMs &&
             after.ctimeMs === before.ctimeMs && hashes.fileSize === before.size;
-          if (!n || n.hasHashes || !unchanged || n.size !== before.size || n.mtimeMs !== before.mtimeMs || this.isDirty(path)) return;
+          if (!n || n.hasHashes) return;
+          if (!unchanged || n.size !== before.size || n.mtimeMs !== before.mtimeMs || this.isDirty(path)) {
+            // Changed while it was read: read it again once quiet, unless the change's own batch indexes it first.
+            this.hashRetry.push(key);
+            changedWhileRead = true;
+            return;
+          }
           this.tree.setHashes(key, fileHashes(hashes, startedAt));
           this.awaitingCount.at = -Infinity;
           this.schedulePersist();
         });
       } catch (err) {
         if (!isGone(err)) this.log.debug({ err, path }, 'baseline hash failed; a change will send the whole file');
+      } finally {
+        this.hashInFlight = undefined;
       }
+      if (changedWhileRead) await sleep(2 * RACY_MARGIN_MS);
     }
   }
 
