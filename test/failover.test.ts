@@ -1,6 +1,6 @@
 // Failover, restore and failback with a real hub and two agents on 127.0.0.1: the hub decides, the target takes over,
 // the old source is fenced, data goes back, roles return; and the cases that must NOT fail over.
-import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, afterEach, vi } from 'vitest';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { startCluster, filesJob, type Cluster } from './support/cluster';
@@ -11,6 +11,8 @@ let c: Cluster;
 vi.setConfig({ testTimeout: 180_000 });
 beforeAll(async () => { c = await startCluster(); });
 afterAll(async () => { await c?.stop(); });
+// A test that fails after killing an agent must not fail the ones after it for want of that agent.
+afterEach(async () => { await c?.ensureRunning(); });
 
 const WINDOW = 4;
 const monitor = { mode: 'time', failoverTimeSec: WINDOW, intervalSec: 1, method: 'service' };

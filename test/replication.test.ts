@@ -1,6 +1,6 @@
 // Continuous replication with a real hub and two agents on 127.0.0.1: order, durability across kills, hub outage,
 // queue exhaustion with auto-disconnect, and the pause/resume and stop/start semantics.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { startCluster, filesJob, type Cluster } from './support/cluster';
@@ -10,6 +10,8 @@ import { snapshotTree, diffTrees, randomData } from './support/trees';
 let c: Cluster;
 beforeAll(async () => { c = await startCluster(); });
 afterAll(async () => { await c?.stop(); });
+// A test that fails after killing an agent must not fail the ones after it for want of that agent.
+afterEach(async () => { await c?.ensureRunning(); });
 
 const protecting = (j: any) => j.state === 'protecting' && j.mirrorStatus === 'idle' && j.targetDataState === 'ok';
 const caughtUp = (j: any) => protecting(j) && j.stats.replication?.opsQueued === 0;

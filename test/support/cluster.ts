@@ -10,8 +10,12 @@ export interface Cluster {
   waitJob(what: string, id: string, pred: (j: any) => boolean, timeoutMs?: number): Promise<any>;
   restartSource(signal?: NodeJS.Signals): Promise<void>;
   restartTarget(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts again the hub or an agent a test left stopped (it failed before restarting it), so the next test does not inherit that. */
+  ensureRunning(): Promise<void>;
   stop(): Promise<void>;
 }
+
+const exited = (p: AgentProc | HubProc) => p.child.exitCode !== null || p.child.signalCode !== null;
 
 export async function startCluster(): Promise<Cluster> {
   const hub = await startHubProcess();
@@ -43,6 +47,11 @@ export async function startCluster(): Promise<Cluster> {
     async restartTarget(signal = 'SIGKILL') {
       await c.target.stop(signal);
       c.target = await startAgentProcess({ name: 'beta', dataDir: c.target.dataDir, port: c.target.dataPort });
+    },
+    async ensureRunning() {
+      if (exited(c.hub)) c.hub = await startHubProcess({ dataDir: c.hub.dataDir, port: c.hub.port });
+      if (exited(c.source)) await c.restartSource();
+      if (exited(c.target)) await c.restartTarget();
     },
     async stop() {
       await Promise.all([c.source.stop('SIGKILL'), c.target.stop('SIGKILL'), c.hub.stop('SIGKILL')]);
