@@ -32,8 +32,13 @@ export class PollLoop {
   private loopDone: Promise<void> = Promise.resolve();
   connected = false;
   lastContactAt = 0;
-  /** The goal version last applied: the hub answers at once while it has a newer one (so a cut-short answer is not lost). */
-  private desiredVersion = '';
+  /**
+   * The goal version last applied: the hub answers at once while it has another one (so a cut-short answer is not
+   * lost). Sent only once the hub has named one: a hub older than this agent refuses fields it does not know.
+   */
+  private desiredVersion: string | undefined;
+  /** Whether the hub names goal versions; unknown until its first answer, so the first poll does not wait. */
+  private hubNamesVersions: boolean | undefined;
 
   constructor(private opts: PollLoopOptions) {}
 
@@ -64,14 +69,18 @@ export class PollLoop {
       this.abort = new AbortController();
       try {
         const res = await this.opts.client.call<PollResponse>('POST', '/v1/agent/poll', {
-          wait: this.opts.pollWaitSec, agentTime: Date.now(), agentVersion: TANDEM_VERSION, desiredVersion: this.desiredVersion, ...this.opts.collect(),
+          wait: this.hubNamesVersions === undefined ? 0 : this.opts.pollWaitSec,
+          agentTime: Date.now(), agentVersion: TANDEM_VERSION,
+          ...(this.desiredVersion !== undefined ? { desiredVersion: this.desiredVersion } : {}),
+          ...this.opts.collect(),
         }, { signal: this.abort.signal, timeoutMs: (this.opts.pollWaitSec + 15) * 1000 });
         if (!this.connected) this.opts.log.info({ attempt }, 'connected to hub');
         this.connected = true;
         this.lastContactAt = Date.now();
         attempt = 0;
         await this.opts.onResponse?.(res);
-        this.desiredVersion = res.desiredVersion ?? '';
+        this.desiredVersion = res.desiredVersion;
+        this.hubNamesVersions = res.desiredVersion !== undefined;
         for (const cmd of res.commands) await this.runCommand(cmd);
       } catch (err) {
         if (!this.running) break;

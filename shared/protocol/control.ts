@@ -82,8 +82,8 @@ export const PollRequest = z.strictObject({
   state: z.record(z.string(), z.unknown()).default({}),
   jobs: z.array(z.record(z.string(), z.unknown())).max(1000).default([]),
   /**
-   * The goal version (`desiredVersion` of an earlier answer) the agent has applied; "" when it has none yet. When it
-   * is not the hub's current one the poll is answered at once. Without it the hub waits for a command or a change.
+   * The goal version (`desiredVersion` of an earlier answer) the agent has applied. When it is not the hub's
+   * current one the poll is answered at once. Without it the hub waits for a command or a change.
    */
   desiredVersion: z.string().max(128).optional(),
 });
@@ -95,7 +95,8 @@ export const PollResponse = z.object({
   commands: z.array(AgentCommand),
   desired: z.record(z.string(), z.unknown()),
   settings: z.record(z.string(), z.unknown()),
-  desiredVersion: z.string(),
+  /** Absent from hubs older than this field. */
+  desiredVersion: z.string().optional(),
 });
 export type PollResponse = z.infer<typeof PollResponse>;
 
