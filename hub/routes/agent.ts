@@ -14,6 +14,9 @@ import { agentGoal } from '../jobs/goal';
 import { ingestJobReports } from '../jobs/ingest';
 import { applyTrialLicence } from '../licensing/trial';
 
+/** How often a waiting poll looks for goal changes made on another hub instance (this one's changes wake it). */
+const GOAL_RECHECK_MS = 5000;
+
 async function goalFor(deps: HubDeps, serverId: string) {
   const [server] = await deps.db.select({ settings: servers.settings }).from(servers).where(eq(servers.id, serverId));
   return agentGoal(deps, serverId, (server?.settings as Record<string, unknown> | null) ?? {});
@@ -95,19 +98,28 @@ export const agentRoutes = new Hono<HubEnv>()
     const signal = c.req.raw.signal;
     await ingestJobReports(deps, auth.serverId, body.jobs);
     let goal = await goalFor(deps, auth.serverId);
+    let goalAt = clock.now();
+    let goalFresh = true;
     // An agent that names the goal version it holds is answered at once when that is not the current one: its last
     // answer was lost (it cut the poll short to report, or the connection dropped) or a change was made meanwhile.
     const stale = () => body.desiredVersion !== undefined && body.desiredVersion !== goal.version;
     while (rows.length === 0 && !stale() && clock.now() < deadline && !signal.aborted) {
-      // Woken at once by a command or job change in this process; other hub instances' changes are seen on the next 1 s re-check.
+      // Woken at once by a command or job change in this process; other hub instances' commands are seen on the next
+      // 1 s re-check, their job changes on the next goal re-check.
       const woken = await waker.wait(auth.serverId, Math.min(1000, deadline - clock.now()), signal);
+      goalFresh = false;
       rows = await pendingCommands(deps, auth.serverId);
       if (signal.aborted) break;
-      goal = await goalFor(deps, auth.serverId);
+      if (woken || clock.now() - goalAt >= GOAL_RECHECK_MS) {
+        goal = await goalFor(deps, auth.serverId);
+        goalAt = clock.now();
+        goalFresh = true;
+      }
       if (woken) break;
       // Heartbeat while the agent waits: "the source stopped polling" must mean the agent is gone, not idle.
       await db.update(servers).set({ lastSeenAt: clock.now() }).where(eq(servers.id, auth.serverId));
     }
+    if (!goalFresh) goal = await goalFor(deps, auth.serverId);
     const end = clock.now();
     const fresh = rows.filter((r) => r.status === 'pending').map((r) => r.id);
     if (fresh.length) {
