@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BLOCK_DIGEST_BYTES, blockDigestAt, hashBlocks, hashBlocksStreaming } from './block-hash';
+import { BLOCK_DIGEST_BYTES, blockDigestAt, digestBlock, hashBlocks, hashBlocksStreaming } from './block-hash';
 import { hashFile } from './file-hasher';
 
 async function* chunked(data: Buffer, sizes: number[]) {
@@ -15,6 +15,16 @@ async function* chunked(data: Buffer, sizes: number[]) {
     pos += n;
   }
 }
+
+describe('digestBlock', () => {
+  // The wire format: agents of different versions compare these digests, so they stay SHA-256 truncated to 128 bits.
+  it('is the first 128 bits of SHA-256, of exactly the bytes of a view', () => {
+    expect(digestBlock(Buffer.from('abc')).toString('hex')).toBe('ba7816bf8f01cfea414140de5dae2223');
+    const inside = Buffer.from('xxabcyy').subarray(2, 5);
+    expect(digestBlock(inside).toString('hex')).toBe('ba7816bf8f01cfea414140de5dae2223');
+    expect(digestBlock(new Uint8Array(0)).toString('hex')).toBe('e3b0c44298fc1c149afbf4c8996fb924');
+  });
+});
 
 describe('hashBlocks', () => {
   it('produces one 16-byte digest per block, the last one short', () => {
