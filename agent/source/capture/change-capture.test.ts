@@ -595,4 +595,36 @@ describe('ChangeCapture: background block index', () => {
       await rm(base, { recursive: true, force: true });
     }
   });
+
+  it('a file that changed while it was read is read again, so a later write still goes out as a delta', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'tandem-capture-'));
+    const src = join(base, 'src');
+    await mkdir(src);
+    // Sparse: no disk, but reading its 2 GiB takes long enough to change it meanwhile.
+    await writeFile(join(src, 'big'), '');
+    await truncate(join(src, 'big'), 2 * 1024 * MiB);
+    await utimes(join(src, 'big'), new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+    const ops: CapturedOp[] = [];
+    const cap = new ChangeCapture({ rules: [{ path: src, type: 'include' }], onOps: (o) => void ops.push(...o), indexDir: join(base, 'index'), batchMs: 20 });
+    try {
+      await cap.start();
+      await sleep(300);
+      expect(cap.stats().filesAwaitingIndex).toBe(1); // being read
+      // A chmod moves its ctime: the read in progress no longer describes the file, and a chmod sends no content.
+      await chmod(join(src, 'big'), 0o600);
+      await cap.settled();
+      ops.length = 0;
+      const fh = await open(join(src, 'big'), 'r+');
+      await fh.write(Buffer.from('abc'), 0, 3, 1024 * MiB);
+      await fh.close();
+      await sleep(200);
+      await cap.settled();
+      // One block rewritten in place, not the whole 2 GiB file sent again (it was, when such a read was dropped).
+      expect(ops.map((o) => o.op.op)).not.toContain('file');
+      expect(ops.filter((o) => o.op.op === 'write').reduce((n, o) => n + (o.payload?.length ?? 0), 0)).toBeLessThanOrEqual(1 * MiB);
+    } finally {
+      await cap.stop();
+      await rm(base, { recursive: true, force: true });
+    }
+  });
 });

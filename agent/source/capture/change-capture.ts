@@ -99,6 +99,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const BACKLOG_RECHECK_MS = 250;
 /** Baseline hashing of files at least this large can be interrupted mid-file; smaller ones are read in one go. */
 const INTERRUPTIBLE_HASH_BYTES = MiB;
+/** Times the background block index reads again a file that changed while it was read. */
+const MAX_HASH_REREADS = 3;
 /** Files taken from the index per look for ones without a block index. */
 const HASH_PAGE = 256;
 /** The count of files awaiting a block index is a query over the index: asked at most this often unless the index
@@ -168,6 +170,8 @@ export class ChangeCapture {
   private hashRetry = new Fifo<string>();
   /** The file the background build is reading: out of the walk and the queue, but still awaiting its index. */
   private hashInFlight: string | undefined;
+  /** Files that changed while they were read, with how often; each is read again a few times, then left to its next change. */
+  private hashRereads = new Map<string, number>();
   /** The start-up comparison (or baseline) is done: background hashing may run. */
   private compared = false;
   private awaitingCount = { at: -Infinity, value: 0 };
@@ -276,6 +280,7 @@ export class ChangeCapture {
     this.hashCursor = undefined;
     this.hashPage = [];
     this.hashRetry = new Fifo();
+    this.hashRereads.clear();
     this.hashAbort?.abort();
     await this.hashing;
     await this.enqueue(async () => {
@@ -685,10 +690,18 @@ export class ChangeCapture {
           if (!n || n.hasHashes) return;
           if (!unchanged || n.size !== before.size || n.mtimeMs !== before.mtimeMs || this.isDirty(path)) {
             // Changed while it was read: read it again once quiet, unless the change's own batch indexes it first.
+            // A file that never reads the same twice (its size moves under every read) is left to its next change.
+            const rereads = (this.hashRereads.get(key) ?? 0) + 1;
+            if (rereads > MAX_HASH_REREADS) {
+              this.hashRereads.delete(key);
+              return;
+            }
+            this.hashRereads.set(key, rereads);
             this.hashRetry.push(key);
             changedWhileRead = true;
             return;
           }
+          this.hashRereads.delete(key);
           this.tree.setHashes(key, fileHashes(hashes, startedAt));
           this.awaitingCount.at = -Infinity;
           this.schedulePersist();
