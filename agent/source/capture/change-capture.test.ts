@@ -564,19 +564,33 @@ describe('ChangeCapture: index persistence', () => {
 });
 
 describe('ChangeCapture: background block index', () => {
-  it('a hold (a mirror starting) interrupts hashing a large file at once; the file waits in the queue', async () => {
+  /**
+   * A capture of a directory holding one hour-old sparse file `big`: it costs no disk, but reading it for its block
+   * index takes long enough (seconds per GiB) to do something while the background loop is at it.
+   */
+  async function sparseFileCapture(bytes: number, t: (cap: ChangeCapture, file: string, ops: CapturedOp[]) => Promise<void>) {
     const base = await mkdtemp(join(tmpdir(), 'tandem-capture-'));
     const src = join(base, 'src');
+    const file = join(src, 'big');
     await mkdir(src);
-    // Sparse, so it costs no disk; hashing its 4 GiB still takes seconds, far longer than the hold below.
-    await writeFile(join(src, 'big'), '');
-    await truncate(join(src, 'big'), 4 * 1024 * MiB);
-    await utimes(join(src, 'big'), new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
-    const cap = new ChangeCapture({ rules: [{ path: src, type: 'include' }], onOps: () => {}, indexDir: join(base, 'index'), batchMs: 20 });
+    await writeFile(file, '');
+    await truncate(file, bytes);
+    await utimes(file, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+    const ops: CapturedOp[] = [];
+    const cap = new ChangeCapture({ rules: [{ path: src, type: 'include' }], onOps: (o) => void ops.push(...o), indexDir: join(base, 'index'), batchMs: 20 });
     try {
       await cap.start();
       // The background loop takes the file at once; give it time to be well into reading it.
       await sleep(300);
+      await t(cap, file, ops);
+    } finally {
+      await cap.stop();
+      await rm(base, { recursive: true, force: true });
+    }
+  }
+
+  it('a hold (a mirror starting) interrupts hashing a large file at once; the file waits in the queue', () =>
+    sparseFileCapture(4 * 1024 * MiB, async (cap) => {
       expect(cap.stats().filesAwaitingIndex).toBe(1);
       cap.holdBackgroundHashing(true);
       // settled() waits for the hashing: had the hold not interrupted it, the 4 GiB would be read to the end here.
@@ -590,31 +604,16 @@ describe('ChangeCapture: background block index', () => {
       expect(cap.stats().filesAwaitingIndex).toBe(1);
       await cap.settled();
       expect(cap.stats().filesAwaitingIndex).toBe(0);
-    } finally {
-      await cap.stop();
-      await rm(base, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('a file that changed while it was read is read again, so a later write still goes out as a delta', async () => {
-    const base = await mkdtemp(join(tmpdir(), 'tandem-capture-'));
-    const src = join(base, 'src');
-    await mkdir(src);
-    // Sparse: no disk, but reading its 2 GiB takes long enough to change it meanwhile.
-    await writeFile(join(src, 'big'), '');
-    await truncate(join(src, 'big'), 2 * 1024 * MiB);
-    await utimes(join(src, 'big'), new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
-    const ops: CapturedOp[] = [];
-    const cap = new ChangeCapture({ rules: [{ path: src, type: 'include' }], onOps: (o) => void ops.push(...o), indexDir: join(base, 'index'), batchMs: 20 });
-    try {
-      await cap.start();
-      await sleep(300);
+  it('a file that changed while it was read is read again, so a later write still goes out as a delta', () =>
+    sparseFileCapture(2 * 1024 * MiB, async (cap, file, ops) => {
       expect(cap.stats().filesAwaitingIndex).toBe(1); // being read
       // A chmod moves its ctime: the read in progress no longer describes the file, and a chmod sends no content.
-      await chmod(join(src, 'big'), 0o600);
+      await chmod(file, 0o600);
       await cap.settled();
       ops.length = 0;
-      const fh = await open(join(src, 'big'), 'r+');
+      const fh = await open(file, 'r+');
       await fh.write(Buffer.from('abc'), 0, 3, 1024 * MiB);
       await fh.close();
       await sleep(200);
@@ -622,9 +621,5 @@ describe('ChangeCapture: background block index', () => {
       // One block rewritten in place, not the whole 2 GiB file sent again (it was, when such a read was dropped).
       expect(ops.map((o) => o.op.op)).not.toContain('file');
       expect(ops.filter((o) => o.op.op === 'write').reduce((n, o) => n + (o.payload?.length ?? 0), 0)).toBeLessThanOrEqual(1 * MiB);
-    } finally {
-      await cap.stop();
-      await rm(base, { recursive: true, force: true });
-    }
-  });
+    }));
 });
