@@ -37,8 +37,8 @@ export class PollLoop {
    * lost). Sent only once the hub has named one: a hub older than this agent refuses fields it does not know.
    */
   private desiredVersion: string | undefined;
-  /** Whether the hub names goal versions; unknown until its first answer, so the first poll does not wait. */
-  private hubNamesVersions: boolean | undefined;
+  /** Whether any poll was answered yet: the first one does not wait, so a fresh agent learns its goal (and version) at once. */
+  private answered = false;
 
   constructor(private opts: PollLoopOptions) {}
 
@@ -69,7 +69,7 @@ export class PollLoop {
       this.abort = new AbortController();
       try {
         const res = await this.opts.client.call<PollResponse>('POST', '/v1/agent/poll', {
-          wait: this.hubNamesVersions === undefined ? 0 : this.opts.pollWaitSec,
+          wait: this.answered ? this.opts.pollWaitSec : 0,
           agentTime: Date.now(), agentVersion: TANDEM_VERSION,
           ...(this.desiredVersion !== undefined ? { desiredVersion: this.desiredVersion } : {}),
           ...this.opts.collect(),
@@ -80,7 +80,7 @@ export class PollLoop {
         attempt = 0;
         await this.opts.onResponse?.(res);
         this.desiredVersion = res.desiredVersion;
-        this.hubNamesVersions = res.desiredVersion !== undefined;
+        this.answered = true;
         for (const cmd of res.commands) await this.runCommand(cmd);
       } catch (err) {
         if (!this.running) break;

@@ -1,10 +1,12 @@
 // An agent's goal state (its jobs, the hub's keys, its server settings) and a version of it, so a poll whose answer
 // was lost (the agent cut it short, the connection dropped) is answered again at once instead of waiting for a change.
+import type { DesiredJob } from '../../shared/protocol/jobs';
+import { hashSecret } from '../../shared/tokens';
 import type { HubDeps } from '../deps';
 import { desiredJobsFor } from './desired';
 
 export interface AgentGoal {
-  desired: { jobs: Awaited<ReturnType<typeof desiredJobsFor>>; hubKeys: unknown };
+  desired: { jobs: DesiredJob[]; hubKeys: unknown };
   settings: Record<string, unknown>;
   version: string;
 }
@@ -20,7 +22,6 @@ export async function agentGoal(deps: HubDeps, serverId: string, settings: Recor
  */
 export async function goalVersion(desired: AgentGoal['desired'], settings: Record<string, unknown>): Promise<string> {
   const jobs = desired.jobs.map(({ jobToken: _t, ...rest }) => rest);
-  const text = JSON.stringify({ jobs, hubKeys: desired.hubKeys, settings });
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
-  return Array.from(digest.subarray(0, 16), (b) => b.toString(16).padStart(2, '0')).join('');
+  // 128 bits of the SHA-256 (hex) are plenty to tell two goals apart.
+  return (await hashSecret(JSON.stringify({ jobs, hubKeys: desired.hubKeys, settings }))).slice(0, 32);
 }
