@@ -26,6 +26,8 @@ async function buildRichTree(root: string) {
   await fs.symlink('/etc/hostname', path.join(root, 'link-outside'));
   await fs.writeFile(path.join(root, 'hard-a.txt'), 'hard link content');
   await fs.link(path.join(root, 'hard-a.txt'), path.join(root, 'nested/hard-b.txt'));
+  // link(2) does not follow symlinks: a second name for the symlink itself.
+  await fs.link(path.join(root, 'link-inside'), path.join(root, 'nested/link-inside-2'));
   const old = new Date('2020-01-02T03:04:05.678Z');
   await fs.utimes(path.join(root, 'secret.txt'), old, old);
   await fs.utimes(path.join(root, 'nested'), old, old);
@@ -46,6 +48,9 @@ describe('files job: mirror', () => {
     const b = await fs.lstat(path.join(dst, 'nested/hard-b.txt'));
     const a = await fs.lstat(path.join(dst, 'hard-a.txt'));
     expect(b.ino).toBe(a.ino);
+    const l2 = await fs.lstat(path.join(dst, 'nested/link-inside-2'));
+    expect(l2.isSymbolicLink()).toBe(true);
+    expect(l2.ino).toBe((await fs.lstat(path.join(dst, 'link-inside'))).ino);
     expect(await fs.readlink(path.join(dst, 'link-outside'))).toBe('/etc/hostname');
   });
 

@@ -246,7 +246,7 @@ export class MirrorRun {
           break;
         case 'hardlink':
           yield* this.encode({ op: 'hardlink', path: e.path, existing: e.linkOf! });
-          s.filesSent++;
+          if (countFile) s.filesSent++;
           break;
         case 'meta':
           yield* this.encode({ op: 'meta', path: e.path, meta: e.meta });

@@ -48,8 +48,10 @@ export async function* walkProtectedSet(rules: RuleInput[], opts: WalkOptions = 
 
   function entryOf(p: string, st: Stats, target?: string): ManifestEntry {
     if (st.isDirectory()) return { path: p, type: 'dir', size: 0, meta: metaOf(st) };
-    if (st.isSymbolicLink()) return { path: p, type: 'symlink', size: 0, meta: metaOf(st), target };
-    const e: ManifestEntry = { path: p, type: 'file', size: st.size, meta: metaOf(st) };
+    const e: ManifestEntry = st.isSymbolicLink()
+      ? { path: p, type: 'symlink', size: 0, meta: metaOf(st), target }
+      : { path: p, type: 'file', size: st.size, meta: metaOf(st) };
+    // Hard links: files, and symlinks too (link(2) does not follow them).
     if (st.nlink > 1) {
       const key = `${st.dev}:${st.ino}`;
       const first = hardLinks.get(key);
@@ -90,7 +92,7 @@ export async function* walkProtectedSet(rules: RuleInput[], opts: WalkOptions = 
       const alreadySent = after !== null && isSameOrAncestor(p, after);
       if (included && !alreadySent) {
         yield { kind: 'entry', entry: entryOf(p, st, st.isSymbolicLink() ? readlinkOrEmpty(p) : undefined) };
-      } else if (included && st.isFile() && st.nlink > 1) {
+      } else if (included && !st.isDirectory() && st.nlink > 1) {
         entryOf(p, st); // remember the first name of a hard link even when it was sent before the cursor
       }
       if (descend) yield* visitDir(p, st);

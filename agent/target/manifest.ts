@@ -58,15 +58,15 @@ async function needFor(replica: ReplicaFs, req: ManifestRequest, e: ManifestEntr
     if (!st?.isDirectory()) return { action: 'mkdir', reason: st ? 'not_a_directory' : 'missing' };
     return metaDiffers(st, e.meta, false) ? { action: 'mkdir', reason: 'metadata' } : { action: 'skip', reason: 'identical' };
   }
-  if (e.type === 'symlink') {
-    if (!st?.isSymbolicLink()) return { action: 'symlink', reason: st ? 'not_a_symlink' : 'missing' };
-    if (fss.readlinkSync(target) !== e.target) return { action: 'symlink', reason: 'link_target' };
-    return metaDiffers(st, e.meta, true) && req.mode === 'all' ? { action: 'symlink', reason: 'metadata' } : { action: 'skip', reason: 'identical' };
-  }
   if (e.linkOf) {
     const first = lstatOrNull(await replica.resolve(e.linkOf));
     if (st && first && st.ino === first.ino && st.dev === first.dev) return { action: 'skip', reason: 'identical' };
     return { action: 'hardlink', reason: 'link' };
+  }
+  if (e.type === 'symlink') {
+    if (!st?.isSymbolicLink()) return { action: 'symlink', reason: st ? 'not_a_symlink' : 'missing' };
+    if (fss.readlinkSync(target) !== e.target) return { action: 'symlink', reason: 'link_target' };
+    return metaDiffers(st, e.meta, true) && req.mode === 'all' ? { action: 'symlink', reason: 'metadata' } : { action: 'skip', reason: 'identical' };
   }
   if (!st?.isFile()) return { action: 'whole', reason: st ? 'not_a_file' : 'missing' };
   if (req.newerOnly && st.mtimeMs >= e.meta.mtimeMs && !sameTime(st.mtimeMs, e.meta.mtimeMs)) return { action: 'skip', reason: 'target_newer' };

@@ -119,6 +119,16 @@ describe('planOps', () => {
     expect(brief(planOps([seen('/r/b', { ...A, nlink: 2 })], t))).toEqual(['hardlink /r/b = /r/a']);
   });
 
+  it('a second name of a symlink is a hard link too, not a rename that takes the first name away', () => {
+    const R = dir(), L = obj('symlink');
+    const t = treeOf([['/r', R], ['/r/a', L]]);
+    expect(brief(planOps([seen('/r/b', { ...L, nlink: 2 })], t))).toEqual(['hardlink /r/b = /r/a']);
+    // Both names seen (link(2) changes the first name's ctime and link count): still one link, no rename.
+    const t2 = treeOf([['/r', R], ['/r/a', L]]);
+    expect(brief(planOps([seen('/r/a', { ...L, nlink: 2 }), seen('/r/b', { ...L, nlink: 2 })], t2))).toEqual(['hardlink /r/b = /r/a']);
+    expect(t2.pathsOf(L.key).sort()).toEqual(['/r/a', '/r/b']);
+  });
+
   it('a file replaced by a directory is deleted first', () => {
     const R = dir(), A = file(), D = dir();
     const t = treeOf([['/r', R], ['/r/a', A]]);
@@ -261,8 +271,8 @@ describe('planOps on random scenarios', () => {
           const k = sim.get(p)!.key;
           for (const e of sim.values()) if (e.key === k) e.size++;
           touch(p, true);
-        } else { // hard link
-          const files = paths.filter((p) => sim.get(p)!.kind === 'file');
+        } else { // hard link (to a file or, as link(2) allows, to a symlink)
+          const files = paths.filter((p) => sim.get(p)!.kind !== 'dir');
           const p = pick(dirs) + '/' + pick(names);
           if (!files.length || sim.has(p)) continue;
           const e = sim.get(pick(files))!;

@@ -38,6 +38,9 @@ export function needsContentCheck(old: TreeNode, now: Observed, contentEvent: bo
   return contentEvent && old.ctimeMs !== now.ctimeMs && !ownerOrModeDiffers(old, now) && old.nlink === now.nlink;
 }
 
+/** A file or symlink with more than one name (link(2) makes hard links to symlinks too; directories have none). */
+const hasLinks = (o: Observed): boolean => o.kind !== 'dir' && o.nlink > 1;
+
 const ownerOrModeDiffers = (a: Observed, b: Observed): boolean => a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid;
 
 /**
@@ -228,12 +231,12 @@ class Planner {
   private renameSource(path: string, want: Observed): string | undefined {
     const others = this.tree.pathsOf(want.key).filter((q) => q !== path && !isSameOrUnder(path, q));
     const leaving = others.find((q) => this.departs(q));
-    if (leaving !== undefined || want.kind === 'file' && want.nlink > 1) return leaving;
+    if (leaving !== undefined || hasLinks(want)) return leaving;
     return others[0];
   }
 
   private isHardLink(path: string, want: Observed): boolean {
-    return want.kind === 'file' && want.nlink > 1 && this.tree.pathsOf(want.key).some((q) => q !== path);
+    return hasLinks(want) && this.tree.pathsOf(want.key).some((q) => q !== path);
   }
 
   /** Puts the observed object at a free `path`: by rename, as a hard link, or created. */
