@@ -70,6 +70,27 @@ describe('continuous replication', () => {
     await identical(src, dst);
   });
 
+  it('a directory moved during the mirror from where the walk has not been to where it has passed still arrives', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    await fs.mkdir(path.join(src, 'a'));
+    await fs.writeFile(path.join(src, 'a/first.txt'), 'walked first');
+    // 'm' keeps the mirror busy (level-19 compression of compressible data is slow); 'z' comes after it in walk order.
+    await fs.mkdir(path.join(src, 'm'));
+    const vocabulary = Array.from({ length: 5000 }, (_, i) => `w${(i * 7919) % 100_003}`);
+    const text = () => Array.from({ length: 200_000 }, () => vocabulary[Math.floor(Math.random() * vocabulary.length)]).join(' ');
+    for (let i = 0; i < 16; i++) await fs.writeFile(path.join(src, `m/slow${i}.txt`), text());
+    await fs.mkdir(path.join(src, 'z/moved/inner'), { recursive: true });
+    for (let i = 0; i < 5; i++) await fs.writeFile(path.join(src, `z/moved/f${i}.bin`), randomData(4000 + i));
+    await fs.writeFile(path.join(src, 'z/moved/inner/deep.txt'), 'deep');
+    const job = await c.api('POST', '/v1/jobs', filesJob('move-behind-walk', src, dst, { compression: 19 }));
+    await waitFor('the mirror past a/ (on the target)', async () => (await fs.stat(path.join(dst, 'a/first.txt')).catch(() => null)) !== null, 60_000, 20);
+    await fs.rename(path.join(src, 'z/moved'), path.join(src, 'a/moved'));
+    expect((await c.job(job.body.id)).mirrorStatus, 'the move must happen while the mirror runs').toBe('in_progress');
+    await c.waitJob('replication caught up', job.body.id, caughtUp, 90_000);
+    await identical(src, dst);
+  }, 150_000);
+
   it('only the changed bytes of a file are sent: an append sends the appended bytes', async () => {
     const src = await tempDir('src');
     const dst = await tempDir('dst');

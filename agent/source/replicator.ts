@@ -35,6 +35,8 @@ export interface ReplicatorOptions {
   onExhausted: (reason: string) => void;
   /** The target asks for a difference mirror (replication goes on meanwhile). */
   onRemirror?: (reason: string) => void;
+  /** The target found these paths missing: capture sends them again. */
+  onResend?: (paths: string[]) => void;
 }
 
 export interface ReplicateResponse {
@@ -42,6 +44,8 @@ export interface ReplicateResponse {
   blocked?: { path: string; code: string; message: string } | null;
   /** The target cannot vouch for its replica (it stopped mid-batch): run a difference mirror. */
   remirror?: string;
+  /** Paths the target found missing when an operation needed them: send them again from the source's current state. */
+  resend?: string[];
 }
 
 export class Replicator {
@@ -177,6 +181,7 @@ export class Replicator {
           await this.queue.ack(acked);
         }
         if (res.remirror) this.o.onRemirror?.(res.remirror);
+        if (res.resend?.length) this.o.onResend?.(res.resend);
         this.targetBlocked = res.blocked ?? null;
         this.connected = true;
         this.lastContactAt = Date.now();

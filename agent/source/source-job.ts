@@ -233,6 +233,7 @@ export class SourceJob {
       peer: () => this.peer,
       onExhausted: (reason) => void this.autoMirror(`queue exhausted: ${reason}`),
       onRemirror: (reason) => void this.autoMirror(`the target asked for it: ${reason}`),
+      onResend: (paths) => void this.capture?.resend(paths).catch((err) => this.ctx.log.warn({ job: this.jobId, err }, 'sending paths again failed')),
     });
     const intact = await this.replicator.open();
     const freshMirror = this.state.mirror?.status === 'running' && this.state.mirror.cursor === null;
@@ -244,6 +245,7 @@ export class SourceJob {
       onOps: (ops) => this.replicator!.enqueue(ops),
       backlogged: () => { const q = this.replicator?.queueStats(); return !!q && q.lastSeq > q.ackedSeq; },
       onWarning: (w) => { this.captureWarnings.set(w.code, w); this.ctx.onChange(); },
+      mirrorCursor: () => (this.state.mirror?.status === 'running' ? this.state.mirror.cursor : undefined),
       log: this.ctx.log,
     });
     // A mirror starting from nothing makes the target identical: take the current tree as the baseline.

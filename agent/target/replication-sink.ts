@@ -38,7 +38,12 @@ export interface ReceiveResult {
   ackedSeq: number;
   blocked: Blocked | null;
   remirror?: string;
+  /** Paths an operation found missing here (a rename from a path the mirror had not brought yet): the source sends them again. */
+  resend?: string[];
 }
+
+/** At most this many paths are asked for again per answer; the rest wait for the next one. */
+export const RESEND_MAX_PATHS = 256;
 
 export interface Blocked {
   seq: number;
@@ -58,6 +63,8 @@ export class ReplicationSink {
   private retryTimer: NodeJS.Timeout | null = null;
   blocked: Blocked | null = null;
   refused = 0;
+  /** Destinations of operations that found nothing to act on here (see ReceiveResult.resend). */
+  private readonly missing = new Set<string>();
   lastApplyAt: number | null = null;
 
   constructor(private o: {
@@ -146,7 +153,7 @@ export class ReplicationSink {
   /** Receives one batch; returns the highest sequence number now durable on this target. */
   async receive(ops: IncomingOp[]): Promise<ReceiveResult> {
     const fresh = ops.filter((o) => o.seq > this.state.receivedSeq).sort((a, b) => a.seq - b.seq);
-    if (!fresh.length) return { ackedSeq: this.state.receivedSeq, blocked: this.blocked, ...this.takeRemirror() };
+    if (!fresh.length) return { ackedSeq: this.state.receivedSeq, blocked: this.blocked, ...this.takeRemirror(), ...this.takeResend() };
     const q = this.queue.stats();
     const queueEmpty = q.lastSeq <= q.ackedSeq;
     if (!this.paused && queueEmpty && !this.blocked && !this.draining) {
@@ -160,7 +167,15 @@ export class ReplicationSink {
     }
     this.state.receivedSeq = fresh.at(-1)!.seq;
     await this.save();
-    return { ackedSeq: this.state.receivedSeq, blocked: this.blocked, ...this.takeRemirror() };
+    return { ackedSeq: this.state.receivedSeq, blocked: this.blocked, ...this.takeRemirror(), ...this.takeResend() };
+  }
+
+  /** Hands the paths found missing to the source once (it sends them again, then they are present). */
+  private takeResend(): { resend?: string[] } {
+    if (this.missing.size === 0) return {};
+    const paths = [...this.missing].slice(0, RESEND_MAX_PATHS);
+    for (const p of paths) this.missing.delete(p);
+    return { resend: paths };
   }
 
   /** The remirror request goes to the source once, with the first answer after start-up. */
@@ -200,8 +215,10 @@ export class ReplicationSink {
             this.refused++;
             this.o.log.warn({ job: this.o.jobId, code: e.code, path: o.op.path.slice(0, 500) }, 'refused operation');
           } else if (e.code === 'ENOENT' && (o.op.op === 'meta' || o.op.op === 'rename' || o.op.op === 'hardlink')) {
-            // The path is not on the target (yet): a running mirror or a later operation brings it; nothing to block on.
-            this.o.log.debug({ job: this.o.jobId, seq: o.seq, op: o.op.op, path: o.op.path }, 'operation on a missing path skipped');
+            // Nothing to act on here: not blocking, but the source is asked to send the path again. A running mirror may
+            // bring it, but not when it was renamed to a place the mirror had already passed (it would never arrive).
+            this.o.log.debug({ job: this.o.jobId, seq: o.seq, op: o.op.op, path: o.op.path }, 'operation on a missing path skipped; asking the source to send it again');
+            this.missing.add(o.op.path);
           } else {
             const message = `${o.op.op} on "${o.op.path}" failed: ${e.message}`;
             if (!this.blocked || this.blocked.seq !== o.seq) {

@@ -11,6 +11,7 @@ import { fsWatchDir, WatchSet, type WatchEventType, type WatchFailure, type Watc
 import { sendFileChanges, sendWholeFile, type EmitOp } from './file-content';
 import { IndexStore } from './index-store';
 import { isGone, observePath } from './observe';
+import { movesAheadOfMirror } from './mirror-race';
 import { planOps, RACY_MARGIN_MS } from './plan-ops';
 import { TreeIndex, fileHashes } from './tree-index';
 import type { CaptureWarning, CaptureWarningCode, CapturedOp, EntryKind, PlannedOp } from './types';
@@ -32,6 +33,11 @@ export interface ChangeCaptureOptions {
    */
   onOps: (ops: CapturedOp[]) => void | Promise<void>;
   onWarning?: (warning: CaptureWarning) => void;
+  /**
+   * While a mirror runs: the last path the target acknowledged (null before the first batch); undefined when no
+   * mirror runs. Renames that move something the mirror has not sent yet are followed by a whole send.
+   */
+  mirrorCursor?: () => string | null | undefined;
   /** Directory for the tree model and block hashes (in the agent data dir, one per job). */
   indexDir: string;
   /** Longest time a change waits before it is looked at. Default 50 ms. */
@@ -135,11 +141,12 @@ class OpSink {
 }
 
 export class ChangeCapture {
-  private readonly opts: Required<Omit<ChangeCaptureOptions, 'onWarning' | 'log' | 'watch' | 'rules' | 'backlogged'>>;
+  private readonly opts: Required<Omit<ChangeCaptureOptions, 'onWarning' | 'log' | 'watch' | 'rules' | 'backlogged' | 'mirrorCursor'>>;
   private readonly matcher: RuleMatcher;
   private readonly roots: string[];
   private readonly store: IndexStore;
   private readonly log: CaptureLogger;
+  private readonly mirrorCursor?: () => string | null | undefined;
   private readonly watches: WatchSet;
   private tree = new TreeIndex();
   private running = false;
@@ -200,6 +207,7 @@ export class ChangeCapture {
     this.roots = protectedRoots(options.rules);
     this.store = new IndexStore(options.indexDir);
     this.log = options.log ?? silentLog;
+    this.mirrorCursor = options.mirrorCursor;
     this.watches = new WatchSet(
       options.watch ?? fsWatchDir,
       (dirKey, event, filename) => this.onWatchEvent(dirKey, event, filename),
@@ -302,6 +310,28 @@ export class ChangeCapture {
       : this.roots.map((path) => ({ kind: 'rescan', path, deep: true }));
     for (const item of items) this.mergeDirty(item);
     await this.enqueue(() => this.runBatch());
+  }
+
+  /**
+   * The target found these paths missing (an operation on them had nothing to act on, e.g. a rename from a path
+   * the running mirror had not brought yet, to one it had already passed). The index forgets that the target has
+   * them, every name of the same file included, and they are sent again whole from what the source has now.
+   */
+  async resend(paths: readonly string[]): Promise<void> {
+    if (!this.running) return;
+    await this.enqueue(async () => {
+      for (const raw of paths) {
+        const path = normalizeAbsolutePath(raw);
+        const node = this.tree.get(path);
+        const names = new Set([path, ...(node && node.kind !== 'dir' ? this.tree.pathsOf(node.key) : [])]);
+        for (const name of names) {
+          if (this.tree.has(name)) this.tree.removeSubtree(name);
+          this.mergeDirty({ kind: 'path', path: name, content: true });
+        }
+      }
+      this.log.info({ paths: paths.length, first: paths[0] }, 'the target lacks paths an operation needed: sending them again');
+      await this.runBatch();
+    });
   }
 
   /**
@@ -434,7 +464,10 @@ export class ChangeCapture {
       if (observations.length === 0) continue;
       const plan = planOps(observations, this.tree);
       this.counters.batches++;
+      const cursor = this.mirrorCursor?.();
+      const ahead = cursor === undefined ? [] : movesAheadOfMirror(plan, cursor);
       await this.execute(plan);
+      if (ahead.length) void this.resend(ahead).catch(nop);
       this.afterPlan();
     }
   }
