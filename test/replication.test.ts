@@ -86,7 +86,8 @@ describe('continuous replication', () => {
     const job = await c.api('POST', '/v1/jobs', filesJob('move-behind-walk', src, dst, { compression: 19 }));
     await waitFor('the mirror past a/ (on the target)', async () => (await fs.stat(path.join(dst, 'a/first.txt')).catch(() => null)) !== null, 60_000, 20);
     await fs.rename(path.join(src, 'z/moved'), path.join(src, 'a/moved'));
-    expect((await c.job(job.body.id)).mirrorStatus, 'the move must happen while the mirror runs').toBe('in_progress');
+    // The hub's view lags the agents' by a poll: a mirror that has begun may still read 'calculating' there.
+    expect(['calculating', 'in_progress'], 'the move must happen while the mirror runs').toContain((await c.job(job.body.id)).mirrorStatus);
     await c.waitJob('replication caught up', job.body.id, caughtUp, 90_000);
     await identical(src, dst);
   }, 150_000);

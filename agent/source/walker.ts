@@ -25,7 +25,7 @@ export function dfsCompare(a: string, b: string): number {
   return sa.length - sb.length;
 }
 
-export const isSameOrAncestor = (a: string, b: string): boolean => a === b || b.startsWith(a.endsWith('/') ? a : a + '/');
+const isSameOrAncestor = (a: string, b: string) => a === b || b.startsWith(a.endsWith('/') ? a : a + '/');
 
 export interface WalkOptions {
   /** Resume after this path (the last entry fully acknowledged); everything up to it is skipped. */

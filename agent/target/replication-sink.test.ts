@@ -54,6 +54,14 @@ describe('ReplicationSink', () => {
     await again.close();
   });
 
+  it('a rename from a path this target does not have is not blocking, and its destination is asked for again, once', async () => {
+    const sink = await openSink();
+    const r = await sink.receive([{ seq: 1, op: { op: 'rename', path: `${SRC}/here`, from: `${SRC}/never-mirrored` }, payload: Buffer.alloc(0) }]);
+    expect(r).toMatchObject({ ackedSeq: 1, blocked: null, resend: [`${SRC}/here`] });
+    expect((await sink.receive([file(2, '/other', 'x')])).resend).toBeUndefined();
+    await sink.close();
+  });
+
   it('after stopping in the middle of a batch with renames, asks the source for a difference mirror, once', async () => {
     await fs.mkdir(sinkDir, { recursive: true });
     // What a crash leaves behind: the mark written before applying seqs 1..3, never cleared.

@@ -153,7 +153,7 @@ export class ReplicationSink {
   /** Receives one batch; returns the highest sequence number now durable on this target. */
   async receive(ops: IncomingOp[]): Promise<ReceiveResult> {
     const fresh = ops.filter((o) => o.seq > this.state.receivedSeq).sort((a, b) => a.seq - b.seq);
-    if (!fresh.length) return { ackedSeq: this.state.receivedSeq, blocked: this.blocked, ...this.takeRemirror(), ...this.takeResend() };
+    if (!fresh.length) return this.answer();
     const q = this.queue.stats();
     const queueEmpty = q.lastSeq <= q.ackedSeq;
     if (!this.paused && queueEmpty && !this.blocked && !this.draining) {
@@ -167,6 +167,11 @@ export class ReplicationSink {
     }
     this.state.receivedSeq = fresh.at(-1)!.seq;
     await this.save();
+    return this.answer();
+  }
+
+  /** What the source is told: how far it is acknowledged, what blocks, and any one-time requests. */
+  private answer(): ReceiveResult {
     return { ackedSeq: this.state.receivedSeq, blocked: this.blocked, ...this.takeRemirror(), ...this.takeResend() };
   }
 

@@ -6,14 +6,15 @@
 // nothing (or a directory the mirror had only begun). Such destinations are sent again whole after the rename.
 import type { PlannedOp } from './types';
 import { TEMP_INFIX } from './plan-ops';
-import { dfsCompare, isSameOrAncestor } from '../walker';
+import { isSameOrInside } from '../../../shared/paths';
+import { dfsCompare } from '../walker';
 
 /**
  * Whether the mirror may not have sent all of `path` yet: `cursor` is the last path the target acknowledged (null:
  * nothing yet). Conservative: the cursor itself and its ancestors count as not yet sent.
  */
 export function notYetMirrored(path: string, cursor: string | null): boolean {
-  return cursor === null || isSameOrAncestor(path, cursor) || dfsCompare(path, cursor) > 0;
+  return cursor === null || isSameOrInside(path, cursor) || dfsCompare(path, cursor) > 0;
 }
 
 /** Destinations of the plan's renames whose origin the running mirror (at `cursor`) may not have sent. */
