@@ -2,8 +2,10 @@
 import { Agent, buildConnector, request, type Dispatcher } from 'undici';
 import type { TLSSocket } from 'node:tls';
 import { Readable } from 'node:stream';
+import type { z } from 'zod';
 import { TandemError } from '../../shared/errors';
 import type { PeerInfo } from '../../shared/protocol/jobs';
+import { zodMessageOf } from '../zod-message';
 
 export function pinnedDispatcher(fingerprint: string): Agent {
   // No TLS session reuse: a resumed session carries no peer certificate, so the pin could not be checked.
@@ -38,7 +40,8 @@ export class PeerClient {
     await this.dispatcher.close().catch(() => {});
   }
 
-  private async send<T>(path: string, body: Dispatcher.DispatchOptions['body'], contentType: string, signal?: AbortSignal): Promise<T> {
+  /** Posts to the peer and validates its answer with `answer` (the message's schema in shared/protocol). */
+  private async send<T>(path: string, body: Dispatcher.DispatchOptions['body'], contentType: string, answer: z.ZodType<T>, signal?: AbortSignal): Promise<T> {
     let res;
     try {
       res = await request(`${this.baseUrl}${path}`, {
@@ -57,14 +60,19 @@ export class PeerClient {
       const e = (json as { error?: { code?: string; message?: string } })?.error;
       throw new TandemError(e?.code ?? 'peer_error', e?.message ?? `peer answered ${res.statusCode}`, res.statusCode as 400);
     }
-    return json as T;
+    const parsed = answer.safeParse(json);
+    if (!parsed.success) {
+      const route = path.split('?')[0];
+      throw new TandemError('peer_answer_invalid', `${this.peer.name} answered ${route} with an unexpected body (${zodMessageOf(parsed.error)}); check that both agents run the same Tandem version.`, 502);
+    }
+    return parsed.data;
   }
 
-  json<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
-    return this.send<T>(path, JSON.stringify(body), 'application/json', signal);
+  json<T>(path: string, body: unknown, answer: z.ZodType<T>, signal?: AbortSignal): Promise<T> {
+    return this.send(path, JSON.stringify(body), 'application/json', answer, signal);
   }
 
-  stream<T>(path: string, body: AsyncIterable<Buffer>, signal?: AbortSignal): Promise<T> {
-    return this.send<T>(path, Readable.from(body), 'application/x-tandem-frames', signal);
+  stream<T>(path: string, body: AsyncIterable<Buffer>, answer: z.ZodType<T>, signal?: AbortSignal): Promise<T> {
+    return this.send(path, Readable.from(body), 'application/x-tandem-frames', answer, signal);
   }
 }

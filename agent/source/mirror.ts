@@ -9,7 +9,7 @@ import type { MirrorStats, VerifyReport } from '../../shared/protocol/jobs';
 import { hashFile, planBlockDelta, splitRanges, type BlockHashes } from '../../shared/delta';
 import type { RuleInput } from '../../shared/rules';
 import type { PeerClient } from '../peer/client';
-import type { ManifestResponse, Need } from '../target/manifest';
+import { ApplyAnswer, ManifestAnswer, type ManifestRequest, type Need } from '../../shared/protocol/data-port';
 import { walkProtectedSet, type WalkItem } from './walker';
 
 /** Data per frame for whole files and block ranges: 1 MiB streams through TLS better than larger pieces. */
@@ -190,23 +190,24 @@ export class MirrorRun {
     if (batch.length) yield batch;
   }
 
-  private manifest(batch: WalkItem[], entries: ManifestEntry[]): Promise<ManifestResponse> {
+  private manifest(batch: WalkItem[], entries: ManifestEntry[]): Promise<ManifestAnswer> {
     const dirs = batch.filter((b): b is Extract<WalkItem, { kind: 'dirDone' }> => b.kind === 'dirDone');
-    return this.p.peer.json<ManifestResponse>(`/v1/data/manifest?job=${encodeURIComponent(this.p.jobId)}`, {
+    const req: ManifestRequest = {
       mirrorId: this.p.mirrorId, purpose: this.p.purpose, mode: this.p.purpose === 'verify' ? 'different' : this.p.mode,
       newerOnly: this.p.newerOnly, blockChecksum: this.p.blockChecksum, orphans: this.p.orphans,
       entries, dirs: dirs.map((d) => ({ path: d.path, names: d.names })),
-    }, this.p.signal);
+    };
+    return this.p.peer.json(`/v1/data/manifest?job=${encodeURIComponent(this.p.jobId)}`, req, ManifestAnswer, this.p.signal);
   }
 
-  private async send(batch: WalkItem[], entries: ManifestEntry[], res: ManifestResponse): Promise<void> {
+  private async send(batch: WalkItem[], entries: ManifestEntry[], res: ManifestAnswer): Promise<void> {
     this.p.stats.orphansFound += res.orphans.found;
     this.p.stats.orphansRemoved += res.orphans.removed + res.orphans.moved;
     if (this.p.purpose === 'verify') {
       await this.tallyVerify(entries, res);
     } else {
       const frames = coalesce(this.framesFor(batch, entries, res.needs));
-      await this.p.peer.stream(`/v1/data/apply?job=${encodeURIComponent(this.p.jobId)}`, frames, this.p.signal);
+      await this.p.peer.stream(`/v1/data/apply?job=${encodeURIComponent(this.p.jobId)}`, frames, ApplyAnswer, this.p.signal);
       this.p.stats.wireRawBytes = this.p.stats.wireRawBytes + this.wire.rawBytes;
       this.p.stats.wireCompressedBytes = this.p.stats.wireCompressedBytes + this.wire.wireBytes;
       this.wire.rawBytes = 0;
@@ -289,7 +290,7 @@ export class MirrorRun {
     }
   }
 
-  private async tallyVerify(entries: ManifestEntry[], res: ManifestResponse): Promise<void> {
+  private async tallyVerify(entries: ManifestEntry[], res: ManifestAnswer): Promise<void> {
     const v = this.p.verify!;
     v.orphansOnTarget += res.orphans.found;
     for (const [i, e] of entries.entries()) {

@@ -9,6 +9,7 @@ import { TandemError } from '../../shared/errors';
 import { backoffDelay } from '../../shared/backoff';
 import { ReplicationQueue, resolveQueueLimits, type QueueLimits, type QueueStats } from './queue';
 import type { PeerClient } from '../peer/client';
+import { HelloAnswer, ReplicateAnswer } from '../../shared/protocol/data-port';
 import type { AgentLogger } from '../log';
 
 export interface CapturedOp {
@@ -39,15 +40,6 @@ export interface ReplicatorOptions {
   onResend?: (paths: string[]) => void;
 }
 
-export interface ReplicateResponse {
-  ackedSeq: number;
-  blocked?: { path: string; code: string; message: string } | null;
-  /** The target cannot vouch for its replica (it stopped mid-batch): run a difference mirror. */
-  remirror?: string;
-  /** Paths the target found missing when an operation needed them: send them again from the source's current state. */
-  resend?: string[];
-}
-
 export class Replicator {
   private queue!: ReplicationQueue;
   private running = false;
@@ -64,7 +56,7 @@ export class Replicator {
   private rate = { at: Date.now(), ops: 0, opsPerSec: 0 };
   lastError: string | null = null;
   connected = false;
-  targetBlocked: ReplicateResponse['blocked'] = null;
+  targetBlocked: ReplicateAnswer['blocked'] = null;
   exhaustedReason: string | null = null;
   autoDisconnects = 0;
   /** Last successful exchange with the target (any request), for self-fencing. */
@@ -172,7 +164,7 @@ export class Replicator {
             yield* encodeFrameParts({ type: FrameType.fileOp, header: { seq: r.seq, op: r.header }, payload: r.payload }, { compressLevel: level, counter: wire, gate }).parts;
           }
         }
-        const res = await this.o.peer().stream<ReplicateResponse>(`/v1/data/replicate?job=${encodeURIComponent(this.o.jobId)}`, frames(), this.abort.signal);
+        const res = await this.o.peer().stream(`/v1/data/replicate?job=${encodeURIComponent(this.o.jobId)}`, frames(), ReplicateAnswer, this.abort.signal);
         const acked = Math.min(res.ackedSeq, records.at(-1)!.seq);
         if (acked > stats.ackedSeq) {
           const n = records.filter((r) => r.seq <= acked);
@@ -182,7 +174,7 @@ export class Replicator {
         }
         if (res.remirror) this.o.onRemirror?.(res.remirror);
         if (res.resend?.length) this.o.onResend?.(res.resend);
-        this.targetBlocked = res.blocked ?? null;
+        this.targetBlocked = res.blocked;
         this.connected = true;
         this.lastContactAt = Date.now();
         this.lastError = null;
@@ -209,7 +201,7 @@ export class Replicator {
 
   private async hello(): Promise<void> {
     try {
-      await this.o.peer().json(`/v1/data/hello?job=${encodeURIComponent(this.o.jobId)}`, {}, this.abort.signal);
+      await this.o.peer().json(`/v1/data/hello?job=${encodeURIComponent(this.o.jobId)}`, {}, HelloAnswer, this.abort.signal);
       this.connected = true;
       this.lastContactAt = Date.now();
       this.lastError = null;

@@ -2,6 +2,7 @@
 // keeps the cursor on disk so a killed agent or a dropped link resumes where it was, and reports status.
 import path from 'node:path';
 import { z } from 'zod';
+import { HelloAnswer } from '../../shared/protocol/data-port';
 import type { DesiredJob, JobReport, MirrorStats, VerifyReport } from '../../shared/protocol/jobs';
 import type { FilesJobSpec } from '../../shared/jobs/definition';
 import type { MirrorStatus, TargetDataState } from '../../shared/states';
@@ -356,7 +357,7 @@ export class SourceJob {
   private async work(signal: AbortSignal): Promise<void> {
     const epoch = this.desired.epoch;
     try {
-      await this.peer.json(`/v1/data/hello?job=${encodeURIComponent(this.jobId)}`, {}, signal);
+      await this.peer.json(`/v1/data/hello?job=${encodeURIComponent(this.jobId)}`, {}, HelloAnswer, signal);
       if (!this.connection.id) this.connection = { id: randomId('conn'), since: Date.now(), error: null };
       this.connection.error = null;
       if (this.state.verify?.status === 'running') await this.runVerify(signal);

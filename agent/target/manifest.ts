@@ -3,34 +3,12 @@
 import fs from 'node:fs/promises';
 import fss from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
-import { ManifestEntry, type FileMeta } from '../../shared/protocol/ops';
+import type { ManifestEntry, FileMeta } from '../../shared/protocol/ops';
+import type { ManifestAnswer, ManifestRequest, Need } from '../../shared/protocol/data-port';
 import { chooseBlockSize, hashFile } from '../../shared/delta';
 import { isSameOrInside, joinAbsolute } from '../../shared/paths';
 import { TandemError } from '../../shared/errors';
 import { isTempName, type ReplicaFs } from './replica-fs';
-
-export const ManifestRequest = z.object({
-  mirrorId: z.string(),
-  purpose: z.enum(['mirror', 'verify']),
-  mode: z.enum(['all', 'different']),
-  newerOnly: z.boolean(),
-  blockChecksum: z.boolean(),
-  orphans: z.object({ action: z.enum(['keep', 'delete', 'move']), moveTo: z.string().optional() }),
-  entries: z.array(ManifestEntry).max(10_000),
-  dirs: z.array(z.object({ path: z.string(), names: z.array(z.string()).max(1_000_000) })).max(10_000),
-});
-export type ManifestRequest = z.infer<typeof ManifestRequest>;
-
-export type Need =
-  | { action: 'skip'; reason: 'identical' | 'target_newer' }
-  | { action: 'meta' | 'whole' | 'mkdir' | 'symlink' | 'hardlink'; reason: string }
-  | { action: 'blocks'; reason: string; blockSize: number; fileSize: number; digests: string };
-
-export interface ManifestResponse {
-  needs: Need[];
-  orphans: { found: number; removed: number; moved: number; kept: number; paths: string[] };
-}
 
 const IS_ROOT = process.getuid?.() === 0;
 const sameTime = (a: number, b: number) => Math.floor(a) === Math.floor(b);
@@ -116,7 +94,7 @@ async function findOrphans(replica: ReplicaFs, req: ManifestRequest): Promise<Or
   return found;
 }
 
-async function handleOrphans(replica: ReplicaFs, req: ManifestRequest, orphans: Orphan[], out: ManifestResponse['orphans']): Promise<void> {
+async function handleOrphans(replica: ReplicaFs, req: ManifestRequest, orphans: Orphan[], out: ManifestAnswer['orphans']): Promise<void> {
   for (const { sourcePath, victim } of orphans) {
     out.found++;
     if (out.paths.length < 1000) out.paths.push(sourcePath);
@@ -145,7 +123,7 @@ async function handleOrphans(replica: ReplicaFs, req: ManifestRequest, orphans: 
  */
 export async function answerManifest(
   replica: ReplicaFs, req: ManifestRequest, exclusive: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn(),
-): Promise<ManifestResponse> {
+): Promise<ManifestAnswer> {
   const needs: Need[] = [];
   for (const e of req.entries) needs.push(await needFor(replica, req, e));
   const out = { found: 0, removed: 0, moved: 0, kept: 0, paths: [] as string[] };

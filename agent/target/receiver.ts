@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { TandemError } from '../../shared/errors';
 import { sendJson, type DataServer } from '../data-server';
 import type { TargetJob } from './target-job';
+import type { HelloAnswer } from '../../shared/protocol/data-port';
 
 /** Largest JSON body (a manifest batch) accepted on the data port. */
 export const MAX_JSON_BYTES = 32 * 1024 * 1024;
@@ -33,7 +34,7 @@ export function registerTargetRoutes(data: DataServer, lookup: (jobId: string) =
   data.route('POST', '/v1/data/hello', async (req, res, params) => {
     const job = await jobFor(req, params);
     req.resume();
-    sendJson(res, 200, { ok: true, jobId: job.jobId, epoch: job.epoch });
+    sendJson(res, 200, { ok: true, jobId: job.jobId, epoch: job.epoch } satisfies HelloAnswer);
   });
   data.route('POST', '/v1/data/manifest', async (req, res, params) => {
     const job = await jobFor(req, params);

@@ -6,7 +6,8 @@ import type { FileOp } from '../../shared/protocol/ops';
 import { createAgentLogger } from '../log';
 import { SlotFile } from '../slot-file';
 import { ReplicaFs } from './replica-fs';
-import { ReplicationSink, type IncomingOp } from './replication-sink';
+import { MISSING_MAX_PATHS, ReplicationSink, type IncomingOp } from './replication-sink';
+import { ReplicateAnswer } from '../../shared/protocol/data-port';
 
 const SRC = '/srcroot';
 let work: string;
@@ -61,6 +62,37 @@ describe('ReplicationSink', () => {
     expect((await sink.receive([file(2, '/other', 'x')])).resend).toBeUndefined();
     await sink.close();
   });
+
+  it('a path the target asks for is asked for again after a restart until a later batch saved that it was handed out', async () => {
+    const sink = await openSink();
+    const r = await sink.receive([{ seq: 1, op: { op: 'rename', path: `${SRC}/here`, from: `${SRC}/never-mirrored` }, payload: Buffer.alloc(0) }]);
+    expect(ReplicateAnswer.parse(r).resend).toEqual([`${SRC}/here`]);
+    await sink.close(); // the answer may never have reached the source
+    const again = await openSink();
+    expect((await again.receive([file(2, '/other', 'x')])).resend).toEqual([`${SRC}/here`]);
+    expect((await again.receive([file(3, '/other', 'y')])).resend).toBeUndefined(); // saves that it was handed out
+    await again.close();
+    const third = await openSink();
+    expect((await third.receive([file(4, '/other', 'z')])).resend).toBeUndefined();
+    await third.close();
+  });
+
+  it('too many missing paths turn into one difference mirror request, which survives a restart', async () => {
+    const sink = await openSink();
+    const renames: IncomingOp[] = Array.from({ length: MISSING_MAX_PATHS + 1 }, (_, i) =>
+      ({ seq: i + 1, op: { op: 'rename', path: `${SRC}/to${i}`, from: `${SRC}/gone${i}` }, payload: Buffer.alloc(0) }));
+    await sink.receive(renames.slice(0, -1));
+    await sink.close();
+    const again = await openSink();
+    const r = ReplicateAnswer.parse(await again.receive(renames.slice(-1)));
+    expect(r.remirror).toMatch(/more than 10000/);
+    expect(r.resend).toBeUndefined();
+    expect((await again.receive([file(MISSING_MAX_PATHS + 2, '/other', 'x')])).remirror).toBeUndefined();
+    await again.close();
+    const third = await openSink();
+    expect(third.remirrorReason).toBeNull();
+    await third.close();
+  }, 30_000);
 
   it('after stopping in the middle of a batch with renames, asks the source for a difference mirror, once', async () => {
     await fs.mkdir(sinkDir, { recursive: true });

@@ -6,13 +6,14 @@ import { z } from 'zod';
 import { FileOp } from '../../shared/protocol/ops';
 import { TandemError } from '../../shared/errors';
 import { ReplicationQueue, resolveQueueLimits, type QueueLimits } from '../source/queue';
-import { readJson } from '../state-store';
+import { readJson, writeFileAtomic } from '../state-store';
 import { SlotFile } from '../slot-file';
 import { mkdirSync } from 'node:fs';
 import type { AgentLogger } from '../log';
 import type { ReplicaFs } from './replica-fs';
 import { ApplySession } from './apply';
 import { joinPayload, payloadLength, type Payload } from '../../shared/protocol/frames';
+import { RESEND_MAX_PATHS, type ReplicateAnswer, type ReplicationBlock } from '../../shared/protocol/data-port';
 
 const SinkState = z.object({
   receivedSeq: z.number(), appliedSeq: z.number(), epoch: z.number(),
@@ -22,6 +23,8 @@ const SinkState = z.object({
    * finding it set at start-up means the replica may be inexact: the source is asked for a difference mirror.
    */
   applyingThrough: z.number().optional(),
+  /** A difference mirror asked for and not yet handed to the source (see remirrorReason). */
+  remirror: z.string().optional(),
 });
 
 export interface IncomingOp {
@@ -31,27 +34,14 @@ export interface IncomingOp {
   payload: Payload;
 }
 
+/**
+ * Paths asked for again are kept (durably, in their own file) up to this many; past it the target asks for a
+ * difference mirror instead, which brings every one of them.
+ */
+export const MISSING_MAX_PATHS = 10_000;
+
 /** A stream's operations are applied in pieces of about this many payload bytes while the rest arrives. */
 export const APPLY_PIECE_BYTES = 4 * 1024 * 1024;
-
-export interface ReceiveResult {
-  ackedSeq: number;
-  blocked: Blocked | null;
-  remirror?: string;
-  /** Paths an operation found missing here (a rename from a path the mirror had not brought yet): the source sends them again. */
-  resend?: string[];
-}
-
-/** At most this many paths are asked for again per answer; the rest wait for the next one. */
-export const RESEND_MAX_PATHS = 256;
-
-export interface Blocked {
-  seq: number;
-  path: string;
-  code: string;
-  message: string;
-  since: number;
-}
 
 export class ReplicationSink {
   private state: z.infer<typeof SinkState> = { receivedSeq: 0, appliedSeq: 0, epoch: 0 };
@@ -61,10 +51,15 @@ export class ReplicationSink {
   private paused = false;
   private draining: Promise<void> | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
-  blocked: Blocked | null = null;
+  blocked: ReplicationBlock | null = null;
   refused = 0;
-  /** Destinations of operations that found nothing to act on here (see ReceiveResult.resend). */
+  /**
+   * Destinations of operations that found nothing to act on here (see ReplicateAnswer.resend). Saved with the
+   * state whenever it changed, so a restart of the target does not forget to ask for them; a path handed to the
+   * source leaves the saved copy only at the next save (asked again after a crash, never lost).
+   */
   private readonly missing = new Set<string>();
+  private missingChanged = false;
   lastApplyAt: number | null = null;
 
   constructor(private o: {
@@ -75,6 +70,9 @@ export class ReplicationSink {
 
   /** Sequence numbers received/applied and the epoch, saved after every batch (one in-place flush). */
   private stateFile: SlotFile | null = null;
+  private get missingFile(): string {
+    return path.join(this.o.dir, 'missing.json');
+  }
 
   async open(epoch: number): Promise<void> {
     mkdirSync(this.o.dir, { recursive: true, mode: 0o700 });
@@ -85,9 +83,12 @@ export class ReplicationSink {
     if (this.state.applyingThrough !== undefined && this.state.applyingThrough > this.state.appliedSeq) {
       this.remirrorReason = `the target stopped while applying operations ${this.state.appliedSeq + 1}..${this.state.applyingThrough}, which include renames that cannot be safely applied twice`;
       this.o.log.warn({ job: this.o.jobId, reason: this.remirrorReason }, 'replica may be inexact: asking the source for a difference mirror');
+      this.state.remirror = this.remirrorReason;
       // The operations are applied again (harmless: the difference mirror makes the replica exact afterwards).
     }
     delete this.state.applyingThrough;
+    if (this.state.remirror) this.remirrorReason ??= this.state.remirror;
+    for (const p of (await readJson(this.missingFile, z.array(z.string()))) ?? []) this.missing.add(p);
     // Everything lands on disk before it is acknowledged, so the target queue needs no memory tier.
     this.queue = await ReplicationQueue.open(path.join(this.o.dir, 'queue'), resolveQueueLimits({ ...this.o.limits, memoryMaxBytes: 0 }));
     if (this.queue.problem?.state === 'broken') await this.queue.discardAll();
@@ -101,11 +102,31 @@ export class ReplicationSink {
     this.state = { receivedSeq: 0, appliedSeq: 0, epoch };
     this.blocked = null;
     this.remirrorReason = null;
+    this.missing.clear();
+    this.missingChanged = true;
     await this.save();
   }
 
-  private save(): Promise<void> {
-    return this.stateFile!.save(JSON.stringify(this.state));
+  private async save(): Promise<void> {
+    if (this.missingChanged) {
+      this.missingChanged = false;
+      await writeFileAtomic(this.missingFile, JSON.stringify([...this.missing]));
+    }
+    await this.stateFile!.save(JSON.stringify(this.state));
+  }
+
+  /** Remembers a path to ask the source for; too many of them and a difference mirror is asked for instead. */
+  private noteMissing(sourcePath: string): void {
+    if (this.missing.has(sourcePath)) return;
+    this.missingChanged = true;
+    if (this.missing.size < MISSING_MAX_PATHS) {
+      this.missing.add(sourcePath);
+      return;
+    }
+    this.missing.clear();
+    this.remirrorReason = `more than ${MISSING_MAX_PATHS} replicated operations found their path missing on the target`;
+    this.state.remirror = this.remirrorReason;
+    this.o.log.warn({ job: this.o.jobId, reason: this.remirrorReason }, 'asking the source for a difference mirror');
   }
 
   setPaused(paused: boolean): void {
@@ -124,11 +145,11 @@ export class ReplicationSink {
    * Each piece is a complete receive(), durable before the next starts; the answer is the last one's. If the
    * stream or a piece fails, the pieces before it stay received and the source resends from what it was told.
    */
-  async receiveStream(ops: AsyncIterable<IncomingOp>, pieceBytes = APPLY_PIECE_BYTES): Promise<ReceiveResult> {
+  async receiveStream(ops: AsyncIterable<IncomingOp>, pieceBytes = APPLY_PIECE_BYTES): Promise<ReplicateAnswer> {
     let piece: IncomingOp[] = [];
     let bytes = 0;
-    let applying = null as Promise<ReceiveResult> | null; // assigned in handOn
-    let last: ReceiveResult | null = null;
+    let applying = null as Promise<ReplicateAnswer> | null; // assigned in handOn
+    let last: ReplicateAnswer | null = null;
     const handOn = async () => {
       if (applying) last = await applying;
       applying = this.receive(piece);
@@ -151,7 +172,7 @@ export class ReplicationSink {
   }
 
   /** Receives one batch; returns the highest sequence number now durable on this target. */
-  async receive(ops: IncomingOp[]): Promise<ReceiveResult> {
+  async receive(ops: IncomingOp[]): Promise<ReplicateAnswer> {
     const fresh = ops.filter((o) => o.seq > this.state.receivedSeq).sort((a, b) => a.seq - b.seq);
     if (!fresh.length) return this.answer();
     const q = this.queue.stats();
@@ -171,7 +192,7 @@ export class ReplicationSink {
   }
 
   /** What the source is told: how far it is acknowledged, what blocks, and any one-time requests. */
-  private answer(): ReceiveResult {
+  private answer(): ReplicateAnswer {
     return { ackedSeq: this.state.receivedSeq, blocked: this.blocked, ...this.takeRemirror(), ...this.takeResend() };
   }
 
@@ -180,6 +201,7 @@ export class ReplicationSink {
     if (this.missing.size === 0) return {};
     const paths = [...this.missing].slice(0, RESEND_MAX_PATHS);
     for (const p of paths) this.missing.delete(p);
+    this.missingChanged = true;
     return { resend: paths };
   }
 
@@ -187,6 +209,7 @@ export class ReplicationSink {
   private takeRemirror(): { remirror?: string } {
     const reason = this.remirrorReason;
     this.remirrorReason = null;
+    delete this.state.remirror; // saved with the next batch: asked again after a crash before it, never lost
     return reason ? { remirror: reason } : {};
   }
 
@@ -223,7 +246,7 @@ export class ReplicationSink {
             // Nothing to act on here: not blocking, but the source is asked to send the path again. A running mirror may
             // bring it, but not when it was renamed to a place the mirror had already passed (it would never arrive).
             this.o.log.debug({ job: this.o.jobId, seq: o.seq, op: o.op.op, path: o.op.path }, 'operation on a missing path skipped; asking the source to send it again');
-            this.missing.add(o.op.path);
+            this.noteMissing(o.op.path);
           } else {
             const message = `${o.op.op} on "${o.op.path}" failed: ${e.message}`;
             if (!this.blocked || this.blocked.seq !== o.seq) {

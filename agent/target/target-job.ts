@@ -10,8 +10,9 @@ import type { AgentLogger } from '../log';
 import type { HubKeyCache } from '../jobs/hub-keys';
 import { ReplicaFs } from './replica-fs';
 import { ApplySession } from './apply';
-import { answerManifest, ManifestRequest, type ManifestResponse } from './manifest';
-import { ReplicationSink, type IncomingOp, type ReceiveResult } from './replication-sink';
+import { answerManifest } from './manifest';
+import { ManifestRequest, type ApplyAnswer, type ManifestAnswer, type ReplicateAnswer } from '../../shared/protocol/data-port';
+import { ReplicationSink, type IncomingOp } from './replication-sink';
 import path from 'node:path';
 import { SourceMonitor } from './monitor';
 import { TakeoverRunner } from './takeover';
@@ -21,12 +22,6 @@ import type { StepResult } from '../../shared/protocol/jobs';
 
 /** Per-frame limit on the data port (the frame codec refuses larger frames before buffering them). */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
-
-export interface ApplyResult {
-  applied: number;
-  refused: Array<{ path: string; code: string; message: string }>;
-  bytes: number;
-}
 
 export class TargetJob {
   private replica: ReplicaFs;
@@ -199,7 +194,7 @@ export class TargetJob {
    * Continuous replication stream: frames of {seq, op}, applied while the rest of the request arrives
    * (ReplicationSink.receiveStream); answers with the highest durable sequence number.
    */
-  replicate(source: AsyncIterable<Uint8Array>): Promise<ReceiveResult> {
+  replicate(source: AsyncIterable<Uint8Array>): Promise<ReplicateAnswer> {
     return this.serial(async () => {
       const r = await this.sink.receiveStream(this.replicationOps(source));
       if (r.ackedSeq > 0) this.lastApplyAt = Date.now();
@@ -251,16 +246,16 @@ export class TargetJob {
     return next;
   }
 
-  manifest(body: unknown): Promise<ManifestResponse> {
+  manifest(body: unknown): Promise<ManifestAnswer> {
     const req = ManifestRequest.parse(body);
     // Not serialised with the applier: the source asks for the next batch's manifest while this one streams.
     return answerManifest(this.replica, req, (fn) => this.serial(fn));
   }
 
-  apply(source: AsyncIterable<Uint8Array>): Promise<ApplyResult> {
+  apply(source: AsyncIterable<Uint8Array>): Promise<ApplyAnswer> {
     return this.serial(async () => {
       const session = new ApplySession(this.replica);
-      const result: ApplyResult = { applied: 0, refused: [], bytes: 0 };
+      const result: ApplyAnswer = { applied: 0, refused: [], bytes: 0 };
       let failed: { err: unknown } | null = null as { err: unknown } | null;
       try {
         for await (const frame of decodeFrames(source, { maxFrameBytes: MAX_FRAME_BYTES, counter: this.wire })) {

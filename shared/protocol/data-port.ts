@@ -1,0 +1,68 @@
+// Requests and answers on an agent's data port (source → target, peer to peer), one schema each: the target
+// validates what it receives and the source validates what the target answers.
+import { z } from 'zod';
+import { ManifestEntry } from './ops';
+
+/** `POST /v1/data/hello`: the target accepts this job token and epoch. */
+export const HelloAnswer = z.object({ ok: z.literal(true), jobId: z.string(), epoch: z.number().int() });
+export type HelloAnswer = z.infer<typeof HelloAnswer>;
+
+/** `POST /v1/data/manifest`: one batch of the source's walk, and the directories whose listings it completes. */
+export const ManifestRequest = z.object({
+  mirrorId: z.string(),
+  purpose: z.enum(['mirror', 'verify']),
+  mode: z.enum(['all', 'different']),
+  newerOnly: z.boolean(),
+  blockChecksum: z.boolean(),
+  orphans: z.object({ action: z.enum(['keep', 'delete', 'move']), moveTo: z.string().optional() }),
+  entries: z.array(ManifestEntry).max(10_000),
+  dirs: z.array(z.object({ path: z.string(), names: z.array(z.string()).max(1_000_000) })).max(10_000),
+});
+export type ManifestRequest = z.infer<typeof ManifestRequest>;
+
+/** What the target needs for one manifest entry: nothing, metadata, the whole file, or the blocks that differ from its hashes. */
+export const Need = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('skip'), reason: z.enum(['identical', 'target_newer']) }),
+  z.object({ action: z.enum(['meta', 'whole', 'mkdir', 'symlink', 'hardlink']), reason: z.string() }),
+  z.object({
+    action: z.literal('blocks'), reason: z.string(),
+    blockSize: z.number().int().positive(), fileSize: z.number().int().min(0),
+    /** The target's block digests, concatenated, base64. */
+    digests: z.string(),
+  }),
+]);
+export type Need = z.infer<typeof Need>;
+
+export const ManifestAnswer = z.object({
+  /** One per request entry, in the same order. */
+  needs: z.array(Need),
+  orphans: z.object({ found: z.number(), removed: z.number(), moved: z.number(), kept: z.number(), paths: z.array(z.string()) }),
+});
+export type ManifestAnswer = z.infer<typeof ManifestAnswer>;
+
+/** `POST /v1/data/apply`: one mirror batch applied and durable; refused paths were logged and not performed. */
+export const ApplyAnswer = z.object({
+  applied: z.number().int(),
+  refused: z.array(z.object({ path: z.string(), code: z.string(), message: z.string() })),
+  bytes: z.number(),
+});
+export type ApplyAnswer = z.infer<typeof ApplyAnswer>;
+
+/** An operation the target cannot apply yet: nothing after it is applied until it succeeds. */
+export const ReplicationBlock = z.object({ seq: z.number().int(), path: z.string(), code: z.string(), message: z.string(), since: z.number() });
+export type ReplicationBlock = z.infer<typeof ReplicationBlock>;
+
+/** At most this many paths are asked for again per replicate answer; the rest wait for the next one. */
+export const RESEND_MAX_PATHS = 256;
+
+/** `POST /v1/data/replicate`: how far the stream is durable on the target, and its one-time requests to the source. */
+export const ReplicateAnswer = z.object({
+  /** Highest sequence number durable on the target (applied, or held in its own disk queue). */
+  ackedSeq: z.number().int().min(0),
+  blocked: ReplicationBlock.nullable(),
+  /** The target cannot vouch for its replica (it stopped mid-batch): the source runs a difference mirror. */
+  remirror: z.string().optional(),
+  /** Paths an operation found missing (a rename from where the mirror had not been yet): the source sends them again. */
+  resend: z.array(z.string()).max(RESEND_MAX_PATHS).optional(),
+});
+export type ReplicateAnswer = z.infer<typeof ReplicateAnswer>;
