@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FileMeta, FileOp } from '../../shared/protocol/ops';
 import { ApplySession } from './apply';
+import { GroupSync } from './group-sync';
 import { ReplicaFs } from './replica-fs';
 
 const SRC = '/srcroot';
@@ -23,8 +24,8 @@ const whole = (p: string, data: string, m = meta(0o640, 1_600_000_000)): [FileOp
   [{ op: 'file', path: `${SRC}${p}`, offset: 0, final: true, size: Buffer.byteLength(data), meta: m }, Buffer.from(data)];
 
 /** Submits ops the way the mirror's apply stream does and commits; returns the errors reported per op. */
-async function submitAll(ops: Array<[FileOp, Buffer]>): Promise<unknown[]> {
-  const s = new ApplySession(replica);
+async function submitAll(ops: Array<[FileOp, Buffer]>, groupSync?: GroupSync): Promise<unknown[]> {
+  const s = new ApplySession(replica, groupSync);
   const errors: unknown[] = [];
   for (const [op, payload] of ops) await s.submit(op, payload, (err) => { if (err) errors.push(err); });
   await s.commit();
@@ -32,6 +33,31 @@ async function submitAll(ops: Array<[FileOp, Buffer]>): Promise<unknown[]> {
 }
 
 describe('ApplySession (concurrent mirror apply)', () => {
+  it('with group sync, a whole file is synced after it was written and renamed into place only after that; a failed sync falls back to its own', async () => {
+    const seen: Array<{ writtenTemps: number; finalsPresent: string[] }> = [];
+    const files = Array.from({ length: 40 }, (_, i) => whole(`/g${i % 4}/f${i}.txt`, `content ${i} `.repeat(50)));
+    let ok = true;
+    const sync = new GroupSync({
+      syncfs: async () => {
+        const names = await fs.readdir(root, { recursive: true });
+        const temps = names.filter((n) => n.includes('.tandem.'));
+        // A temp file is either just created (empty) or written in full (one write each).
+        const sizes = await Promise.all(temps.map(async (t) => (await fs.stat(path.join(root, t))).size));
+        seen.push({ writtenTemps: sizes.filter((n) => n > 0).length, finalsPresent: names.filter((n) => n.endsWith('.txt')) });
+        return ok;
+      },
+    });
+    expect(await submitAll(files, sync)).toEqual([]);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.length).toBeLessThan(files.length); // files finishing together share a sync
+    expect(seen.every((s) => s.writtenTemps > 0)).toBe(true); // a sync is asked for by a file that was written
+    expect(seen[0]!.finalsPresent).toEqual([]); // nothing is renamed into place before its sync
+    for (let i = 0; i < 40; i++) expect(await fs.readFile(path.join(root, `g${i % 4}`, `f${i}.txt`), 'utf8')).toBe(`content ${i} `.repeat(50));
+    ok = false;
+    expect(await submitAll([whole('/after-failed-sync.txt', 'still lands')], sync)).toEqual([]);
+    expect(await fs.readFile(path.join(root, 'after-failed-sync.txt'), 'utf8')).toBe('still lands');
+  });
+
   it('lands files of many directories with their content and metadata, and directory times set last', async () => {
     const ops: Array<[FileOp, Buffer]> = [];
     for (let d = 0; d < 6; d++) {

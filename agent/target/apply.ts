@@ -14,6 +14,7 @@ import { TandemError } from '../../shared/errors';
 import { payloadLength, type Payload } from '../../shared/protocol/frames';
 import { TEMP_PREFIX, type ReplicaFs } from './replica-fs';
 import { PathScheduler } from './path-scheduler';
+import type { GroupSync } from './group-sync';
 
 const IS_ROOT = process.getuid?.() === 0;
 /** Operations of a mirror batch admitted at once (the agent's thread pool runs 16 file system calls at a time). */
@@ -131,7 +132,14 @@ export class ApplySession {
   private scheduler = new PathScheduler({ maxTasks: MAX_CONCURRENT_OPS, maxBytes: MAX_CONCURRENT_BYTES });
   readonly dirtyDirs = new Set<string>();
 
-  constructor(private replica: ReplicaFs) {}
+  /** `groupSync`: whole files are made durable together (one syncfs) instead of one fdatasync each. */
+  constructor(private replica: ReplicaFs, private groupSync?: GroupSync) {}
+
+  /** Makes a written file durable before it is renamed into place. */
+  private async syncWholeFile(fd: number, tmp: string): Promise<void> {
+    if (this.groupSync && (await this.groupSync.request(String(fss.fstatSync(fd).dev), path.posix.dirname(tmp)))) return;
+    await fdatasync(fd);
+  }
 
   private async ensureParent(target: string): Promise<void> {
     const dir = path.posix.dirname(target);
@@ -228,7 +236,7 @@ export class ApplySession {
     try {
       if (inc.next !== op.size) fss.ftruncateSync(inc.fd, op.size);
       applyMetaFd(inc.fd, op.meta);
-      await fdatasync(inc.fd);
+      await this.syncWholeFile(inc.fd, inc.tmp);
     } catch (err) {
       fss.closeSync(inc.fd);
       removeAny(inc.tmp);

@@ -10,6 +10,7 @@ import type { AgentLogger } from '../log';
 import type { HubKeyCache } from '../jobs/hub-keys';
 import { ReplicaFs } from './replica-fs';
 import { ApplySession } from './apply';
+import { mirrorGroupSync } from './group-sync';
 import { answerManifest } from './manifest';
 import { ManifestRequest, type ApplyAnswer, type ManifestAnswer, type ReplicateAnswer } from '../../shared/protocol/data-port';
 import { ReplicationSink, type IncomingOp } from './replication-sink';
@@ -254,7 +255,7 @@ export class TargetJob {
 
   apply(source: AsyncIterable<Uint8Array>): Promise<ApplyAnswer> {
     return this.serial(async () => {
-      const session = new ApplySession(this.replica);
+      const session = new ApplySession(this.replica, mirrorGroupSync());
       const result: ApplyAnswer = { applied: 0, refused: [], bytes: 0 };
       let failed: { err: unknown } | null = null as { err: unknown } | null;
       try {
