@@ -606,6 +606,33 @@ describe('ChangeCapture: background block index', () => {
       expect(cap.stats().filesAwaitingIndex).toBe(0);
     }));
 
+  it('a hard-linked file changed before it has an index is rewritten in place, never replaced by a new file', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'tandem-capture-'));
+    const src = join(base, 'src');
+    await mkdir(src);
+    await writeFile(join(src, 'a'), 'first content, long enough to be a block or so');
+    await link(join(src, 'a'), join(src, 'b'));
+    const ops: CapturedOp[] = [];
+    const cap = new ChangeCapture({ rules: [{ path: src, type: 'include' }], onOps: (o) => void ops.push(...o), indexDir: join(base, 'index'), batchMs: 20 });
+    try {
+      cap.holdBackgroundHashing(true); // a mirror is running: the baseline's files get no index yet
+      await cap.start();
+      await cap.settled();
+      expect(cap.stats().filesAwaitingIndex).toBe(1);
+      await appendFile(join(src, 'b'), ' and more');
+      await sleep(100);
+      await cap.settled();
+      // A whole-file op would land as a temp file renamed over one name, splitting it from the other on the target.
+      expect(kinds(ops)).not.toContain('file');
+      expect(kinds(ops)).toEqual(expect.arrayContaining(['truncate', 'write']));
+      const written = Buffer.concat(ops.filter((o) => o.op.op === 'write').map((o) => o.payload!));
+      expect(written.toString()).toBe('first content, long enough to be a block or so and more');
+    } finally {
+      await cap.stop();
+      await rm(base, { recursive: true, force: true });
+    }
+  });
+
   it('a file that changed while it was read is read again, so a later write still goes out as a delta', () =>
     sparseFileCapture(2 * 1024 * MiB, async (cap, file, ops) => {
       expect(cap.stats().filesAwaitingIndex).toBe(1); // being read

@@ -515,7 +515,12 @@ export class ChangeCapture {
   private async sendChanges(path: string, key: string, full: boolean, emit: EmitOp): Promise<void> {
     const node = this.tree.node(key);
     if (!node) return;
-    if (!node.hashes) return this.sendFile(path, key, emit);
+    if (!node.hashes) {
+      // Without a block index the content goes whole. A file with other names is rewritten in place: a temp file
+      // renamed over this name would give it a new inode on the target and split it from those names there.
+      if (node.paths.length > 1) return this.rewriteInPlace(path, key, emit);
+      return this.sendFile(path, key, emit);
+    }
     try {
       const result = await sendFileChanges(path, node.hashes, emit, {
         tailMinBytes: full ? Infinity : this.opts.largeFileTailBytes,
@@ -525,6 +530,17 @@ export class ChangeCapture {
     } catch (err) {
       // The old hashes stay, so whatever was not confirmed is compared (and sent) again.
       if (!isGone(err)) this.cannotRead(path, err, { kind: 'path', path, content: true, verify: true });
+    }
+  }
+
+  /** The whole content of a file as in-place writes over an emptied target file (which keeps its inode and names). */
+  private async rewriteInPlace(path: string, key: string, emit: EmitOp): Promise<void> {
+    try {
+      await emit({ op: { op: 'truncate', path, size: 0 } });
+      const nothing = fileHashes({ blockSize: chooseBlockSize(0), fileSize: 0, digests: Buffer.alloc(0) }, 0);
+      this.tree.setHashes(key, (await sendFileChanges(path, nothing, emit)).hashes);
+    } catch (err) {
+      if (!isGone(err)) this.cannotRead(path, err, { kind: 'path', path, content: true });
     }
   }
 
