@@ -366,14 +366,40 @@ export class ApplySession {
     // so nothing here depends on anything else here.
     const dirs = [...this.dirtyDirs];
     this.dirtyDirs.clear();
+    const files = [...this.handles.keys()];
+    const synced = await this.syncTogether(files, dirs);
     await Promise.all([
-      ...[...this.handles.keys()].map((t) => this.closeHandle(t, true)),
-      ...dirs.map(async (d) => {
+      ...files.map((t) => this.closeHandle(t, !synced.has(t))),
+      ...dirs.filter((d) => !synced.has(d)).map(async (d) => {
         let fd: number;
         try { fd = fss.openSync(d, 'r'); } catch { return; }
         try { await fsync(fd); } catch { /* some file systems cannot sync a directory */ } finally { fss.closeSync(fd); }
       }),
     ]);
+  }
+
+  /**
+   * Several files and directories to flush: one syncfs per file system they are on covers all of them (data,
+   * inodes and directory blocks). Returns the paths so covered; the rest are synced one by one.
+   */
+  private async syncTogether(files: string[], dirs: string[]): Promise<Set<string>> {
+    const covered = new Set<string>();
+    if (!this.groupSync || files.length + dirs.length < 2) return covered;
+    const byDevice = new Map<string, { dir: string; paths: string[] }>();
+    const add = (dev: number, dir: string, p: string) => {
+      const g = byDevice.get(String(dev)) ?? { dir, paths: [] };
+      g.paths.push(p);
+      byDevice.set(String(dev), g);
+    };
+    for (const f of files) add(fss.fstatSync(this.handles.get(f)!).dev, path.posix.dirname(f), f);
+    for (const d of dirs) {
+      const st = fss.statSync(d, { throwIfNoEntry: false });
+      if (st) add(st.dev, d, d);
+    }
+    await Promise.all([...byDevice].map(async ([dev, g]) => {
+      if (await this.groupSync!.request(dev, g.dir)) for (const p of g.paths) covered.add(p);
+    }));
+    return covered;
   }
 
   async abort(): Promise<void> {
