@@ -70,7 +70,7 @@ function readSmallFile(path: string, size: number): Buffer {
   }
 }
 
-async function* readChunks(path: string, size: number, meta: FileMeta): AsyncGenerator<{ op: FileOp; payload: Buffer }> {
+async function* readChunks(path: string, size: number, meta: FileMeta): AsyncGenerator<{ op: Extract<FileOp, { op: 'file' }>; payload: Buffer }> {
   if (size <= SMALL_FILE_BYTES) {
     // A file that grew since the walk is sent as walked (size-capped); replication sends the rest.
     const payload = readSmallFile(path, size);
@@ -119,6 +119,14 @@ async function readRange(path: string, offset: number, length: number): Promise<
   } finally {
     await fh.close();
   }
+}
+
+/** What a walked path is now (ops are sent a while after the walk): its type and inode, or null when it is gone. */
+function currentState(path: string): { type: 'file' | 'dir' | 'symlink' | 'other'; ino: number; dev: number; nlink: number } | null {
+  const st = fss.lstatSync(path, { throwIfNoEntry: false });
+  if (!st) return null;
+  const type = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
+  return { type, ino: st.ino, dev: st.dev, nlink: st.nlink };
 }
 
 function targetHashes(need: Extract<Need, { action: 'blocks' }>): BlockHashes {
@@ -229,12 +237,24 @@ export class MirrorRun {
     for (const item of batch) {
       if (item.kind === 'dirDone') {
         // Directory times last: writing its children changed them.
-        yield* this.encode({ op: 'meta', path: item.path, meta: item.meta });
+        if (currentState(item.path)?.type === 'dir') yield* this.encode({ op: 'meta', path: item.path, meta: item.meta });
         continue;
       }
       const e = item.entry;
-      const need = needByPath.get(e.path)!;
+      let need = needByPath.get(e.path)!;
       const countFile = e.type === 'file';
+      // Operations that read nothing are checked against the source as it is now: a directory, link or name the walk
+      // saw may have been moved or removed since, and replication (whose operations the target applies after this
+      // batch) has already sent that; a stale mkdir would bring back on the target a directory the source no longer has.
+      if (need.action === 'mkdir' || need.action === 'symlink' || need.action === 'hardlink' || need.action === 'meta') {
+        const now = currentState(e.path);
+        if (!now || now.type !== (e.type === 'dir' ? 'dir' : e.type)) continue;
+        if (need.action === 'hardlink') {
+          const first = currentState(e.linkOf!);
+          // Its other name is gone from where the walk saw it: the target cannot link to it, so the file goes whole.
+          if (!first || first.ino !== now.ino || first.dev !== now.dev) need = { action: e.type === 'symlink' ? 'symlink' : 'whole', reason: 'link_moved' };
+        }
+      }
       switch (need.action) {
         case 'skip':
           if (countFile) { s.filesSkipped++; s.bytesSkipped += e.size; }
@@ -254,11 +274,19 @@ export class MirrorRun {
           s.filesSkipped++; s.bytesSkipped += e.size;
           break;
         case 'whole': {
+          // A file with other names (which replication may already have linked on the target) is rewritten in
+          // place: a whole-file op lands as a temp file renamed over this name, splitting it from those names there.
+          const inPlace = (currentState(e.path)?.nlink ?? 1) > 1;
           try {
             for await (const chunk of readChunks(e.path, e.size, e.meta)) {
-              yield* this.encode(chunk.op, chunk.payload);
+              if (!inPlace) yield* this.encode(chunk.op, chunk.payload);
+              else {
+                if (chunk.op.offset === 0) yield* this.encode({ op: 'truncate', path: e.path, size: 0 });
+                yield* this.encode({ op: 'write', path: e.path, offset: chunk.op.offset }, chunk.payload);
+              }
               s.bytesSent += chunk.payload.length;
             }
+            if (inPlace) yield* this.encode({ op: 'meta', path: e.path, meta: e.meta });
             s.filesSent++;
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // deleted since the walk: replication sends the delete
