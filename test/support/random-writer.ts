@@ -4,18 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { TreeEntry } from './trees';
-
-/** mulberry32: a small deterministic PRNG, so a failing seed can be run again. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../bench/common';
 
 export interface RandomWriterOptions {
   /** The protected set's root. */
