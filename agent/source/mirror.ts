@@ -248,7 +248,7 @@ export class MirrorRun {
       // batch) has already sent that; a stale mkdir would bring back on the target a directory the source no longer has.
       if (need.action === 'mkdir' || need.action === 'symlink' || need.action === 'hardlink' || need.action === 'meta') {
         const now = currentState(e.path);
-        if (!now || now.type !== (e.type === 'dir' ? 'dir' : e.type)) continue;
+        if (!now || now.type !== e.type) continue;
         if (need.action === 'hardlink') {
           const first = currentState(e.linkOf!);
           // Its other name is gone from where the walk saw it: the target cannot link to it, so the file goes whole.

@@ -41,8 +41,9 @@ describe('ApplySession (concurrent mirror apply)', () => {
       syncfs: async () => {
         const names = await fs.readdir(root, { recursive: true });
         const temps = names.filter((n) => n.includes('.tandem.'));
-        // A temp file is either just created (empty) or written in full (one write each).
-        const sizes = await Promise.all(temps.map(async (t) => (await fs.stat(path.join(root, t))).size));
+        // A temp file is either just created (empty) or written in full (one write each); one the previous round
+        // let go of may be renamed away while this one looks.
+        const sizes = await Promise.all(temps.map(async (t) => (await fs.stat(path.join(root, t)).catch(() => ({ size: 0 }))).size));
         seen.push({ writtenTemps: sizes.filter((n) => n > 0).length, finalsPresent: names.filter((n) => n.endsWith('.txt')) });
         return ok;
       },
