@@ -1,6 +1,6 @@
 // The resolver's walk of a large tree in slices: everything is found, and the queue of names waiting to be looked
 // at stays bounded (a breadth-first walk would queue every name of the tree before looking at one).
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -49,5 +49,50 @@ describe('resolveBatch walking a tree in slices', () => {
     expect(slices).toBeGreaterThan(10);
     // 30 queued, plus one directory's 25 names, plus the put-off listings of the directories (24).
     expect(longest).toBeLessThanOrEqual(30 + 25 + 24);
+  });
+});
+
+describe('resolveBatch and hard links', () => {
+  const ctx = (tree: TreeIndex) => ({
+    tree, isTracked: () => true, isCandidate: () => true, mayContainIncluded: () => true,
+    watchDir: () => {}, cannotRead: (_path: string, err: unknown) => { throw err; },
+  });
+
+  it('a write through a name whose directory then went is found through the inode\'s other name', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tandem-links-'));
+    dirs.push(root);
+    const keep = join(root, 'keep');
+    await writeFile(keep, 'old content');
+    await mkdir(join(root, 'dir', 'sub'), { recursive: true });
+    await link(keep, join(root, 'dir', 'sub', 'link'));
+    await writeFile(join(root, 'dir', 'solo'), 'x');
+    const tree = new TreeIndex();
+    planOps((await resolveBatch([{ kind: 'rescan', path: root, deep: true }], ctx(tree))).observations, tree);
+
+    // Written through the link (same size, so only content and mtime change), then its directory removed.
+    await writeFile(join(root, 'dir', 'sub', 'link'), 'new content');
+    await rm(join(root, 'dir'), { recursive: true });
+    const { observations } = await resolveBatch([
+      { kind: 'path', path: join(root, 'dir', 'sub', 'link'), content: true },
+      { kind: 'path', path: join(root, 'dir'), content: false },
+    ], ctx(tree));
+    const kept = observations.find((o) => o.path === keep);
+    expect(kept).toMatchObject({ content: true, verify: true });
+    expect(kept!.now?.kind).toBe('file');
+    const plan = planOps(observations, tree);
+    expect(plan.filter((s) => s.op === 'sendChanges').map((s) => s.path)).toEqual([keep]);
+  });
+
+  it('a name removed on its own has its other names looked at without a forced content check', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tandem-links-'));
+    dirs.push(root);
+    await writeFile(join(root, 'a'), 'same');
+    await link(join(root, 'a'), join(root, 'b'));
+    const tree = new TreeIndex();
+    planOps((await resolveBatch([{ kind: 'rescan', path: root, deep: true }], ctx(tree))).observations, tree);
+    await rm(join(root, 'b'));
+    const { observations } = await resolveBatch([{ kind: 'path', path: join(root, 'b'), content: false }], ctx(tree));
+    expect(observations.find((o) => o.path === join(root, 'a'))).toMatchObject({ content: false });
+    expect(observations.find((o) => o.path === join(root, 'a'))?.verify).toBeUndefined();
   });
 });

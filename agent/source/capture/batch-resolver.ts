@@ -180,6 +180,11 @@ class BatchResolution {
     if (opts.verify) o.verify = true;
     this.obs.set(path, o);
     if (opts.origin) this.origin.set(path, opts.origin);
+    if (now === null) {
+      // A name that went (with its directory, maybe) may have been written through just before: its inode's other
+      // names are the only place that write is still visible. A write seen on it is verified there in full.
+      for (const other of this.ctx.tree.namesOutside(path)) this.push({ kind: 'path', path: other, content, verify: content || undefined });
+    }
     if (now?.kind !== 'dir') return;
 
     const known = this.ctx.tree.dirPathOf(now.key);

@@ -159,6 +159,9 @@ export class TreeIndex {
       // Inodes all of whose names are in the subtree (they leave the model with it).
       orphanedBy: this.db.prepare(`SELECT DISTINCT n.key FROM name n WHERE (n.path = @path OR (n.path > @lo AND n.path < @hi))
         AND NOT EXISTS (SELECT 1 FROM name m WHERE m.key = n.key AND NOT (m.path = @path OR (m.path > @lo AND m.path < @hi)))`).pluck(),
+      namesOutside: this.db.prepare(`SELECT DISTINCT m.path FROM name n JOIN inode i ON i.key = n.key AND i.nlink > 1
+        JOIN name m ON m.key = n.key WHERE (n.path = @path OR (n.path > @lo AND n.path < @hi))
+        AND NOT (m.path = @path OR (m.path > @lo AND m.path < @hi)) ORDER BY m.path`).pluck(),
       deleteSubtree: this.db.prepare('DELETE FROM name WHERE path = @path OR (path > @lo AND path < @hi)'),
       // substr counts characters, so the prefix length (@skip) is passed in code points.
       moveSubtree: this.db.prepare(`UPDATE name SET path = @to || substr(path, @skip),
@@ -289,6 +292,15 @@ export class TreeIndex {
   subtreePaths(path: string): string[] {
     if (!this.has(path)) return [];
     return this.q.subtreePaths.all(subtreeOf(path)) as string[];
+  }
+
+  /**
+   * The other names, outside `path`'s subtree, of hard-linked inodes that have a name in it: when the subtree goes,
+   * a write made through one of its names just before is only visible through these.
+   */
+  namesOutside(path: string): string[] {
+    if (!this.has(path)) return [];
+    return this.q.namesOutside.all(subtreeOf(path)) as string[];
   }
 
   /** Up to `limit` files without a block index whose keys sort after `afterKey`, in key order. */
