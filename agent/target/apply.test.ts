@@ -186,3 +186,22 @@ describe('ApplySession (in-order apply)', () => {
     expect(await fs.readFile(path.join(root, 'sub', 'b'), 'utf8')).toBe('hello WORLD');
   });
 });
+
+describe('file times on the target', () => {
+  it('a time on an exact millisecond lands on it, not a microsecond before (as a whole file and as a meta op)', async () => {
+    // Coarse kernel clocks give exact milliseconds; as double seconds half of them sit a hair below and were truncated.
+    const times = Array.from({ length: 40 }, (_, i) => 1_796_303_495_000 + i * 37);
+    const ops: Array<[FileOp, Buffer]> = [];
+    for (const [i, ms] of times.entries()) {
+      ops.push(whole(`/f${i}`, 'x', { ...meta(0o644, 0), mtimeMs: ms }));
+      ops.push([{ op: 'meta', path: `${SRC}/f${i}`, meta: { ...meta(0o644, 0), mtimeMs: ms + 1 } }, Buffer.alloc(0)]);
+    }
+    ops.push([{ op: 'mkdir', path: `${SRC}/d`, meta: { ...meta(0o755, 0), mtimeMs: times[1]! } }, Buffer.alloc(0)]);
+    expect(await submitAll(ops)).toEqual([]);
+    for (const [i, ms] of times.entries()) {
+      const st = await fs.stat(path.join(root, `f${i}`), { bigint: true });
+      expect(st.mtimeNs).toBe(BigInt(ms + 1) * 1_000_000n);
+    }
+    expect((await fs.stat(path.join(root, 'd'), { bigint: true })).mtimeNs).toBe(BigInt(times[1]!) * 1_000_000n);
+  });
+});

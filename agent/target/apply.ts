@@ -39,9 +39,16 @@ export function tempPathFor(target: string): string {
   return path.posix.join(path.posix.dirname(target), `${TEMP_PREFIX}${h}.part`);
 }
 
+/**
+ * A time for utimes: seconds as a double, which libuv truncates to whole microseconds. A time on an exact
+ * millisecond (the kernel's coarse clock gives those) is a hair below it as a double and would land a microsecond
+ * early, in the previous millisecond; half a microsecond more makes the truncation round to the nearest instead.
+ */
+export const utimeOf = (mtimeMs: number): number => (mtimeMs + 0.0005) / 1000;
+
 /** Owner (as root), mode and times of a path; a symlink gets owner and times only. */
 export function applyMeta(target: string, meta: FileMeta, isLink = false): void {
-  const t = meta.mtimeMs / 1000;
+  const t = utimeOf(meta.mtimeMs);
   if (isLink) {
     if (IS_ROOT) fss.lchownSync(target, meta.uid, meta.gid);
     fss.lutimesSync(target, t, t);
@@ -53,7 +60,7 @@ export function applyMeta(target: string, meta: FileMeta, isLink = false): void 
 }
 
 function applyMetaFd(fd: number, meta: FileMeta): void {
-  const t = meta.mtimeMs / 1000;
+  const t = utimeOf(meta.mtimeMs);
   if (IS_ROOT) fss.fchownSync(fd, meta.uid, meta.gid);
   fss.fchmodSync(fd, meta.mode & 0o7777);
   fss.futimesSync(fd, t, t);

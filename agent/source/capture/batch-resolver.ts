@@ -10,7 +10,7 @@ import { Fifo } from './fifo';
 /** Something that needs looking at in the next batch. */
 export type DirtyItem =
   /** A name in a watched directory, identified by the directory's inode (its path may have changed). */
-  | { kind: 'entry'; dirKey: string; name: string; content: boolean }
+  | { kind: 'entry'; dirKey: string; name: string; content: boolean; verify?: boolean }
   /** A path (anchor events, retries, deferred verification). `deep` rescans it if it is a directory. */
   | { kind: 'path'; path: string; content: boolean; deep?: boolean; verify?: boolean }
   /** List a directory and compare it with the model (watch overflow, watch limit, periodic rescan). */
@@ -111,7 +111,7 @@ class BatchResolution {
         const stale = this.obs.get(path)!;
         this.obs.delete(path);
         this.origin.delete(path);
-        if (current !== undefined) this.push({ kind: 'entry', dirKey: o.dirKey, name: o.name, content: stale.content });
+        if (current !== undefined) this.push({ kind: 'entry', dirKey: o.dirKey, name: o.name, content: stale.content, verify: stale.verify });
       }
       if (this.queue.length === 0 || this.obs.size >= max) break;
     }
@@ -149,7 +149,7 @@ class BatchResolution {
     const path = this.itemPath(item);
     if (path === undefined) return; // its directory is no longer known (deleted meanwhile)
     if (item.kind === 'entry') {
-      await this.observe(path, item.content, { origin: { dirKey: item.dirKey, name: item.name } });
+      await this.observe(path, item.content, { origin: { dirKey: item.dirKey, name: item.name }, verify: item.verify });
     } else {
       await this.observe(path, item.content, { deep: item.deep, verify: item.verify });
     }
@@ -183,7 +183,12 @@ class BatchResolution {
     if (now === null) {
       // A name that went (with its directory, maybe) may have been written through just before: its inode's other
       // names are the only place that write is still visible. A write seen on it is verified there in full.
-      for (const other of this.ctx.tree.namesOutside(path)) this.push({ kind: 'path', path: other, content, verify: content || undefined });
+      // Looked up through their directory, like an event's name, so a directory moved meanwhile is followed.
+      for (const other of this.ctx.tree.namesOutside(path)) {
+        const dirKey = this.ctx.tree.get(posix.dirname(other))?.key;
+        const verify = content || undefined;
+        this.push(dirKey === undefined ? { kind: 'path', path: other, content, verify } : { kind: 'entry', dirKey, name: posix.basename(other), content, verify });
+      }
     }
     if (now?.kind !== 'dir') return;
 
