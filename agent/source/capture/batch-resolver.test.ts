@@ -1,6 +1,6 @@
 // The resolver's walk of a large tree in slices: everything is found, and the queue of names waiting to be looked
 // at stays bounded (a breadth-first walk would queue every name of the tree before looking at one).
-import { link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -94,5 +94,35 @@ describe('resolveBatch and hard links', () => {
     const { observations } = await resolveBatch([{ kind: 'path', path: join(root, 'b'), content: false }], ctx(tree));
     expect(observations.find((o) => o.path === join(root, 'a'))).toMatchObject({ content: false });
     expect(observations.find((o) => o.path === join(root, 'a'))?.verify).toBeUndefined();
+  });
+});
+
+describe('resolveBatch and directories moved during the batch', () => {
+  it('a name seen both by path and through its directory follows that directory\'s move', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tandem-moved-'));
+    dirs.push(root);
+    await mkdir(join(root, 'a', 'd'), { recursive: true });
+    const tree = new TreeIndex();
+    const ctx = {
+      tree, isTracked: () => true, isCandidate: () => true, mayContainIncluded: () => true,
+      watchDir: () => {}, cannotRead: (_path: string, err: unknown) => { throw err; },
+    };
+    planOps((await resolveBatch([{ kind: 'rescan', path: root, deep: true }], ctx)).observations, tree);
+    const aKey = tree.get(join(root, 'a'))!.key;
+    const rootKey = tree.get(root)!.key;
+
+    // `d` removed, then its parent renamed: the events name `d` by its old path and as a name in `a`.
+    await rm(join(root, 'a', 'd'), { recursive: true });
+    await rename(join(root, 'a'), join(root, 'b'));
+    const { observations } = await resolveBatch([
+      { kind: 'path', path: join(root, 'a', 'd'), content: false },
+      { kind: 'entry', dirKey: aKey, name: 'd', content: false },
+      { kind: 'entry', dirKey: rootKey, name: 'a', content: false },
+      { kind: 'entry', dirKey: rootKey, name: 'b', content: false },
+    ], ctx);
+    const plan = planOps(observations, tree);
+    expect(plan).toContainEqual({ op: 'delete', path: join(root, 'b', 'd') });
+    expect(tree.has(join(root, 'b', 'd'))).toBe(false);
+    expect(tree.has(join(root, 'b'))).toBe(true);
   });
 });

@@ -164,6 +164,8 @@ class BatchResolution {
     if (existing) {
       existing.content ||= content;
       if (opts.verify) existing.verify = true;
+      // Found again as a name in a watched directory: if that directory turns out to have moved, look again there.
+      if (opts.origin && !this.origin.has(path)) this.origin.set(path, opts.origin);
       if (opts.deep && existing.now?.kind === 'dir') this.push({ kind: 'rescan', path, deep: true });
       return;
     }

@@ -382,8 +382,14 @@ export class ChangeCapture {
     }
     this.addDirty({ kind: 'entry', dirKey, name: filename, content: event === 'change' });
     // inotify reports the watched directory's own move or deletion under its own name.
+    // As a name in its parent's directory when the model has that, so a move of the parent is followed.
     const dir = this.tree.dirPathOf(dirKey);
-    if (dir !== undefined && filename === posix.basename(dir)) this.addDirty({ kind: 'path', path: dir, content: false });
+    if (dir !== undefined && filename === posix.basename(dir)) {
+      const parentKey = this.tree.get(posix.dirname(dir))?.key;
+      this.addDirty(parentKey === undefined || dir === posix.dirname(dir)
+        ? { kind: 'path', path: dir, content: false }
+        : { kind: 'entry', dirKey: parentKey, name: filename, content: false });
+    }
   }
 
   private onWatchError(dirKey: string, err: Error): void {
