@@ -650,3 +650,30 @@ describe('ChangeCapture: background block index', () => {
       expect(ops.filter((o) => o.op.op === 'write').reduce((n, o) => n + (o.payload?.length ?? 0), 0)).toBeLessThanOrEqual(1 * MiB);
     }));
 });
+
+describe('ChangeCapture: resending what the target lacks', () => {
+  it('a resent directory is deleted on the target first, so what an earlier copy left there (since moved away) goes', async () => {
+    const h = await setup(async (src) => {
+      await mkdir(join(src, 'd'));
+      await writeFile(join(src, 'd', 'a'), 'a');
+      await writeFile(join(src, 'd', 'moved'), 'm');
+    });
+    // The target has the old directory (as a mirror brought it); on the source a file then left it.
+    await rename(join(h.src, 'd', 'moved'), join(h.src, 'elsewhere'));
+    await h.expectReplicaEqual();
+    await writeFile(join(h.replica, 'd', 'moved'), 'stale copy');
+    await h.cap.resend([join(h.src, 'd')]);
+    const ops = await h.drain();
+    expect(ops[0]!.op).toEqual({ op: 'delete', path: join(h.src, 'd') });
+    expect(kinds(ops.slice(1)).sort()).toEqual(['file', 'mkdir']);
+    await h.expectReplicaEqual();
+  });
+
+  it('a resent protected root is not deleted first', async () => {
+    const h = await setup((src) => writeFile(join(src, 'a'), 'a'));
+    await h.cap.resend([h.src]);
+    const ops = await h.drain();
+    expect(ops.some((o) => o.op.op === 'delete')).toBe(false);
+    expect(kinds(ops)).toContain('file');
+  });
+});

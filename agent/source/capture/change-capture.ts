@@ -315,20 +315,23 @@ export class ChangeCapture {
   /**
    * The target found these paths missing (an operation on them had nothing to act on, e.g. a rename from a path
    * the running mirror had not brought yet, to one it had already passed). The index forgets that the target has
-   * them, every name of the same file included, and they are sent again whole from what the source has now.
+   * them, every name of the same file included, and they are sent again whole from what the source has now. What
+   * the target does have there (a part a mirror or an earlier resend brought, since moved or removed on the source)
+   * is deleted first, so the target ends with exactly what is sent.
    */
   async resend(paths: readonly string[]): Promise<void> {
     if (!this.running) return;
     await this.enqueue(async () => {
+      const names = new Set<string>();
       for (const raw of paths) {
         const path = normalizeAbsolutePath(raw);
         const node = this.tree.get(path);
-        const names = new Set([path, ...(node && node.kind !== 'dir' ? this.tree.pathsOf(node.key) : [])]);
-        for (const name of names) {
-          if (this.tree.has(name)) this.tree.removeSubtree(name);
-          this.mergeDirty({ kind: 'path', path: name, content: true });
-        }
+        for (const name of [path, ...(node && node.kind !== 'dir' ? this.tree.pathsOf(node.key) : [])]) names.add(name);
       }
+      for (const name of names) if (this.tree.has(name)) this.tree.removeSubtree(name);
+      // Never a protected root itself: that would empty the whole replica for a moment.
+      await this.execute([...names].filter((n) => !this.roots.includes(n)).map((path) => ({ op: 'delete' as const, path })));
+      for (const name of names) this.mergeDirty({ kind: 'path', path: name, content: true });
       this.log.info({ paths: paths.length, first: paths[0] }, 'the target lacks paths an operation needed: sending them again');
       await this.runBatch();
     });
