@@ -55,8 +55,12 @@ export class DataServer {
       const e = err instanceof TandemError ? err : new TandemError('internal', (err as Error).message, 500);
       if (e.status >= 500) this.log.error({ err: (err as Error).stack, path: url.pathname }, 'data-port handler failed');
       else this.log.warn({ code: e.code, path: url.pathname, msg2: e.message }, 'data-port request refused');
-      if (!res.headersSent) sendJson(res, e.status, errorBody(e.code, e.message));
-      else res.destroy();
+      if (!res.headersSent) {
+        // A refused stream's body may still be arriving: the connection closes after this answer, so the client does
+        // not queue its next request behind the rest of this body on it (that waited out the keep-alive timeout).
+        if (!req.complete) res.setHeader('connection', 'close');
+        sendJson(res, e.status, errorBody(e.code, e.message));
+      } else res.destroy();
       req.resume();
     }
   }

@@ -2,11 +2,28 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import os from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { startCluster, filesJob, type Cluster } from './support/cluster';
 import { tempDir } from './support/processes';
 import { snapshotTree, diffTrees, randomData } from './support/trees';
 
 let c: Cluster;
+
+/** Whether this machine can make a directory immutable (root on a filesystem with chattr attributes). */
+function chattrWorks(): boolean {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tandem-chattr-'));
+  try {
+    execFileSync('chattr', ['+i', dir], { stdio: 'ignore' });
+    execFileSync('chattr', ['-i', dir], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 beforeAll(async () => { c = await startCluster(); });
 afterAll(async () => { await c?.stop(); });
 
@@ -185,6 +202,30 @@ describe('files job: orphans, rules, verify, controls, resume', () => {
     const done = await c.waitJob('mirror complete after source restart', job.body.id, mirrored, 120_000);
     expect(done.stats.bytesSent).toBeLessThan((80 + 33) * 1024 * 1024);
     expect(diffTrees(await snapshotTree(src), await snapshotTree(dst))).toEqual([]);
+  });
+
+  // An immutable directory (chattr +i) makes the target fail a mirror batch with EPERM, even as root.
+  it.skipIf(!chattrWorks())('a batch the target cannot apply is reported and retried; once the cause is fixed the mirror ends at once', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    for (const d of ['a', 'b', 'c']) {
+      await fs.mkdir(path.join(src, d));
+      for (let i = 0; i < 20; i++) await fs.writeFile(path.join(src, d, `f${i}`), randomData(5000));
+    }
+    await fs.mkdir(path.join(dst, 'b'));
+    execFileSync('chattr', ['+i', path.join(dst, 'b')]);
+    try {
+      const job = await c.api('POST', '/v1/jobs', filesJob('immutable-dir', src, dst));
+      const failing = await c.waitJob('failure reported', job.body.id, (j) => /EPERM/.test(j.activity ?? ''), 30_000);
+      expect(failing.targetDataState).not.toBe('ok');
+      // Let two or more failed attempts happen (each refused stream used to leave the next request waiting 30 s).
+      await new Promise((r) => setTimeout(r, 1500));
+      execFileSync('chattr', ['-i', path.join(dst, 'b')]);
+      await c.waitJob('mirrored after the fix', job.body.id, mirrored, 15_000);
+      await waitForEqual(src, dst);
+    } finally {
+      execFileSync('chattr', ['-i', path.join(dst, 'b')]);
+    }
   });
 
   it('a server used by a job cannot be removed; deleting the job frees it', async () => {
