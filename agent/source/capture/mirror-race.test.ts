@@ -30,7 +30,15 @@ describe('movesAheadOfMirror', () => {
     const plan: PlannedOp[] = [rename('/r/z', temp), rename('/r/y', '/r/z'), rename(temp, '/r/a')];
     expect(movesAheadOfMirror(plan, '/r/m')).toEqual(['/r/z', '/r/a']);
   });
-  it('ignores everything but renames', () => {
-    expect(movesAheadOfMirror([{ op: 'delete', path: '/r/z' }], '/r/m')).toEqual([]);
+  it('ignores everything but renames and hard links', () => {
+    expect(movesAheadOfMirror([{ op: 'delete', path: '/r/z' }, { op: 'mkdir', path: '/r/a', meta: { mode: 0o755, uid: 0, gid: 0, mtimeMs: 0 } }], '/r/m')).toEqual([]);
+  });
+  it('names a new link, where the mirror has passed, to a name it has not reached', () => {
+    const plan: PlannedOp[] = [
+      { op: 'hardlink', path: '/r/a/link', existing: '/r/z/file' }, // the target has no /r/z/file yet
+      { op: 'hardlink', path: '/r/b/link', existing: '/r/c/file' }, // both passed: the target can link
+      { op: 'hardlink', path: '/r/y/link', existing: '/r/z/file' }, // both ahead: the mirror brings both
+    ];
+    expect(movesAheadOfMirror(plan, '/r/m')).toEqual(['/r/a/link']);
   });
 });

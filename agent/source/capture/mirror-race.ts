@@ -17,11 +17,20 @@ export function notYetMirrored(path: string, cursor: string | null): boolean {
   return cursor === null || isSameOrInside(path, cursor) || dfsCompare(path, cursor) > 0;
 }
 
-/** Destinations of the plan's renames whose origin the running mirror (at `cursor`) may not have sent. */
+/**
+ * Destinations of the plan's renames whose origin the running mirror (at `cursor`) may not have sent, and new hard
+ * links, in a place the mirror has passed, to a name it may not have sent (the target has nothing to link to yet, and
+ * the mirror will not come back for the link).
+ */
 export function movesAheadOfMirror(plan: readonly PlannedOp[], cursor: string | null): string[] {
   const origin = new Map<string, string>(); // temporary name → where the object was before it was parked
   const out: string[] = [];
   for (const op of plan) {
+    if (op.op === 'hardlink') {
+      const existing = origin.get(op.existing) ?? op.existing;
+      if (notYetMirrored(existing, cursor) && !notYetMirrored(op.path, cursor)) out.push(op.path);
+      continue;
+    }
     if (op.op !== 'rename') continue;
     const from = origin.get(op.from) ?? op.from;
     if (op.path.includes(TEMP_INFIX)) { origin.set(op.path, from); continue; }
