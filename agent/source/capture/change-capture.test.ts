@@ -6,6 +6,7 @@ import {
   truncate, utimes, writeFile,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RuleInput } from '../../../shared/rules';
@@ -127,7 +128,11 @@ afterEach(async () => {
 
 async function setup(
   populate: (src: string) => Promise<void> = async () => {},
-  opts: { rules?: (src: string, base: string) => RuleInput[] } & Omit<Partial<ChangeCaptureOptions>, 'rules'> = {},
+  opts: {
+    rules?: (src: string, base: string) => RuleInput[];
+    /** Sees each op as it is handed on (before the next is read): a test can change the tree at that moment. */
+    tap?: (op: CapturedOp) => void;
+  } & Omit<Partial<ChangeCaptureOptions>, 'rules'> = {},
 ): Promise<Harness> {
   const base = await mkdtemp(join(tmpdir(), 'tandem-capture-'));
   const src = join(base, 'src');
@@ -148,7 +153,7 @@ async function setup(
       persistIntervalMs: 50,
       ...opts,
       rules: opts.rules ? opts.rules(src, base) : [{ path: src, type: 'include' }],
-      onOps: (batch) => void ops.push(...batch),
+      onOps: (batch) => { for (const o of batch) opts.tap?.(o); ops.push(...batch); },
       onWarning: (w) => void warnings.push(w),
       indexDir: join(base, 'index'),
     });
@@ -675,5 +680,36 @@ describe('ChangeCapture: resending what the target lacks', () => {
     const ops = await h.drain();
     expect(ops.some((o) => o.op.op === 'delete')).toBe(false);
     expect(kinds(ops)).toContain('file');
+  });
+});
+
+describe('ChangeCapture: a file replaced between the look and the read', () => {
+  it('another file renamed over the path is not read as this one (whose content then goes from its new name)', async () => {
+    let armed = false;
+    const h = await setup(async (src) => {
+      await mkdir(join(src, 'd'));
+      await writeFile(join(src, 'd', 'a'), Buffer.alloc(20_000, 1));
+      await writeFile(join(src, 'd', 'b'), Buffer.alloc(20_000, 2));
+    }, {
+      batchMs: 200, // the read comes well after the write, past the racy-timestamp margin
+      deliverBytes: 1, // each op handed on at once, so the tap runs between the two files' reads
+      tap: (o) => {
+        if (!armed || o.op.path !== join(h.src, 'd', 'a')) return;
+        armed = false;
+        // Before d/b is read: b moves to x and a new file of the same size takes its name.
+        renameSync(join(h.src, 'd', 'b'), join(h.src, 'd', 'x'));
+        writeFileSync(join(h.src, 'd', 'b'), Buffer.alloc(20_000, 9));
+      },
+    });
+    await writeFile(join(h.src, 'd', 'a'), Buffer.alloc(20_000, 3));
+    await writeFile(join(h.src, 'd', 'b'), Buffer.alloc(20_000, 4));
+    armed = true;
+    await sleep(250);
+    await h.drain();
+    await sleep(250);
+    await h.drain();
+    expect(armed).toBe(false);
+    await h.expectReplicaEqual();
+    expect(await readFile(join(h.replica, 'd', 'x'))).toEqual(Buffer.alloc(20_000, 4));
   });
 });

@@ -508,13 +508,14 @@ export class ChangeCapture {
     if (!node) return;
     const meta = { mode: node.mode, uid: node.uid, gid: node.gid, mtimeMs: node.mtimeMs };
     try {
-      this.tree.setHashes(key, await sendWholeFile(path, meta, emit));
+      this.tree.setHashes(key, await sendWholeFile(path, meta, emit, key));
     } catch (err) {
       // Keep the op stream consistent (later ops may rename or link this path): send it empty.
-      // If it vanished, its delete follows; if it could not be read, it is retried.
+      // If it vanished, its delete follows (or, moved, it is looked at again); if it could not be read, it is retried.
       await emit({ op: { op: 'file', path, offset: 0, final: true, size: 0, meta }, payload: Buffer.alloc(0) });
       this.tree.setHashes(key, fileHashes({ blockSize: chooseBlockSize(0), fileSize: 0, digests: Buffer.alloc(0) }, 0));
-      if (!isGone(err)) {
+      if (isGone(err)) this.contentMissed(path, key);
+      else {
         this.tree.setStat({ ...node, size: -1 }); // differs from any stat, so the retry compares content
         this.cannotRead(path, err, { kind: 'path', path, content: true });
       }
@@ -532,14 +533,31 @@ export class ChangeCapture {
     }
     try {
       const result = await sendFileChanges(path, node.hashes, emit, {
-        tailMinBytes: full ? Infinity : this.opts.largeFileTailBytes,
+        tailMinBytes: full ? Infinity : this.opts.largeFileTailBytes, expectKey: key,
       });
       this.tree.setHashes(key, result.hashes);
       if (result.tailOnly) this.scheduleVerify(path);
     } catch (err) {
       // The old hashes stay, so whatever was not confirmed is compared (and sent) again.
-      if (!isGone(err)) this.cannotRead(path, err, { kind: 'path', path, content: true, verify: true });
+      if (isGone(err)) this.contentMissed(path, key);
+      else this.cannotRead(path, err, { kind: 'path', path, content: true, verify: true });
     }
+  }
+
+  /**
+   * The content of `key` could not be read at `path`: it went, or moved (its directory renamed) between the look and
+   * the read, or another file is there now. The target may then lack what the model's stat claims, so the stat is
+   * marked unknown (the next look at the file compares content) and the name is looked at again through its
+   * directory, which follows a move of that directory; a rename of the file itself comes with its own event.
+   */
+  private contentMissed(path: string, key: string): void {
+    const node = this.tree.node(key);
+    if (!node) return;
+    this.tree.setStat({ ...node, size: -1 });
+    const dirKey = this.tree.get(posix.dirname(path))?.key;
+    this.addDirty(dirKey === undefined
+      ? { kind: 'path', path, content: true }
+      : { kind: 'entry', dirKey, name: posix.basename(path), content: true });
   }
 
   /** The whole content of a file as in-place writes over an emptied target file (which keeps its inode and names). */
@@ -547,9 +565,11 @@ export class ChangeCapture {
     try {
       await emit({ op: { op: 'truncate', path, size: 0 } });
       const nothing = fileHashes({ blockSize: chooseBlockSize(0), fileSize: 0, digests: Buffer.alloc(0) }, 0);
-      this.tree.setHashes(key, (await sendFileChanges(path, nothing, emit)).hashes);
+      this.tree.setHashes(key, nothing); // what the target has now, whatever the read below manages
+      this.tree.setHashes(key, (await sendFileChanges(path, nothing, emit, { expectKey: key })).hashes);
     } catch (err) {
-      if (!isGone(err)) this.cannotRead(path, err, { kind: 'path', path, content: true });
+      if (isGone(err)) this.contentMissed(path, key);
+      else this.cannotRead(path, err, { kind: 'path', path, content: true });
     }
   }
 

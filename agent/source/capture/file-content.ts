@@ -25,15 +25,29 @@ async function readFully(fh: FileHandle, buf: Buffer, position: number): Promise
 }
 
 /**
+ * Opens `path` for reading, checking it is still the file `expectKey` (dev:ino) when given: a path read a moment
+ * after it was looked at may by then name another file (renamed over it), whose content must not be sent as this
+ * one's. A different file is reported as ENOENT: this one is gone from that path.
+ */
+async function openExpected(path: string, expectKey: string | undefined): Promise<{ fh: FileHandle; size: number }> {
+  const fh = await open(path, 'r');
+  const st = await fh.stat();
+  if (expectKey !== undefined && `${st.dev}:${st.ino}` !== expectKey) {
+    await fh.close();
+    throw Object.assign(new Error(`${path} is now another file`), { code: 'ENOENT' });
+  }
+  return { fh, size: st.size };
+}
+
+/**
  * Sends the file as `file` chunks of at most MAX_CHUNK_BYTES. Every chunk but the last carries the
  * size seen at open; the last has `final: true` and `size` = the bytes actually sent, which is the
  * file's length on the target (a file that changes while it is read is fixed up by the next event).
  */
-export async function sendWholeFile(path: string, meta: FileMeta, emit: EmitOp): Promise<FileHashes> {
+export async function sendWholeFile(path: string, meta: FileMeta, emit: EmitOp, expectKey?: string): Promise<FileHashes> {
   const hashedAtMs = Date.now();
-  const fh = await open(path, 'r');
+  const { fh, size } = await openExpected(path, expectKey);
   try {
-    const size = (await fh.stat()).size;
     const blockSize = chooseBlockSize(size);
     const digests: Buffer[] = [];
     let offset = 0;
@@ -100,6 +114,8 @@ export interface SendChangesOptions {
    * ChangeCaptureOptions.largeFileTailBytes). Infinity always compares everything.
    */
   tailMinBytes?: number;
+  /** The file (dev:ino) meant: another file now at the path is reported as ENOENT, not read. */
+  expectKey?: string;
 }
 
 export interface SendChangesResult {
@@ -119,9 +135,8 @@ export async function sendFileChanges(
   path: string, old: FileHashes, emit: EmitOp, options: SendChangesOptions = {},
 ): Promise<SendChangesResult> {
   const hashedAtMs = Date.now();
-  const fh = await open(path, 'r');
+  const { fh, size } = await openExpected(path, options.expectKey);
   try {
-    const size = (await fh.stat()).size;
     const ideal = chooseBlockSize(size);
     // A tail-only pass keeps the block size even when the file has outgrown it: re-picking it means re-reading
     // the whole file, which the full comparison that follows a tail-only pass does anyway.
