@@ -205,3 +205,18 @@ describe('file times on the target', () => {
     expect((await fs.stat(path.join(root, 'd'), { bigint: true })).mtimeNs).toBe(BigInt(times[1]!) * 1_000_000n);
   });
 });
+
+describe('writes into a file the target lacks', () => {
+  it('a write or a non-zero truncate to a missing file fails with ENOENT and creates nothing; a truncate to 0 creates it', async () => {
+    const errors = await submitAll([
+      [{ op: 'write', path: `${SRC}/missing`, offset: 4096 }, Buffer.from('tail')],
+      [{ op: 'truncate', path: `${SRC}/missing2`, size: 10 }, Buffer.alloc(0)],
+      [{ op: 'truncate', path: `${SRC}/rewritten`, size: 0 }, Buffer.alloc(0)],
+      [{ op: 'write', path: `${SRC}/rewritten`, offset: 0 }, Buffer.from('whole content')],
+    ]);
+    expect(errors.map((e) => (e as NodeJS.ErrnoException).code)).toEqual(['ENOENT', 'ENOENT']);
+    await expect(fs.stat(path.join(root, 'missing'))).rejects.toThrow();
+    await expect(fs.stat(path.join(root, 'missing2'))).rejects.toThrow();
+    expect(await fs.readFile(path.join(root, 'rewritten'), 'utf8')).toBe('whole content');
+  });
+});

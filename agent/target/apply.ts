@@ -304,12 +304,15 @@ export class ApplySession {
         return;
       }
       case 'write': {
-        const fd = await this.handle(target, true);
+        // Never into a file the target lacks: that would make a sparse file of zeros and these bytes. Its content has
+        // to come whole (a whole-file op, or a rewrite in place that starts with a truncate to 0).
+        const fd = await this.handle(target, false);
         await writeAll(fd, payload, op.offset);
         return;
       }
       case 'truncate': {
-        fss.ftruncateSync(await this.handle(target, true), op.size);
+        // A truncate to 0 starts a rewrite in place and may create the file; any other size needs the file there.
+        fss.ftruncateSync(await this.handle(target, op.size === 0), op.size);
         return;
       }
       case 'symlink': {

@@ -63,6 +63,14 @@ describe('ReplicationSink', () => {
     await sink.close();
   });
 
+  it('a write into a file this target does not have is not blocking, makes no file, and the file is asked for whole', async () => {
+    const sink = await openSink();
+    const r = await sink.receive([{ seq: 1, op: { op: 'write', path: `${SRC}/never-sent`, offset: 41_697 }, payload: Buffer.from('appended') }]);
+    expect(r).toMatchObject({ ackedSeq: 1, blocked: null, resend: [`${SRC}/never-sent`] });
+    await expect(fs.stat(path.join(root, 'never-sent'))).rejects.toThrow();
+    await sink.close();
+  });
+
   it('a path the target asks for is asked for again after a restart until a later batch saved that it was handed out', async () => {
     const sink = await openSink();
     const r = await sink.receive([{ seq: 1, op: { op: 'rename', path: `${SRC}/here`, from: `${SRC}/never-mirrored` }, payload: Buffer.alloc(0) }]);
