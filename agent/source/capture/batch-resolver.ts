@@ -30,6 +30,8 @@ export interface ResolverContext {
   watchDir(key: string, path: string, renew: boolean): void;
   /** A path could not be read (not "missing": e.g. EACCES); the capture reports it and retries `retry` later. */
   cannotRead(path: string, err: unknown, retry: DirtyItem): void;
+  /** The inode a name not in the model was a further name of when its event arrived (a new hard link), if it was one. */
+  linkedAt?(path: string): string | undefined;
   /**
    * Observations after which the batch stops and hands back what it has not looked at yet (default: no limit),
    * so a deep rescan of a million files is planned in slices instead of holding the whole tree at once.
@@ -184,12 +186,18 @@ class BatchResolution {
     if (opts.origin) this.origin.set(path, opts.origin);
     if (now === null) {
       // A name that went (with its directory, maybe) may have been written through just before: its inode's other
-      // names are the only place that write is still visible. A write seen on it is verified there in full.
-      // Looked up through their directory, like an event's name, so a directory moved meanwhile is followed.
-      for (const other of this.ctx.tree.namesOutside(path)) {
+      // names are the only place that write is still visible, so they are looked at (in full if a write was seen on
+      // it, or if it was a new link the model never had). Looked up through their directory, like an event's name,
+      // so a directory moved meanwhile is followed.
+      const linked = this.ctx.tree.has(path) ? undefined : this.ctx.linkedAt?.(path);
+      const others = linked === undefined ? this.ctx.tree.namesOutside(path) : this.ctx.tree.pathsOf(linked);
+      const full = content || linked !== undefined;
+      for (const other of others) {
         const dirKey = this.ctx.tree.get(posix.dirname(other))?.key;
-        const verify = content || undefined;
-        this.push(dirKey === undefined ? { kind: 'path', path: other, content, verify } : { kind: 'entry', dirKey, name: posix.basename(other), content, verify });
+        const verify = full || undefined;
+        this.push(dirKey === undefined
+          ? { kind: 'path', path: other, content: full, verify }
+          : { kind: 'entry', dirKey, name: posix.basename(other), content: full, verify });
       }
     }
     if (now?.kind !== 'dir') return;

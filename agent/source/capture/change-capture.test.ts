@@ -713,3 +713,21 @@ describe('ChangeCapture: a file replaced between the look and the read', () => {
     expect(await readFile(join(h.replica, 'd', 'x'))).toEqual(Buffer.alloc(20_000, 4));
   });
 });
+
+describe('ChangeCapture: writes through a hard link that is gone before the batch looks', () => {
+  it('a link made, written through and removed with its directory within one batch still gets the write sent', async () => {
+    const h = await setup(async (src) => {
+      await writeFile(join(src, 'keep'), Buffer.alloc(9_000, 1));
+      await mkdir(join(src, 'tmp'));
+    }, { batchMs: 300 });
+    // All inside one batch: the only events name tmp/link, which is gone when the batch looks.
+    await link(join(h.src, 'keep'), join(h.src, 'tmp', 'link'));
+    await sleep(20); // the link's event arrives (and is looked at) before the write
+    const fh = await open(join(h.src, 'tmp', 'link'), 'r+');
+    await fh.write(Buffer.alloc(100, 7), 0, 100, 500); // same size: only content and mtime change
+    await fh.close();
+    await rm(join(h.src, 'tmp'), { recursive: true });
+    await sleep(350);
+    await h.expectReplicaEqual();
+  });
+});

@@ -2,6 +2,7 @@
 // ordered stream of FileOps carrying only changed bytes. Batches events for at most `batchMs`,
 // survives restarts through a persisted index, and falls back to targeted rescans where events
 // may have been missed (watch limit, queue overflow).
+import { lstatSync } from 'node:fs';
 import { posix } from 'node:path';
 import { chooseBlockSize, hashFile } from '../../../shared/delta';
 import { normalizeAbsolutePath } from '../../../shared/paths';
@@ -164,6 +165,9 @@ export class ChangeCapture {
   private readonly anchored = new Set<string>();
   /** Items that failed to read; retried with the unwatched rescans. */
   private readonly retries = new Map<string, DirtyItem>();
+  /** New names found, when their event arrived, to be further names of a file: name → the file's inode (see noteNewLink). */
+  private linkSeenAt = new Map<string, string>();
+  private readonly linkChecked = new Set<string>();
   private readonly verifyTimers = new Map<string, { timer: NodeJS.Timeout; firstAt: number }>();
   private persistTimer: NodeJS.Timeout | undefined;
   private readonly lastWarning = new Map<CaptureWarningCode, number>();
@@ -384,6 +388,7 @@ export class ChangeCapture {
       return;
     }
     this.addDirty({ kind: 'entry', dirKey, name: filename, content: event === 'change' });
+    this.noteNewLink(dirKey, filename);
     // inotify reports the watched directory's own move or deletion under its own name.
     // As a name in its parent's directory when the model has that, so a move of the parent is followed.
     const dir = this.tree.dirPathOf(dirKey);
@@ -393,6 +398,29 @@ export class ChangeCapture {
         ? { kind: 'path', path: dir, content: false }
         : { kind: 'entry', dirKey: parentKey, name: filename, content: false });
     }
+  }
+
+  /**
+   * A name the model does not have yet is looked at when its event arrives: if it is a further name of a file (a hard
+   * link), the batch remembers which file. Should the link be gone by the time the batch looks (removed with its
+   * directory, say), a write made through it is visible nowhere else (inotify reports it under the link's name
+   * only), so the file's other names are then compared in full. Once per name and batch.
+   */
+  private noteNewLink(dirKey: string, name: string): void {
+    const dir = this.tree.dirPathOf(dirKey);
+    if (dir === undefined) return;
+    const path = dir === '/' ? `/${name}` : `${dir}/${name}`;
+    if (this.linkChecked.has(path) || this.tree.has(path)) return;
+    this.linkChecked.add(path);
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (st && st.isFile() && st.nlink > 1) this.linkSeenAt.set(path, `${st.dev}:${st.ino}`);
+  }
+
+  /** A dirty item for a path the model has: as a name in its directory where possible, which follows that directory's moves. */
+  private itemFor(path: string, o: { content: boolean; verify?: boolean }): DirtyItem {
+    const dirKey = path === posix.dirname(path) ? undefined : this.tree.get(posix.dirname(path))?.key;
+    if (dirKey === undefined) return { kind: 'path', path, content: o.content, ...(o.verify ? { verify: true } : {}) };
+    return { kind: 'entry', dirKey, name: posix.basename(path), content: o.content, ...(o.verify ? { verify: true } : {}) };
   }
 
   private onWatchError(dirKey: string, err: Error): void {
@@ -420,7 +448,7 @@ export class ChangeCapture {
       if (prev.kind === 'path' && item.kind === 'path') {
         prev.deep ||= item.deep;
         prev.verify ||= item.verify;
-      }
+      } else if (prev.kind === 'entry' && item.kind === 'entry') prev.verify ||= item.verify;
     }
   }
 
@@ -453,10 +481,13 @@ export class ChangeCapture {
     if (this.dirty.size === 0) return;
     const items = [...this.dirty.values()];
     this.dirty.clear();
-    await this.runItems(items);
+    const linkSeenAt = this.linkSeenAt;
+    this.linkSeenAt = new Map();
+    this.linkChecked.clear();
+    await this.runItems(items, linkSeenAt);
   }
 
-  private async runItems(items: DirtyItem[]): Promise<void> {
+  private async runItems(items: DirtyItem[], linkSeenAt?: ReadonlyMap<string, string>): Promise<void> {
     // A deep rescan (the baseline, the periodic light rescan) covers the whole protected set: it is planned
     // and executed in slices of at most SLICE_OBSERVATIONS paths, each slice continuing where the last stopped.
     for (let next = items; next.length > 0;) {
@@ -467,6 +498,7 @@ export class ChangeCapture {
         mayContainIncluded: (dir) => this.matcher.mayContainIncluded(dir),
         watchDir: (key, path, renew) => this.watchDir(key, path, renew),
         cannotRead: (path, err, retry) => this.cannotRead(path, err, retry),
+        linkedAt: (path) => linkSeenAt?.get(path),
         maxObservations: this.opts.sliceObservations,
       });
       next = leftover;
@@ -554,10 +586,7 @@ export class ChangeCapture {
     const node = this.tree.node(key);
     if (!node) return;
     this.tree.setStat({ ...node, size: -1 });
-    const dirKey = this.tree.get(posix.dirname(path))?.key;
-    this.addDirty(dirKey === undefined
-      ? { kind: 'path', path, content: true }
-      : { kind: 'entry', dirKey, name: posix.basename(path), content: true });
+    this.addDirty(this.itemFor(path, { content: true }));
   }
 
   /** The whole content of a file as in-place writes over an emptied target file (which keeps its inode and names). */
