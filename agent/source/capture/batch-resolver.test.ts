@@ -83,6 +83,28 @@ describe('resolveBatch and hard links', () => {
     expect(plan.filter((s) => s.op === 'sendChanges').map((s) => s.path)).toEqual([keep]);
   });
 
+  it('a write through a name that another file is then renamed over is found through the inode\'s other name', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tandem-links-'));
+    dirs.push(root);
+    const keep = join(root, 'keep');
+    await writeFile(keep, 'old content');
+    await mkdir(join(root, 'dir'));
+    await link(keep, join(root, 'dir', 'link'));
+    await writeFile(join(root, 'other'), 'other file');
+    const tree = new TreeIndex();
+    planOps((await resolveBatch([{ kind: 'rescan', path: root, deep: true }], ctx(tree))).observations, tree);
+
+    await writeFile(join(root, 'dir', 'link'), 'new content');
+    await rename(join(root, 'other'), join(root, 'dir', 'link'));
+    const { observations } = await resolveBatch([
+      { kind: 'entry', dirKey: tree.get(join(root, 'dir'))!.key, name: 'link', content: true },
+      { kind: 'entry', dirKey: tree.get(root)!.key, name: 'other', content: false },
+    ], ctx(tree));
+    expect(observations.find((o) => o.path === keep)).toMatchObject({ content: true, verify: true });
+    const plan = planOps(observations, tree);
+    expect(plan.filter((s) => s.op === 'sendChanges').map((s) => s.path)).toContain(keep);
+  });
+
   it('a name removed on its own has its other names looked at without a forced content check', async () => {
     const root = await mkdtemp(join(tmpdir(), 'tandem-links-'));
     dirs.push(root);

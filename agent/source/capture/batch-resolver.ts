@@ -184,12 +184,13 @@ class BatchResolution {
     if (opts.verify) o.verify = true;
     this.obs.set(path, o);
     if (opts.origin) this.origin.set(path, opts.origin);
-    if (now === null) {
-      // A name that went (with its directory, maybe) may have been written through just before: its inode's other
-      // names are the only place that write is still visible, so they are looked at (in full if a write was seen on
-      // it, or if it was a new link the model never had). Looked up through their directory, like an event's name,
-      // so a directory moved meanwhile is followed.
-      const linked = this.ctx.tree.has(path) ? undefined : this.ctx.linkedAt?.(path);
+    const modelled = this.ctx.tree.get(path)?.key;
+    if (now === null || (modelled !== undefined && modelled !== now.key)) {
+      // A name that went or now names another file (renamed over it), with its directory maybe, may have been written
+      // through just before: the other names of the file it was are the only place that write is still visible, so
+      // they are looked at (in full if a write was seen on it, or if it was a new link the model never had). Looked
+      // up through their directory, like an event's name, so a directory moved meanwhile is followed.
+      const linked = modelled !== undefined ? undefined : this.ctx.linkedAt?.(path);
       const others = linked === undefined ? this.ctx.tree.namesOutside(path) : this.ctx.tree.pathsOf(linked);
       const full = content || linked !== undefined;
       for (const other of others) {
