@@ -49,6 +49,17 @@ describe('planOps', () => {
     expect(brief(planOps([seen('/r/a', N, true), seen('/r/b', A)], t))).toEqual(['rename /r/a -> /r/b', 'sendFile /r/a']);
   });
 
+  it('entries looked at before their directory was deleted (its inode number reused by a new file) are not sent into it', () => {
+    const R = dir(), D = dir(), A = file();
+    const t = treeOf([['/r', R], ['/r/d', D], ['/r/d/a', A]]);
+    const reused = file({ key: D.key });
+    // d/a and d/new were looked at while d still stood; then d was removed and a new file took its inode number.
+    expect(brief(planOps([seen('/r/d/a', { ...A, mtimeMs: 2000 }, true), seen('/r/d/new', file(), true), seen('/r/n', reused, true)], t)))
+      .toEqual(['delete /r/d', 'sendFile /r/n']);
+    expect(t.has('/r/d')).toBe(false);
+    expect(t.has('/r/d/new')).toBe(false);
+  });
+
   // The file system frees an inode and hands its number to the next object created, of any kind.
   it('a file inode reused by a new directory elsewhere is a delete and a mkdir, never a rename', () => {
     const R = dir(), A = file();

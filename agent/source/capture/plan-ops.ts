@@ -63,6 +63,8 @@ class Planner {
   private readonly done = new Set<string>();
   private readonly inProgress = new Set<string>();
   private readonly temps = new Set<string>();
+  /** Observed paths whose directory the model had when the plan began. */
+  private readonly hadParent = new Set<string>();
   private tempCounter = 0;
   /** Phase 1 moves directories only; content changes wait until every directory is where it belongs. */
   private phase: 1 | 2 = 1;
@@ -74,6 +76,7 @@ class Planner {
       this.desired.set(o.path, o.now);
       this.contentEvent.set(o.path, (this.contentEvent.get(o.path) ?? false) || o.content);
       if (o.verify) this.verify.add(o.path);
+      if (o.now && this.tree.has(parentOf(o.path))) this.hadParent.add(o.path);
     }
     // Every desired placement, including ones the model already has: if the directory around one
     // is replaced, the object must be rescued before that directory is deleted.
@@ -127,6 +130,14 @@ class Planner {
     this.inProgress.add(path);
     const want = this.desired.get(path) ?? null;
     if (want) this.ensureParent(path);
+    if (want && this.hadParent.has(path) && !this.tree.has(parentOf(path))) {
+      // Its directory left the model in this plan (deleted: its inode number now names something else, or moved
+      // away): this look at it is older than that, so nothing is made there (a file sent into it would re-create
+      // the directory on the target). The directory's own events say where its entries went.
+      this.inProgress.delete(path);
+      this.done.add(path);
+      return;
+    }
     const occupant = this.tree.get(path);
     if (occupant && occupant.key !== want?.key) this.vacate(path, occupant, want);
     if (want) {
