@@ -60,6 +60,15 @@ describe('planOps', () => {
     expect(t.has('/r/d/new')).toBe(false);
   });
 
+  it('entries looked at before their directory went (found gone in the same batch) are neither rescued nor re-created', () => {
+    const R = dir(), M = dir(), D = dir(), A = file();
+    const t = treeOf([['/r', R], ['/r/m', M], ['/r/m/d', D], ['/r/m/d/a', A]]);
+    // m moved to n; d/a was looked at under the new path before d was removed.
+    const plan = brief(planOps([seen('/r/n', M), seen('/r/n/d/a', { ...A, mtimeMs: 2000 }, true), seen('/r/n/d', null), seen('/r/m', null)], t));
+    expect(plan).toEqual(['rename /r/m -> /r/n', 'delete /r/n/d']);
+    expect(t.has('/r/n/d')).toBe(false);
+  });
+
   // The file system frees an inode and hands its number to the next object created, of any kind.
   it('a file inode reused by a new directory elsewhere is a delete and a mkdir, never a rename', () => {
     const R = dir(), A = file();

@@ -82,7 +82,7 @@ class Planner {
     // is replaced, the object must be rescued before that directory is deleted.
     for (const path of this.order) {
       const want = this.desired.get(path);
-      if (!want) continue;
+      if (!want || this.desired.get(parentOf(path)) === null) continue; // inside a directory found gone: a stale look
       const list = this.wantedAt.get(want.key);
       if (list) list.push(path);
       else this.wantedAt.set(want.key, [path]);
@@ -130,10 +130,11 @@ class Planner {
     this.inProgress.add(path);
     const want = this.desired.get(path) ?? null;
     if (want) this.ensureParent(path);
-    if (want && this.hadParent.has(path) && !this.tree.has(parentOf(path))) {
-      // Its directory left the model in this plan (deleted: its inode number now names something else, or moved
-      // away): this look at it is older than that, so nothing is made there (a file sent into it would re-create
-      // the directory on the target). The directory's own events say where its entries went.
+    const parent = parentOf(path);
+    if (want && (this.desired.get(parent) === null || (this.hadParent.has(path) && !this.tree.has(parent)))) {
+      // Its directory was found gone, or left the model in this plan (deleted, its inode number now naming something
+      // else; or moved away): this look at it is older than that, so nothing is made there (a file sent or renamed
+      // into it would re-create the directory on the target). If the directory comes back, its listing brings it.
       this.inProgress.delete(path);
       this.done.add(path);
       return;
