@@ -13,6 +13,7 @@ import { sendFileChanges, sendWholeFile, type EmitOp } from './file-content';
 import { IndexStore } from './index-store';
 import { isGone, observePath } from './observe';
 import { movesAheadOfMirror } from './mirror-race';
+import { RenameLog } from './rename-log';
 import { planOps, RACY_MARGIN_MS } from './plan-ops';
 import { TreeIndex, fileHashes } from './tree-index';
 import type { CaptureWarning, CaptureWarningCode, CapturedOp, EntryKind, PlannedOp } from './types';
@@ -165,6 +166,8 @@ export class ChangeCapture {
   private readonly anchored = new Set<string>();
   /** Items that failed to read; retried with the unwatched rescans. */
   private readonly retries = new Map<string, DirtyItem>();
+  /** Recent renames, to find where a path the target asks for has moved since (see resend). */
+  private readonly renames = new RenameLog();
   /** New names found, when their event arrived, to be further names of a file: name → the file's inode (see noteNewLink). */
   private linkSeenAt = new Map<string, string>();
   private readonly linkChecked = new Set<string>();
@@ -325,12 +328,20 @@ export class ChangeCapture {
    */
   async resend(paths: readonly string[]): Promise<void> {
     if (!this.running) return;
+    // What the paths name now, in the model: batches queued before this one may move them before it runs (the
+    // object is then sent from where it went, not looked for where it was).
+    // A path the model no longer has is followed through the renames planned since (it may have moved on).
+    const wanted = paths.map((raw) => {
+      const path = normalizeAbsolutePath(raw);
+      const moved = this.tree.has(path) ? path : this.renames.follow(path);
+      return { path, key: this.tree.get(moved)?.key };
+    });
     await this.enqueue(async () => {
       const names = new Set<string>();
-      for (const raw of paths) {
-        const path = normalizeAbsolutePath(raw);
-        const node = this.tree.get(path);
-        for (const name of [path, ...(node && node.kind !== 'dir' ? this.tree.pathsOf(node.key) : [])]) names.add(name);
+      for (const { path, key } of wanted) {
+        const node = key === undefined ? this.tree.get(path) : this.tree.node(key);
+        const now = node === undefined ? [path] : this.tree.pathsOf(node.key);
+        for (const name of now.length > 0 ? now : [path]) names.add(name);
       }
       for (const name of names) if (this.tree.has(name)) this.tree.removeSubtree(name);
       // Never a protected root itself: that would empty the whole replica for a moment.
@@ -507,6 +518,7 @@ export class ChangeCapture {
       this.counters.batches++;
       const cursor = this.mirrorCursor?.();
       const ahead = cursor === undefined ? [] : movesAheadOfMirror(plan, cursor);
+      this.renames.record(plan);
       await this.execute(plan);
       if (ahead.length) void this.resend(ahead).catch(nop);
       this.afterPlan();
