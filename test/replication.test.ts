@@ -29,6 +29,8 @@ async function identical(src: string, dst: string, timeoutMs = 30_000) {
   }
 }
 
+const exists = (p: string) => fs.lstat(p).then(() => true, () => false);
+
 /** A scripted mix of operations: appends, overwrites, truncates, creates, deletes, renames, chmod, symlinks. */
 async function scriptedWriter(root: string, rounds: number) {
   const p = (rel: string) => path.join(root, rel);
@@ -192,6 +194,39 @@ describe('continuous replication', () => {
     await fs.rm(path.join(src, 'before.txt'));
     await c.restartSource('SIGTERM');
     await c.waitJob('caught up after source restart', job.body.id, caughtUp, 60_000);
+    await identical(src, dst);
+  });
+
+  it('SIGKILL of the source with deletes and renames still queued: what they removed on the source leaves the target too (orphans kept)', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    await fs.mkdir(path.join(src, 'keep'));
+    await fs.writeFile(path.join(src, 'keep', 'a.txt'), 'a');
+    const job = await c.api('POST', '/v1/jobs', filesJob('kill-source-queued', src, dst, { orphans: { action: 'keep' } }));
+    await c.waitJob('protecting', job.body.id, protecting);
+    await fs.writeFile(path.join(dst, 'operator-note.txt'), 'put on the target by hand: an orphan the job keeps');
+    // Replicated: the target has them.
+    await fs.mkdir(path.join(src, 'dir'));
+    await fs.writeFile(path.join(src, 'dir', 'inner.txt'), 'inner');
+    await fs.writeFile(path.join(src, 'doomed.txt'), 'doomed');
+    await waitFor('replicated', async () => (await fs.readFile(path.join(dst, 'dir', 'inner.txt'), 'utf8').catch(() => '')) === 'inner', 20_000);
+    await c.waitJob('caught up', job.body.id, caughtUp);
+    // Paused: the next operations stay in the source's memory queue, and die with it.
+    expect((await c.api('POST', `/v1/jobs/${job.body.id}/pause`)).status).toBe(200);
+    await c.waitJob('paused', job.body.id, (j) => j.transmitMode === 'paused');
+    await new Promise((r) => setTimeout(r, 1500)); // the agents hear of it on their next (woken) poll
+    await fs.rm(path.join(src, 'doomed.txt'));
+    await fs.rename(path.join(src, 'dir'), path.join(src, 'moved'));
+    await c.waitJob('ops queued', job.body.id, (j) => j.stats.replication?.opsQueued >= 2);
+    // The capture's index has recorded the deletes by now, so the rescan after the restart finds nothing to send.
+    await new Promise((r) => setTimeout(r, 2000));
+    await c.restartSource('SIGKILL');
+    expect((await c.api('POST', `/v1/jobs/${job.body.id}/resume`)).status).toBe(200);
+    await c.waitJob('caught up after source restart', job.body.id, caughtUp, 60_000);
+    await waitFor('target without what the lost ops removed', async () => !(await exists(path.join(dst, 'doomed.txt'))) && !(await exists(path.join(dst, 'dir'))), 20_000);
+    expect(await fs.readFile(path.join(dst, 'moved', 'inner.txt'), 'utf8')).toBe('inner');
+    expect(await fs.readFile(path.join(dst, 'operator-note.txt'), 'utf8')).toMatch(/orphan the job keeps/);
+    await fs.rm(path.join(dst, 'operator-note.txt'));
     await identical(src, dst);
   });
 

@@ -8,6 +8,7 @@ import type { ReplicationStatus, TransmitMode } from '../../shared/states';
 import { TandemError } from '../../shared/errors';
 import { backoffDelay } from '../../shared/backoff';
 import { ReplicationQueue, resolveQueueLimits, type QueueLimits, type QueueStats } from './queue';
+import { PathJournal } from './queue/path-journal';
 import type { PeerClient } from '../peer/client';
 import { HelloAnswer, ReplicateAnswer } from '../../shared/protocol/data-port';
 import type { AgentLogger } from '../log';
@@ -32,7 +33,7 @@ export interface ReplicatorOptions {
   peer: () => PeerClient;
   log: AgentLogger;
   onChange: () => void;
-  /** The queue ran out of room: the job auto-disconnects and needs a difference mirror. */
+  /** The queue ran out of room: the job auto-disconnects and needs a difference mirror (then see `lostPaths`). */
   onExhausted: (reason: string) => void;
   /** The target asks for a difference mirror (replication goes on meanwhile). */
   onRemirror?: (reason: string) => void;
@@ -62,40 +63,78 @@ export class Replicator {
   /** Last successful exchange with the target (any request), for self-fencing. */
   lastContactAt: number | null = null;
   private idleTicks = 0;
+  private journal!: PathJournal;
+  /** Paths of operations lost with the queue (crash, exhaustion), until the job has dealt with them. */
+  private lost: { paths: string[]; complete: boolean } | null = null;
 
   constructor(private o: ReplicatorOptions) {}
 
   /** Opens the job's queue. Returns false when ops may have been lost (crash): the caller must remirror. */
   async open(): Promise<boolean> {
-    this.queue = await ReplicationQueue.open(path.join(this.o.dataDir, 'jobs', this.o.jobId, 'queue'), resolveQueueLimits(this.o.limits));
+    this.journal = PathJournal.open(path.join(this.o.dataDir, 'jobs', this.o.jobId, 'queued-paths'));
+    this.queue = await ReplicationQueue.open(path.join(this.o.dataDir, 'jobs', this.o.jobId, 'queue'), {
+      ...resolveQueueLimits(this.o.limits),
+      onEnqueued: (seq, header) => this.journal.record(seq, opPaths(header)),
+    });
     if (this.queue.problem) {
       this.o.log.warn({ job: this.o.jobId, problem: this.queue.problem.reason }, 'replication queue not intact after restart; discarding it for a difference mirror');
+      this.noteLost();
       await this.queue.discardAll();
       return false;
     }
     return true;
   }
 
+  /** Reads the journal's paths of the unacknowledged operations before the queue drops them. */
+  private noteLost(refused: string[] = []): void {
+    const found = this.journal.pathsAfter(this.queue.stats().ackedSeq);
+    const paths = new Set([...(this.lost?.paths ?? []), ...found.paths, ...refused]);
+    this.lost = { paths: [...paths], complete: found.complete && (this.lost?.complete ?? true) };
+    this.journal.pin();
+    if (this.journal.failure) this.o.log.warn({ job: this.o.jobId, problem: this.journal.failure }, 'paths of lost operations may be incomplete');
+  }
+
+  /**
+   * Paths that operations lost with the queue touched (possibly applied on the target, then changed by a lost
+   * one): the job removes from the target those the source no longer has. `complete` false: more were lost than
+   * listed (or the journal could not be written), so a verify is the way to find what else is left on the target.
+   */
+  lostPaths(): { paths: string[]; complete: boolean } | null {
+    return this.lost;
+  }
+
+  /** The job has queued the repair of the lost paths: the journal may forget them once acknowledged. */
+  lostPathsHandled(): void {
+    this.lost = null;
+    this.journal.unpin();
+  }
+
   async enqueue(ops: CapturedOp[]): Promise<void> {
-    for (const { op, payload } of ops) {
+    for (const [i, { op, payload }] of ops.entries()) {
       const r = await this.queue.enqueue({ kind: 'op', header: op, payload });
       if (!r.ok) {
         // Auto-disconnect (manual): drop the queue; a difference mirror with block checksums repairs the target.
         this.exhaustedReason = r.problem.reason;
         this.autoDisconnects++;
         this.o.log.warn({ job: this.o.jobId, reason: r.problem.reason }, 'queue exhausted: auto-disconnect');
+        // This op and the rest of the batch were refused: the capture's model has them, the target does not.
+        this.noteLost(ops.slice(i).flatMap((o) => opPaths(o.op as unknown as Record<string, unknown>)));
         await this.queue.discardAll();
         this.o.onExhausted(r.problem.reason);
         this.o.onChange();
         return;
       }
     }
+    // Before the capture records these ops in its index: a crash after that is repaired from the journal.
+    this.journal.flush();
     this.wakeUp?.();
   }
 
   /** Drops everything queued (stop, or before a remirror). */
   async discard(): Promise<void> {
     await this.queue.discardAll();
+    this.lost = null;
+    this.journal.clear();
   }
 
   clearExhausted(): void {
@@ -125,6 +164,7 @@ export class Replicator {
   async close(): Promise<void> {
     await this.stop();
     await this.queue?.close().catch(() => {});
+    this.journal?.close();
   }
 
   private wait(ms: number): Promise<void> {
@@ -171,6 +211,7 @@ export class Replicator {
           this.opsSent += n.length;
           this.bytesSent += n.reduce((s, r) => s + (r.payload?.length ?? 0), 0);
           await this.queue.ack(acked);
+          this.journal.dropThrough(acked);
         }
         if (res.remirror) this.o.onRemirror?.(res.remirror);
         if (res.resend?.length) this.o.onResend?.(res.resend);
@@ -252,4 +293,12 @@ export class Replicator {
       },
     };
   }
+}
+
+/** The paths an op changes: its path, and for a rename the name it left. */
+function opPaths(header: Record<string, unknown>): string[] {
+  const paths: string[] = [];
+  if (typeof header.path === 'string') paths.push(header.path);
+  if (header.op === 'rename' && typeof header.from === 'string') paths.push(header.from);
+  return paths;
 }

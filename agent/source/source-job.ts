@@ -232,7 +232,7 @@ export class SourceJob {
       jobId: this.jobId, dataDir: this.ctx.dataDir, limits, log: this.ctx.log, onChange: this.ctx.onChange,
       compression: spec.compression === 'off' ? 0 : spec.compression,
       peer: () => this.peer,
-      onExhausted: (reason) => void this.autoMirror(`queue exhausted: ${reason}`),
+      onExhausted: (reason) => { void this.removeLostLeftovers(); void this.autoMirror(`queue exhausted: ${reason}`); },
       onRemirror: (reason) => void this.autoMirror(`the target asked for it: ${reason}`),
       onResend: (paths) => void this.capture?.resend(paths).catch((err) => this.ctx.log.warn({ job: this.jobId, err }, 'sending paths again failed')),
     });
@@ -251,7 +251,12 @@ export class SourceJob {
     });
     // A mirror starting from nothing makes the target identical: take the current tree as the baseline.
     // After a crash the persisted index still knows the tree, so changes made while the agent was down (deletes too) are found.
-    await this.capture.start({ fresh: freshMirror });
+    const lost = this.replicator.lostPaths();
+    await this.capture.start({ fresh: freshMirror, lostPaths: lost?.paths });
+    if (lost) {
+      this.replicator.lostPathsHandled();
+      if (!lost.complete) this.warnLostIncomplete();
+    }
     this.replicator.start();
     if (spec.failoverMonitor.services.length) {
       this.services = new ServiceMonitor(spec.failoverMonitor, { onChange: this.ctx.onChange });
@@ -290,6 +295,26 @@ export class SourceJob {
     // Give the disk a moment when the queue ran out of space; the mirror itself needs no queue.
     setTimeout(() => { this.replicator?.clearExhausted(); this.kick(); }, 1000).unref();
     this.ctx.onChange();
+  }
+
+  /**
+   * The difference mirror sends what the source has; what operations lost with the exhausted queue removed or moved
+   * away (after earlier ones had brought it to the target) is deleted on the target here, before later batches can
+   * move it, so the job's orphan setting still decides only about files the source never sent.
+   */
+  private async removeLostLeftovers(): Promise<void> {
+    const replicator = this.replicator;
+    const capture = this.capture;
+    const lost = replicator?.lostPaths();
+    if (!replicator || !capture || !lost) return;
+    await capture.removeFromTarget(lost.paths);
+    if (this.capture !== capture) return; // stopped meanwhile: the journal keeps the paths
+    replicator.lostPathsHandled();
+    if (!lost.complete) this.warnLostIncomplete();
+  }
+
+  private warnLostIncomplete(): void {
+    this.ctx.log.warn({ job: this.jobId }, 'more queued operations were lost than their paths could be kept for: the target may hold files the source removed; run a verify (tandem job verify ID) to list them');
   }
 
   /** Self-fencing: cut off from both the hub and the target for the failover window → stop sending. */
@@ -485,3 +510,4 @@ export class SourceJob {
     };
   }
 }
+

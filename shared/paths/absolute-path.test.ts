@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AbsolutePathSchema, isCanonicalAbsolutePath, isSameOrInside, normalizeAbsolutePath, pathSegments, relativeBelow } from './absolute-path';
+import { AbsolutePathSchema, isCanonicalAbsolutePath, isSameOrInside, normalizeAbsolutePath, outermostPaths, pathSegments, relativeBelow } from './absolute-path';
 
 describe('normalizeAbsolutePath', () => {
   it('collapses slashes, drops . and trailing slashes', () => {
@@ -40,6 +40,12 @@ describe('path helpers', () => {
     expect(isSameOrInside('/data', '/data')).toBe(true);
     expect(isSameOrInside('/data', '/data2/x')).toBe(false);
     expect(isSameOrInside('/', '/anything')).toBe(true);
+  });
+
+  it('outermostPaths keeps the paths no other one contains', () => {
+    expect(outermostPaths(['/a/b/c', '/a b', '/a', '/a/x', '/b/c', '/b/c/', '/ab'])).toEqual(['/a', '/a b', '/ab', '/b/c']);
+    expect(outermostPaths(['/x', '/'])).toEqual(['/']);
+    expect(outermostPaths([])).toEqual([]);
   });
 
   it('relativeBelow gives the remainder or null', () => {

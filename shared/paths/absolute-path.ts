@@ -51,6 +51,23 @@ export function isSameOrInside(parent: string, child: string): boolean {
   return c.startsWith(p + '/');
 }
 
+/** The paths not inside another of them (normalised, sorted, distinct): removing those removes all. */
+export function outermostPaths(paths: readonly string[]): string[] {
+  const sorted = [...new Set(paths.map(normalizeAbsolutePath))].sort();
+  const out: string[] = [];
+  const kept = new Set<string>();
+  for (const p of sorted) {
+    const segs = pathSegments(p);
+    let inside = false;
+    for (let i = 0; i < segs.length && !inside; i++) inside = kept.has('/' + segs.slice(0, i).join('/'));
+    if (!inside) {
+      kept.add(p);
+      out.push(p);
+    }
+  }
+  return out;
+}
+
 /** Joins a normalised absolute base with a relative remainder (possibly empty). */
 export function joinAbsolute(base: string, rel: string): string {
   if (rel === '') return base;

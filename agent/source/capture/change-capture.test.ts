@@ -558,6 +558,24 @@ describe('ChangeCapture: index persistence', () => {
     await h.expectReplicaEqual();
   });
 
+  it('start({ lostPaths }) deletes on the target the lost paths the index does not have, before comparing', async () => {
+    const h = await setup(async (src) => {
+      await mkdir(join(src, 'd'));
+      await writeFile(join(src, 'd', 'f'), 'f');
+    });
+    await h.cap.stop();
+    // What a lost operation's predecessor left on the target: the index never had it.
+    await mkdir(join(h.replica, 'd', 'left-over'));
+    await writeFile(join(h.replica, 'd', 'left-over', 'x'), 'x');
+    await rename(join(h.src, 'd'), join(h.src, 'd2'));
+    h.cap = new ChangeCapture({ rules: [{ path: h.src, type: 'include' }], onOps: (o) => void h.ops.push(...o), indexDir: join(h.base, 'index'), batchMs: 20 });
+    await h.cap.start({ lostPaths: [join(h.src, 'd', 'left-over'), join(h.src, 'd', 'left-over', 'x'), join(h.src, 'd', 'f'), h.src] });
+    const ops = await h.drain();
+    expect(ops[0]?.op).toEqual({ op: 'delete', path: join(h.src, 'd', 'left-over') });
+    expect(ops.filter((o) => o.op.op === 'delete')).toHaveLength(1);
+    await h.expectReplicaEqual();
+  });
+
   it('start({ fresh: true }) takes a new baseline without emitting anything', async () => {
     const h = await setup((src) => writeFile(join(src, 'f'), 'f'));
     await h.cap.stop();

@@ -5,7 +5,7 @@
 import { lstatSync } from 'node:fs';
 import { posix } from 'node:path';
 import { chooseBlockSize, hashFile } from '../../../shared/delta';
-import { normalizeAbsolutePath } from '../../../shared/paths';
+import { normalizeAbsolutePath, outermostPaths } from '../../../shared/paths';
 import { compileRules, protectedRoots, type RuleInput, type RuleMatcher } from '../../../shared/rules';
 import { resolveBatch, type DirtyItem } from './batch-resolver';
 import { fsWatchDir, WatchSet, type WatchEventType, type WatchFailure, type WatchFunction } from './dir-watcher';
@@ -86,6 +86,13 @@ export interface StartOptions {
    * what happens anyway; with one, start emits the differences found since it was written.
    */
   fresh?: boolean;
+  /**
+   * Paths that operations lost with the replication queue touched (a crash): the ones the index does not have are
+   * deleted on the target before the index is compared with the tree. The comparison takes the target to hold what
+   * the index holds; an earlier operation may have brought such a path there, and a rename found by the
+   * comparison would otherwise carry it along under a name the source never had.
+   */
+  lostPaths?: readonly string[];
 }
 
 export interface CaptureStats {
@@ -254,7 +261,10 @@ export class ChangeCapture {
     this.hashCursor = '';
     this.watchAnchors();
     const baseline = !found;
+    const lost = options.lostPaths ?? [];
     await this.enqueue(async () => {
+      // With a baseline the model is the tree as it is now, so what it lacks is gone: compared after it.
+      if (!baseline) await this.deleteUnknown(lost);
       this.emitting = !baseline;
       try {
         await this.runItems(this.roots.map((path) => ({ kind: 'rescan', path, deep: true })));
@@ -262,6 +272,7 @@ export class ChangeCapture {
       } finally {
         this.emitting = true;
       }
+      if (baseline) await this.deleteUnknown(lost);
     });
     this.compared = true;
     this.startHashing();
@@ -350,6 +361,23 @@ export class ChangeCapture {
       this.log.info({ paths: paths.length, first: paths[0] }, 'the target lacks paths an operation needed: sending them again');
       await this.runBatch();
     });
+  }
+
+  /**
+   * Deletes on the target the paths operations lost with the queue touched (queue exhausted) that the model does
+   * not have: an earlier operation may have left them there. What the model has is the difference mirror's to
+   * repair.
+   */
+  async removeFromTarget(paths: readonly string[]): Promise<void> {
+    if (!this.running) return;
+    await this.enqueue(() => this.deleteUnknown(paths));
+  }
+
+  private async deleteUnknown(paths: readonly string[]): Promise<void> {
+    const unknown = outermostPaths(paths.filter((p) => !this.tree.has(normalizeAbsolutePath(p)))).filter((p) => !this.roots.includes(p));
+    if (!unknown.length) return;
+    this.log.info({ paths: unknown.length, first: unknown[0] }, 'deleting on the target what lost operations may have left there');
+    await this.execute(unknown.map((path) => ({ op: 'delete' as const, path })));
   }
 
   /**

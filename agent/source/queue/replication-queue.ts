@@ -37,6 +37,11 @@ export interface ReplicationQueueOptions extends Partial<QueueLimits> {
   freeSpaceCheckIntervalMs?: number;
   /** Seq numbers reserved per state-file write (see `PersistedQueueState.seqReservedThrough`). Default 1,000,000. */
   seqReserveBlock?: number;
+  /**
+   * Called with each op's seq and header once it is queued, before any reader can see it (the path journal
+   * notes what the op touches).
+   */
+  onEnqueued?: (seq: number, header: Record<string, unknown>) => void;
 }
 
 export interface ReadOptions {
@@ -77,6 +82,7 @@ export class ReplicationQueue {
     private ackedSeq: number,
     private seqReservedThrough: number,
     private problemState: QueueProblem | null,
+    private readonly onEnqueued?: (seq: number, header: Record<string, unknown>) => void,
   ) {}
 
   /**
@@ -124,7 +130,7 @@ export class ReplicationQueue {
     const seqReserveBlock = options.seqReserveBlock ?? 1_000_000;
     const queue = new ReplicationQueue(
       dir, limits, recovery, store, freeSpace, now, options.syncEveryBytes ?? 4 * MiB, seqReserveBlock,
-      lastSeq, ackedSeq, lastSeq + seqReserveBlock, problem,
+      lastSeq, ackedSeq, lastSeq + seqReserveBlock, problem, options.onEnqueued,
     );
     await queue.persistState(false);
     await queue.refreshOldestUnacked();
@@ -177,6 +183,7 @@ export class ReplicationQueue {
         this.freeSpace.recordWrite(bytes.length);
       }
       this.lastSeq = seq;
+      this.onEnqueued?.(seq, record.header);
       this.oldestUnackedAt ??= enqueuedAt;
       if (this.store.pendingSyncBytes >= this.syncEveryBytes) {
         try {
