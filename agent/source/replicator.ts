@@ -118,7 +118,7 @@ export class Replicator {
         this.autoDisconnects++;
         this.o.log.warn({ job: this.o.jobId, reason: r.problem.reason }, 'queue exhausted: auto-disconnect');
         // This op and the rest of the batch were refused: the capture's model has them, the target does not.
-        this.noteLost(ops.slice(i).flatMap((o) => opPaths(o.op as unknown as Record<string, unknown>)));
+        this.noteLost(ops.slice(i).flatMap((o) => opPaths(o.op)));
         await this.queue.discardAll();
         this.o.onExhausted(r.problem.reason);
         this.o.onChange();

@@ -81,7 +81,7 @@ export class PathJournal {
     while (this.segments.length && this.segments[0]!.lastSeq <= seq) {
       const seg = this.segments[0]!;
       const current = this.fd !== null && this.segments.length === 1;
-      if (current && this.buffered.length) return;
+      if (current && (this.buffered.length || seg.bytes === 0)) return; // unflushed lines, or already empty
       try {
         if (current) {
           fs.ftruncateSync(this.fd!, 0);
