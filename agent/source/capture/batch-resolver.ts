@@ -16,7 +16,7 @@ export type DirtyItem =
   /** List a directory and compare it with the model (watch overflow, watch limit, periodic rescan). */
   | { kind: 'rescan'; path: string; deep: boolean }
   /** A new directory's listing put off by a long walk (see maxQueued); it is already watched. */
-  | { kind: 'list'; path: string; content: boolean; deep: boolean };
+  | { kind: 'list'; path: string; content: boolean; deep: boolean; modelledAt?: string };
 
 export interface ResolverContext {
   tree: TreeIndex;
@@ -145,7 +145,7 @@ class BatchResolution {
   private async handle(item: DirtyItem): Promise<void> {
     if (item.kind === 'rescan') return this.rescan(item.path, item.deep);
     if (item.kind === 'list') {
-      await this.list(item.path, item.content, item.deep);
+      await this.list(item.path, item.content, item.deep, item.modelledAt);
       return;
     }
     const path = this.itemPath(item);
@@ -218,8 +218,10 @@ class BatchResolution {
       if (watchable) {
         this.ctx.watchDir(now.key, path, true);
         // The inode may be a reused one (old directory deleted, new one created): one level of
-        // listing catches entries made before the renewed watch.
-        await this.listSoon(path, false, opts.deep ?? false);
+        // listing catches entries made before the renewed watch. The model's entries of the directory that the
+        // listing lacks were removed (or moved away) since the model last saw it: nothing else would look for them
+        // when the removal happened unwatched (the agent was down, the watch queue overflowed).
+        await this.listSoon(path, false, opts.deep ?? false, known);
       }
     } else if (opts.deep && watchable) {
       this.push({ kind: 'rescan', path, deep: true });
@@ -227,12 +229,16 @@ class BatchResolution {
   }
 
   /** Lists a directory now, or (the queue being long) once the names queued before it have been looked at. */
-  private async listSoon(dir: string, content: boolean, deep: boolean): Promise<void> {
-    if (this.crowded()) this.push({ kind: 'list', path: dir, content, deep });
-    else await this.list(dir, content, deep);
+  private async listSoon(dir: string, content: boolean, deep: boolean, modelledAt?: string): Promise<void> {
+    if (this.crowded()) this.push({ kind: 'list', path: dir, content, deep, modelledAt });
+    else await this.list(dir, content, deep, modelledAt);
   }
 
-  private async list(dir: string, content: boolean, deep: boolean): Promise<string[] | undefined> {
+  /**
+   * Queues a look at every entry of `dir`; with `modelledAt` (where the model has this directory), also at each
+   * entry the model has there that the listing lacks, under its name in `dir`, so that the planner removes it.
+   */
+  private async list(dir: string, content: boolean, deep: boolean, modelledAt?: string): Promise<string[] | undefined> {
     if (this.listed.has(dir)) return undefined;
     this.listed.add(dir);
     let names: string[] | null;
@@ -244,6 +250,7 @@ class BatchResolution {
     }
     if (names === null) return undefined;
     for (const name of names) this.push({ kind: 'path', path: join(dir, name), content, deep });
+    if (modelledAt !== undefined) this.pushVanished(dir, names, modelledAt);
     return names;
   }
 
@@ -256,10 +263,15 @@ class BatchResolution {
     if (!self || self.kind !== 'dir' || !this.ctx.mayContainIncluded(dir)) return;
     this.ctx.watchDir(self.key, dir, false);
     const names = await this.list(dir, false, deep);
-    if (!names) return;
-    const present = new Set(names.map((n) => join(dir, n)));
-    for (const child of this.ctx.tree.childPaths(dir)) {
-      if (!present.has(child)) this.push({ kind: 'path', path: child, content: false });
+    if (names) this.pushVanished(dir, names, dir);
+  }
+
+  /** Queues a look at each entry the model has in the directory at `modelledAt` whose name `names` lacks. */
+  private pushVanished(dir: string, names: readonly string[], modelledAt: string): void {
+    const present = new Set(names);
+    for (const child of this.ctx.tree.childPaths(modelledAt)) {
+      const name = posix.basename(child);
+      if (!present.has(name)) this.push({ kind: 'path', path: join(dir, name), content: false });
     }
   }
 }

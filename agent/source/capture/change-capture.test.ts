@@ -558,6 +558,30 @@ describe('ChangeCapture: index persistence', () => {
     await h.expectReplicaEqual();
   });
 
+  it('a directory moved while stopped loses on the target the entries removed inside it meanwhile, at any depth', async () => {
+    const h = await setup(async (src) => {
+      await mkdir(join(src, 'd', 'sub'), { recursive: true });
+      await mkdir(join(src, 'e'));
+      await writeFile(join(src, 'd', 'gone'), 'gone');
+      await writeFile(join(src, 'd', 'kept'), 'kept');
+      await writeFile(join(src, 'd', 'changed'), 'changed');
+      await writeFile(join(src, 'd', 'sub', 'deep-gone'), 'deep');
+    });
+    await h.cap.stop();
+    await rename(join(h.src, 'd'), join(h.src, 'e', 'moved'));
+    await rm(join(h.src, 'e', 'moved', 'gone'));
+    await rm(join(h.src, 'e', 'moved', 'sub', 'deep-gone'));
+    await writeFile(join(h.src, 'e', 'moved', 'changed'), 'changed again');
+    await h.restart();
+    const ops = await h.drain();
+    // The move is a rename (nothing re-sent); then what went inside it goes on the target too.
+    expect(ops[0]?.op).toEqual({ op: 'rename', path: join(h.src, 'e', 'moved'), from: join(h.src, 'd') });
+    expect(ops.filter((o) => o.op.op === 'delete').map((o) => o.op.path).sort())
+      .toEqual([join(h.src, 'e', 'moved', 'gone'), join(h.src, 'e', 'moved', 'sub', 'deep-gone')]);
+    expect(kinds(ops)).not.toContain('file');
+    await h.expectReplicaEqual();
+  });
+
   it('start({ lostPaths }) deletes on the target the lost paths the index does not have, before comparing', async () => {
     const h = await setup(async (src) => {
       await mkdir(join(src, 'd'));
