@@ -76,18 +76,26 @@ export class Replicator {
       ...resolveQueueLimits(this.o.limits),
       onEnqueued: (seq, header) => this.journal.record(seq, opPaths(header)),
     });
+    // What the journal still names after a restart is not known to be in the capture's committed index (or not
+    // applied on the target): acknowledged is not enough, the index may be older than the target.
     if (this.queue.problem) {
       this.o.log.warn({ job: this.o.jobId, problem: this.queue.problem.reason }, 'replication queue not intact after restart; discarding it for a difference mirror');
-      this.noteLost();
+      this.noteLost(0);
       await this.queue.discardAll();
       return false;
     }
+    if (this.journal.pathsAfter(0, 1).paths.length) this.noteLost(0);
     return true;
   }
 
-  /** Reads the journal's paths of the unacknowledged operations before the queue drops them. */
-  private noteLost(refused: string[] = []): void {
-    const found = this.journal.pathsAfter(this.queue.stats().ackedSeq);
+  /** The capture committed its index: it records every operation queued so far. */
+  indexCommitted(): void {
+    this.journal.indexed(this.queue.stats().lastSeq);
+  }
+
+  /** Reads the journal's paths of the operations after `seq` before the queue drops them. */
+  private noteLost(after: number, refused: string[] = []): void {
+    const found = this.journal.pathsAfter(after);
     const paths = new Set([...(this.lost?.paths ?? []), ...found.paths, ...refused]);
     this.lost = { paths: [...paths], complete: found.complete && (this.lost?.complete ?? true) };
     this.journal.pin();
@@ -118,7 +126,8 @@ export class Replicator {
         this.autoDisconnects++;
         this.o.log.warn({ job: this.o.jobId, reason: r.problem.reason }, 'queue exhausted: auto-disconnect');
         // This op and the rest of the batch were refused: the capture's model has them, the target does not.
-        this.noteLost(ops.slice(i).flatMap((o) => opPaths(o.op)));
+        // The capture's index is current here (it is not a restart): the unacknowledged operations are the lost ones.
+        this.noteLost(this.queue.stats().ackedSeq, ops.slice(i).flatMap((o) => opPaths(o.op)));
         await this.queue.discardAll();
         this.o.onExhausted(r.problem.reason);
         this.o.onChange();
@@ -211,7 +220,7 @@ export class Replicator {
           this.opsSent += n.length;
           this.bytesSent += n.reduce((s, r) => s + (r.payload?.length ?? 0), 0);
           await this.queue.ack(acked);
-          this.journal.dropThrough(acked);
+          this.journal.acknowledged(acked);
         }
         if (res.remirror) this.o.onRemirror?.(res.remirror);
         if (res.resend?.length) this.o.onResend?.(res.resend);

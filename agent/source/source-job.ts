@@ -244,6 +244,7 @@ export class SourceJob {
       batchMs: spec.replication.batchMs,
       rescanIntervalMs: spec.replication.rescanIntervalSec * 1000,
       onOps: (ops) => this.replicator!.enqueue(ops),
+      onPersisted: () => this.replicator?.indexCommitted(),
       backlogged: () => { const q = this.replicator?.queueStats(); return !!q && q.lastSeq > q.ackedSeq; },
       onWarning: (w) => { this.captureWarnings.set(w.code, w); this.ctx.onChange(); },
       mirrorCursor: () => (this.state.mirror?.status === 'running' ? this.state.mirror.cursor : undefined),

@@ -50,6 +50,8 @@ export interface ChangeCaptureOptions {
   unwatchedRescanMs?: number;
   /** Longest time the persisted index lags the ops handed on. Default 1 s. */
   persistIntervalMs?: number;
+  /** The index was committed: it records the effects of every op handed on so far (a crash no longer loses them). */
+  onPersisted?: () => void;
   /**
    * Files at least this large that only grew have just their tail compared (so a writer appending
    * to a huge file does not cost a full re-read per batch); the whole file is compared once it has
@@ -150,7 +152,7 @@ class OpSink {
 }
 
 export class ChangeCapture {
-  private readonly opts: Required<Omit<ChangeCaptureOptions, 'onWarning' | 'log' | 'watch' | 'rules' | 'backlogged' | 'mirrorCursor'>>;
+  private readonly opts: Required<Omit<ChangeCaptureOptions, 'onWarning' | 'log' | 'watch' | 'rules' | 'backlogged' | 'mirrorCursor' | 'onPersisted'>>;
   private readonly matcher: RuleMatcher;
   private readonly roots: string[];
   private readonly store: IndexStore;
@@ -310,7 +312,7 @@ export class ChangeCapture {
     this.hashAbort?.abort();
     await this.hashing;
     await this.enqueue(async () => {
-      this.store.persist(this.tree);
+      this.commitIndex();
       this.tree.close();
       this.tree = new TreeIndex();
     });
@@ -674,7 +676,7 @@ export class ChangeCapture {
       if (this.watches.has(key) && this.tree.dirPathOf(key) === undefined) this.watches.close(key);
     }
     // A baseline emits nothing, so each slice can be committed at once (it is not trusted until it is complete).
-    if (!this.emitting) this.store.persist(this.tree);
+    if (!this.emitting) this.commitIndex();
     else this.schedulePersist();
   }
 
@@ -757,7 +759,13 @@ export class ChangeCapture {
   }
 
   private async persist(): Promise<void> {
-    if (this.running) this.store.persist(this.tree);
+    if (this.running) this.commitIndex();
+  }
+
+  /** Runs in the capture's chain: every op planned so far has been handed on (onOps is awaited). */
+  private commitIndex(): void {
+    this.store.persist(this.tree);
+    this.options.onPersisted?.();
   }
 
   /**

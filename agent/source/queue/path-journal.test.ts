@@ -35,7 +35,7 @@ describe('PathJournal', () => {
     expect(PathJournal.open(dir).pathsAfter(0).paths).toEqual(['/x']);
   });
 
-  it('drops acknowledged operations, segment by segment, and empties the one being written once all of it is acknowledged', () => {
+  it('drops operations acknowledged and indexed, segment by segment, and empties the one being written once all of it is', () => {
     const dir = tempDir();
     const j = PathJournal.open(dir, 64);
     for (let seq = 1; seq <= 12; seq++) {
@@ -45,14 +45,15 @@ describe('PathJournal', () => {
     const segments = () => fs.readdirSync(dir).length;
     const before = segments();
     expect(before).toBeGreaterThan(2);
-    j.dropThrough(6);
+    j.indexed(12);
+    j.acknowledged(6);
     expect(segments()).toBeLessThan(before);
     // Whole segments go: the one holding seq 6 may still list a few before it, never one older.
     const left = j.pathsAfter(0).paths;
     expect(left).toEqual(expect.arrayContaining(Array.from({ length: 6 }, (_, i) => `/data/file-${i + 7}`)));
     expect(left).not.toContain('/data/file-1');
     expect(j.pathsAfter(6).paths.sort()).toEqual(Array.from({ length: 6 }, (_, i) => `/data/file-${i + 7}`).sort());
-    j.dropThrough(12);
+    j.acknowledged(12);
     expect(j.pathsAfter(0).paths).toEqual([]);
     j.record(13, ['/data/later']);
     j.flush();
@@ -65,11 +66,33 @@ describe('PathJournal', () => {
     j.record(1, ['/a']);
     j.flush();
     j.pin();
-    j.dropThrough(5);
+    j.indexed(5);
+    j.acknowledged(5);
     expect(j.pathsAfter(0).paths).toEqual(['/a']);
     j.unpin();
-    j.dropThrough(5);
     expect(j.pathsAfter(0).paths).toEqual([]);
+  });
+
+  it('keeps acknowledged operations until the capture index is committed with them, and the reverse', () => {
+    // The index is committed about once a second: a kill before that leaves an index older than the target, and
+    // only the journal still names what the acknowledged operations created.
+    const dir = tempDir();
+    const j = PathJournal.open(dir);
+    j.record(1, ['/a']);
+    j.record(2, ['/b']);
+    j.flush();
+    j.acknowledged(2);
+    expect(PathJournal.open(dir).pathsAfter(0).paths.sort()).toEqual(['/a', '/b']);
+    j.indexed(1);
+    expect(PathJournal.open(dir).pathsAfter(0).paths.sort()).toEqual(['/a', '/b']); // the segment holds seq 2 still
+    j.indexed(2);
+    expect(PathJournal.open(dir).pathsAfter(0).paths).toEqual([]);
+    j.record(3, ['/c']);
+    j.flush();
+    j.indexed(3);
+    expect(PathJournal.open(dir).pathsAfter(0).paths).toEqual(['/c']); // indexed, not yet acknowledged
+    j.acknowledged(3);
+    expect(PathJournal.open(dir).pathsAfter(0).paths).toEqual([]);
   });
 
   it('skips a torn last line and lines that are not entries', () => {

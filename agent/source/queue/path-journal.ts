@@ -1,4 +1,5 @@
-// The paths of the operations in the replication queue, kept on disk until the target acknowledges them.
+// The paths of the operations in the replication queue, kept on disk until the target acknowledges them and the
+// capture's index, as committed to disk, records them.
 //
 // The queue's memory part does not survive a crash of the agent, and an exhausted queue is thrown away; either way
 // the job repairs the target with a difference mirror, which sends what the source has but (with orphans kept, the
@@ -6,6 +7,10 @@
 // that later, lost operations removed or moved away on the source: those would stay on the target for good. This
 // journal names every path an unacknowledged operation touched, so that the job can remove from the target the
 // ones the source no longer has, and nothing else an operator keeps there.
+//
+// Acknowledged is not enough to forget: the capture commits its index about once a second, so after a kill the index
+// can be older than what the target already applied. A file created and acknowledged since the last commit, then
+// removed while the agent was down, is known to neither the index nor the rescan; only this journal still names it.
 //
 // Lines are `[seq, path, from?]` in JSON (any character of a path survives). A capture batch's lines are written
 // (`flush`) when its ops are queued, before the capture's own index records the batch: whatever the index already
@@ -32,6 +37,8 @@ export class PathJournal {
   private buffered: string[] = [];
   private bufferedLastSeq = 0;
   private pinned = false;
+  private ackedSeq = 0;
+  private indexedSeq = 0;
   /** The last write error (disk full, …): the journal may lack entries from then on. */
   failure: string | null = null;
 
@@ -75,9 +82,21 @@ export class PathJournal {
     }
   }
 
-  /** Forgets the operations up to `seq`: the target has them. Kept while pinned. */
-  dropThrough(seq: number): void {
-    if (this.pinned) return;
+  /** The target has every operation up to `seq`, durably. */
+  acknowledged(seq: number): void {
+    this.ackedSeq = Math.max(this.ackedSeq, seq);
+    this.dropThrough(Math.min(this.ackedSeq, this.indexedSeq));
+  }
+
+  /** The capture's index is committed with the effects of every operation up to `seq`. */
+  indexed(seq: number): void {
+    this.indexedSeq = Math.max(this.indexedSeq, seq);
+    this.dropThrough(Math.min(this.ackedSeq, this.indexedSeq));
+  }
+
+  /** Forgets the operations up to `seq` (acknowledged and indexed). Kept while pinned. */
+  private dropThrough(seq: number): void {
+    if (this.pinned || seq <= 0) return;
     while (this.segments.length && this.segments[0]!.lastSeq <= seq) {
       const seg = this.segments[0]!;
       const current = this.fd !== null && this.segments.length === 1;
@@ -111,7 +130,10 @@ export class PathJournal {
 
   /** While pinned nothing is dropped: the paths read for a repair are kept until that repair has been queued. */
   pin(): void { this.pinned = true; }
-  unpin(): void { this.pinned = false; }
+  unpin(): void {
+    this.pinned = false;
+    this.dropThrough(Math.min(this.ackedSeq, this.indexedSeq));
+  }
 
   /** Empties the journal (the queue was discarded by the operator: nothing is to be repaired). */
   clear(): void {
