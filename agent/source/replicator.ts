@@ -76,15 +76,15 @@ export class Replicator {
       ...resolveQueueLimits(this.o.limits),
       onEnqueued: (seq, header) => this.journal.record(seq, opPaths(header)),
     });
-    // What the journal still names after a restart is not known to be in the capture's committed index (or not
-    // applied on the target): acknowledged is not enough, the index may be older than the target.
+    // After a crash (the queue then always reports a problem) what the journal still names is not known to be in the
+    // capture's committed index, or not applied on the target: acknowledged is not enough, the index may be older
+    // than the target. After a clean stop the index was committed with everything and the queue kept what is left.
     if (this.queue.problem) {
       this.o.log.warn({ job: this.o.jobId, problem: this.queue.problem.reason }, 'replication queue not intact after restart; discarding it for a difference mirror');
       this.noteLost(0);
       await this.queue.discardAll();
       return false;
     }
-    if (this.journal.pathsAfter(0, 1).paths.length) this.noteLost(0);
     return true;
   }
 
