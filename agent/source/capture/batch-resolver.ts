@@ -213,7 +213,8 @@ class BatchResolution {
         this.ctx.watchDir(now.key, path, false);
         await this.listSoon(path, true, false);
       }
-    } else if (known !== path && !this.moved.has(now.key)) {
+    } else if ((this.moved.get(now.key) ?? known) !== path) {
+      // Moved (again: the latest sighting wins, so names in it found before are looked at again where it is now).
       this.moved.set(now.key, path);
       if (watchable) {
         this.ctx.watchDir(now.key, path, true);

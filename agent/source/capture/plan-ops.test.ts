@@ -49,6 +49,17 @@ describe('planOps', () => {
     expect(brief(planOps([seen('/r/a', N, true), seen('/r/b', A)], t))).toEqual(['rename /r/a -> /r/b', 'sendFile /r/a']);
   });
 
+  it('entries looked at in a directory that arrived in this plan and moved on are not placed where it was', () => {
+    const R = dir(), P = dir(), Q = dir(), X = dir(), S = file();
+    const t = treeOf([['/r', R], ['/r/p', P], ['/r/q', Q], ['/r/p/x', X], ['/r/s', S]]);
+    // x was moved to /r/a, s renamed into it, a file created in it, then x moved on to /r/q/c: the looks at /r/a and
+    // what was in it are older than the last one.
+    const ops = brief(planOps([seen('/r/a', X), seen('/r/s', null), seen('/r/a/s', S), seen('/r/a/new', file(), true), seen('/r/p/x', null), seen('/r/q/c', X)], t));
+    expect(ops.filter((o) => o.includes('/r/a/'))).toEqual([]);
+    expect(t.get('/r/q/c')?.key).toBe(X.key);
+    expect(t.has('/r/a')).toBe(false);
+  });
+
   it('entries looked at before their directory was deleted (its inode number reused by a new file) are not sent into it', () => {
     const R = dir(), D = dir(), A = file();
     const t = treeOf([['/r', R], ['/r/d', D], ['/r/d/a', A]]);

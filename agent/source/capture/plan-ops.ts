@@ -131,10 +131,12 @@ class Planner {
     const want = this.desired.get(path) ?? null;
     if (want) this.ensureParent(path);
     const parent = parentOf(path);
-    if (want && (this.desired.get(parent) === null || (this.hadParent.has(path) && !this.tree.has(parent)))) {
+    const parentLeft = !this.tree.has(parent) && (this.desired.has(parent) || this.hadParent.has(path));
+    if (want && (this.desired.get(parent) === null || parentLeft)) {
       // Its directory was found gone, or left the model in this plan (deleted, its inode number now naming something
-      // else; or moved away): this look at it is older than that, so nothing is made there (a file sent or renamed
-      // into it would re-create the directory on the target). If the directory comes back, its listing brings it.
+      // else; or moved away, even one that only arrived there in this plan): this look at it is older than that, so
+      // nothing is made there (a file sent or renamed into it would re-create the directory on the target). If the
+      // directory comes back, its listing brings it.
       this.inProgress.delete(path);
       this.done.add(path);
       return;
