@@ -111,7 +111,7 @@ export class Replicator {
     return this.lost;
   }
 
-  /** The job has queued the repair of the lost paths: the journal may forget them once acknowledged. */
+  /** The job has queued the repair of the lost paths: the journal may forget them once acknowledged and indexed. */
   lostPathsHandled(): void {
     this.lost = null;
     this.journal.unpin();
