@@ -220,3 +220,30 @@ describe('writes into a file the target lacks', () => {
     expect(await fs.readFile(path.join(root, 'rewritten'), 'utf8')).toBe('whole content');
   });
 });
+
+describe('writes where the target has no regular file', () => {
+  it('a write or truncate never goes through a symlink at the path (not even one pointing outside the replica); a truncate to 0 replaces the link by a file', async () => {
+    const outside = await fs.mkdtemp(path.join(os.tmpdir(), 'tandem-outside-'));
+    try {
+      const victim = path.join(outside, 'victim');
+      await fs.writeFile(victim, 'must stay as it is');
+      for (const name of ['w', 't', 'z']) await fs.symlink(victim, path.join(root, name));
+      await fs.mkdir(path.join(root, 'adir'));
+      const errors = await submitAll([
+        [{ op: 'write', path: `${SRC}/w`, offset: 0 }, Buffer.from('OVERWRITTEN')],
+        [{ op: 'truncate', path: `${SRC}/t`, size: 3 }, Buffer.alloc(0)],
+        [{ op: 'write', path: `${SRC}/adir`, offset: 0 }, Buffer.from('x')],
+        [{ op: 'truncate', path: `${SRC}/z`, size: 0 }, Buffer.alloc(0)],
+        [{ op: 'write', path: `${SRC}/z`, offset: 0 }, Buffer.from('new content')],
+      ]);
+      expect(errors.map((e) => (e as NodeJS.ErrnoException).code)).toEqual(['not_a_file', 'not_a_file', 'not_a_file']);
+      expect(await fs.readFile(victim, 'utf8')).toBe('must stay as it is');
+      expect((await fs.lstat(path.join(root, 'w'))).isSymbolicLink()).toBe(true);
+      expect((await fs.lstat(path.join(root, 'z'))).isFile()).toBe(true);
+      expect(await fs.readFile(path.join(root, 'z'), 'utf8')).toBe('new content');
+      expect((await fs.lstat(path.join(root, 'adir'))).isDirectory()).toBe(true);
+    } finally {
+      await fs.rm(outside, { recursive: true, force: true });
+    }
+  });
+});

@@ -26,7 +26,7 @@ const SYNC_WRITE_MAX = 1024 * 1024;
 
 const fdatasync = promisify(fss.fdatasync);
 const fsync = promisify(fss.fsync);
-const openAsync = promisify(fss.open) as (p: string, flags: string) => Promise<number>;
+const openAsync = promisify(fss.open) as (p: string, flags: string | number) => Promise<number>;
 const renameAsync = promisify(fss.rename);
 const mkdirAsync = promisify(fss.mkdir);
 const writevAsync = (fd: number, bufs: Buffer[], pos: number) =>
@@ -64,6 +64,11 @@ function applyMetaFd(fd: number, meta: FileMeta): void {
   if (IS_ROOT) fss.fchownSync(fd, meta.uid, meta.gid);
   fss.fchmodSync(fd, meta.mode & 0o7777);
   fss.futimesSync(fd, t, t);
+}
+
+/** A write or truncate found something other than a regular file at its path (a symlink, a directory, a FIFO). */
+function notAFile(target: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`"${target}" is not a regular file on the target; the operation was not applied through it`), { code: 'not_a_file' });
 }
 
 function removeAny(p: string): void {
@@ -163,18 +168,34 @@ export class ApplySession {
     this.replica.forgetDirs();
   }
 
+  /**
+   * The open handle for a write or truncate on the file at `target`. Never through a symlink (O_NOFOLLOW: a link
+   * there may point anywhere on this machine) and never into anything but a regular file. With `create` (a rewrite
+   * in place starts here) whatever else stands at the path is replaced by a new empty file; without it the op is
+   * refused as `not_a_file`, which the caller treats like a missing file (the source is asked to send it again).
+   */
   private async handle(target: string, create: boolean): Promise<number> {
     let fd = this.handles.get(target);
-    if (fd === undefined) {
-      try {
-        fd = fss.openSync(target, 'r+');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !create) throw err;
-        await this.ensureParent(target);
-        fd = await openAsync(target, 'w+');
-      }
-      this.handles.set(target, fd);
+    if (fd !== undefined) return fd;
+    const { O_RDWR, O_CREAT, O_NOFOLLOW } = fss.constants;
+    try {
+      fd = fss.openSync(target, O_RDWR | O_NOFOLLOW);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ELOOP' && code !== 'EISDIR') throw err;
+      if (!create) throw code === 'ENOENT' ? err : notAFile(target);
+      if (code === 'ENOENT') await this.ensureParent(target);
+      else { removeAny(target); this.forget(); }
+      fd = await openAsync(target, O_RDWR | O_CREAT | O_NOFOLLOW);
     }
+    if (!fss.fstatSync(fd).isFile()) {
+      fss.closeSync(fd);
+      if (!create) throw notAFile(target);
+      removeAny(target);
+      this.forget();
+      fd = await openAsync(target, O_RDWR | O_CREAT | O_NOFOLLOW);
+    }
+    this.handles.set(target, fd);
     return fd;
   }
 

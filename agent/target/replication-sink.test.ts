@@ -71,6 +71,18 @@ describe('ReplicationSink', () => {
     await sink.close();
   });
 
+  it('a truncate where the target has a symlink is not applied through it, not blocking, and the file is asked for whole', async () => {
+    const outside = path.join(work, 'outside.txt');
+    await fs.writeFile(outside, 'not part of the replica');
+    await fs.symlink(outside, path.join(root, 'was-a-link'));
+    const sink = await openSink();
+    const r = await sink.receive([{ seq: 1, op: { op: 'truncate', path: `${SRC}/was-a-link`, size: 3 }, payload: Buffer.alloc(0) }, file(2, '/next', 'applied')]);
+    expect(r).toMatchObject({ ackedSeq: 2, blocked: null, resend: [`${SRC}/was-a-link`] });
+    expect(await fs.readFile(outside, 'utf8')).toBe('not part of the replica');
+    expect(await fs.readFile(path.join(root, 'next'), 'utf8')).toBe('applied');
+    await sink.close();
+  });
+
   it('a path the target asks for is asked for again after a restart until a later batch saved that it was handed out', async () => {
     const sink = await openSink();
     const r = await sink.receive([{ seq: 1, op: { op: 'rename', path: `${SRC}/here`, from: `${SRC}/never-mirrored` }, payload: Buffer.alloc(0) }]);
