@@ -247,3 +247,39 @@ describe('writes where the target has no regular file', () => {
     }
   });
 });
+
+describe('a file on the target where the source has a directory', () => {
+  it('is replaced when an op puts something inside it (mkdir, whole file, symlink), instead of failing for good with ENOTDIR', async () => {
+    for (const name of ['d', 'f', 'l']) await fs.writeFile(path.join(root, name), 'stale copy');
+    const errors = await submitAll([
+      [{ op: 'mkdir', path: `${SRC}/d/sub/deeper`, meta: meta(0o755, 1_600_000_000) }, Buffer.alloc(0)],
+      whole('/f/inside.txt', 'new file'),
+      [{ op: 'symlink', path: `${SRC}/l/link`, target: '../x' }, Buffer.alloc(0)],
+    ]);
+    expect(errors.map((e) => String(e))).toEqual([]);
+    expect((await fs.lstat(path.join(root, 'd', 'sub', 'deeper'))).isDirectory()).toBe(true);
+    expect(await fs.readFile(path.join(root, 'f', 'inside.txt'), 'utf8')).toBe('new file');
+    expect(await fs.readlink(path.join(root, 'l', 'link'))).toBe('../x');
+  });
+
+  it('a symlink in the way is still refused, and nothing outside the replica is touched', async () => {
+    const outside = await fs.mkdtemp(path.join(os.tmpdir(), 'tandem-outside-'));
+    try {
+      await fs.writeFile(path.join(outside, 'file'), 'outside');
+      await fs.symlink(path.join(outside, 'file'), path.join(root, 'link'));
+      await fs.symlink(outside, path.join(root, 'dirlink'));
+      const errors = await submitAll([
+        [{ op: 'mkdir', path: `${SRC}/link/sub`, meta: meta(0o755, 1_600_000_000) }, Buffer.alloc(0)],
+        // Directories below the link that do not exist (outside the replica either) must not hide the link.
+        whole('/dirlink/new/deeper/file', 'must not land outside'),
+        [{ op: 'mkdir', path: `${SRC}/dirlink/made/here`, meta: meta(0o755, 1_600_000_000) }, Buffer.alloc(0)],
+      ]);
+      expect(errors.map((e) => (e as { code?: string }).code)).toEqual(['path_through_symlink', 'path_through_symlink', 'path_through_symlink']);
+      expect(await fs.readFile(path.join(outside, 'file'), 'utf8')).toBe('outside');
+      expect((await fs.readdir(outside)).sort()).toEqual(['file']);
+      expect((await fs.lstat(path.join(root, 'link'))).isSymbolicLink()).toBe(true);
+    } finally {
+      await fs.rm(outside, { recursive: true, force: true });
+    }
+  });
+});

@@ -13,6 +13,7 @@ import type { FileMeta, FileOp } from '../../shared/protocol/ops';
 import { TandemError } from '../../shared/errors';
 import { payloadLength, type Payload } from '../../shared/protocol/frames';
 import { TEMP_PREFIX, type ReplicaFs } from './replica-fs';
+import { isSameOrInside } from '../../shared/paths/absolute-path';
 import { PathScheduler } from './path-scheduler';
 import type { GroupSync } from './group-sync';
 
@@ -69,6 +70,17 @@ function applyMetaFd(fd: number, meta: FileMeta): void {
 /** A write or truncate found something other than a regular file at its path (a symlink, a directory, a FIFO). */
 function notAFile(target: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`"${target}" is not a regular file on the target; the operation was not applied through it`), { code: 'not_a_file' });
+}
+
+/** lstat, or null when the path does not exist (also when a component of it is not a directory). */
+function lstatOrNull(p: string): fss.Stats | null {
+  try {
+    return fss.lstatSync(p);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw err;
+  }
 }
 
 function removeAny(p: string): void {
@@ -156,10 +168,34 @@ export class ApplySession {
   private async ensureParent(target: string): Promise<void> {
     const dir = path.posix.dirname(target);
     if (!this.knownDirs.has(dir)) {
-      await mkdirAsync(dir, { recursive: true });
+      await this.makeDirs(dir);
       this.knownDirs.add(dir);
     }
     this.dirtyDirs.add(dir);
+  }
+
+  /**
+   * Creates `dir` and its parents. The source has a directory wherever an op puts something inside, so a file standing
+   * at one of those places on the target is a stale copy and is replaced (else the op, and all after it, would fail for
+   * good with ENOTDIR). A symlink there is never replaced nor followed (the replica check refuses it), nor is anything
+   * at or above a replica root.
+   */
+  private async makeDirs(dir: string): Promise<void> {
+    try {
+      await mkdirAsync(dir, { recursive: true });
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTDIR' && code !== 'EEXIST') throw err;
+      let existing = dir;
+      while (!lstatOrNull(existing)) existing = path.posix.dirname(existing);
+      const st = lstatOrNull(existing)!;
+      const inReplica = this.replica.roots.some((r) => r.targetPath !== existing && isSameOrInside(r.targetPath, existing));
+      if (st.isDirectory() || st.isSymbolicLink() || !inReplica) throw err;
+      removeAny(existing);
+      this.forget();
+    }
+    await mkdirAsync(dir, { recursive: true });
   }
 
   /** Something may have turned a directory into something else: forget what we learnt about the tree. */
@@ -314,7 +350,7 @@ export class ApplySession {
     const target = await this.replica.resolve(op.path);
     switch (op.op) {
       case 'mkdir': {
-        const st = fss.lstatSync(target, { throwIfNoEntry: false });
+        const st = lstatOrNull(target);
         if (st && !st.isDirectory()) { removeAny(target); this.forget(); }
         if (!st || !st.isDirectory()) {
           await this.ensureParent(target);

@@ -64,7 +64,9 @@ export class ReplicaFs {
       dir = path.posix.dirname(dir);
     }
     // Synchronous lstat: a lookup, far cheaper than a trip through the thread pool (which may be busy with fsyncs).
-    for (const d of chain) {
+    // From the top down: lstat of a deeper directory would go through a symlink above it unnoticed (and fail with
+    // ENOTDIR under a file).
+    for (const d of chain.reverse()) {
       const st = lstatSync(d, { throwIfNoEntry: false });
       if (!st) return target; // parents will be created as real dirs
       if (st.isSymbolicLink()) this.refuse('path_through_symlink', `"${sourcePath}" would be written through the symlink "${d}" on the target; refused.`);
