@@ -2,7 +2,7 @@
 // ordered stream of FileOps carrying only changed bytes. Batches events for at most `batchMs`,
 // survives restarts through a persisted index, and falls back to targeted rescans where events
 // may have been missed (watch limit, queue overflow).
-import { lstatSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { chooseBlockSize, hashFile } from '../../../shared/delta';
 import { normalizeAbsolutePath, outermostPaths } from '../../../shared/paths';
@@ -18,6 +18,7 @@ import { planOps, RACY_MARGIN_MS } from './plan-ops';
 import { TreeIndex, fileHashes } from './tree-index';
 import type { CaptureWarning, CaptureWarningCode, CapturedOp, EntryKind, PlannedOp } from './types';
 import { Fifo } from './fifo';
+import { inotifyOverflowSentinel, type OverflowSource } from './overflow-sentinel';
 
 export interface CaptureLogger {
   debug(obj: object, msg?: string): void;
@@ -78,6 +79,11 @@ export interface ChangeCaptureOptions {
   sliceObservations?: number;
   /** Watch function (tests inject failures). Default fs.watch on one directory. */
   watch?: WatchFunction;
+  /**
+   * Hears when inotify events were lost (the kernel's queue overflowed). Default: the process's sentinel when
+   * `watch` is the default fs.watch (an injected watch function has no kernel queue); null turns detection off.
+   */
+  overflow?: OverflowSource | null;
   log?: CaptureLogger;
 }
 
@@ -110,6 +116,14 @@ export interface CaptureStats {
 
 const MiB = 1024 * 1024;
 const nop = (): void => {};
+/** The kernel's inotify queue length (for the warning's text); '?' where /proc does not say. */
+const maxQueuedEvents = (): string => {
+  try {
+    return readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8').trim();
+  } catch {
+    return '?';
+  }
+};
 const silentLog: CaptureLogger = { debug: nop, info: nop, warn: nop, error: nop };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** How often a deferred full comparison looks again whether the replication backlog has drained. */
@@ -152,7 +166,7 @@ class OpSink {
 }
 
 export class ChangeCapture {
-  private readonly opts: Required<Omit<ChangeCaptureOptions, 'onWarning' | 'log' | 'watch' | 'rules' | 'backlogged' | 'mirrorCursor' | 'onPersisted'>>;
+  private readonly opts: Required<Omit<ChangeCaptureOptions, 'onWarning' | 'log' | 'watch' | 'overflow' | 'rules' | 'backlogged' | 'mirrorCursor' | 'onPersisted'>>;
   private readonly matcher: RuleMatcher;
   private readonly roots: string[];
   private readonly store: IndexStore;
@@ -204,6 +218,8 @@ export class ChangeCapture {
   /** Interrupts the file being hashed: a hold or a stop must not wait for a large file's read to finish. */
   private hashAbort: AbortController | undefined;
   private counters = { opsEmitted: 0, bytesEmitted: 0, batches: 0 };
+  private readonly overflow: OverflowSource | null;
+  private unsubscribeOverflow: (() => void) | undefined;
 
   constructor(private readonly options: ChangeCaptureOptions) {
     this.opts = {
@@ -224,6 +240,7 @@ export class ChangeCapture {
     this.store = new IndexStore(options.indexDir);
     this.log = options.log ?? silentLog;
     this.mirrorCursor = options.mirrorCursor;
+    this.overflow = options.overflow !== undefined ? options.overflow : options.watch ? null : inotifyOverflowSentinel();
     this.watches = new WatchSet(
       options.watch ?? fsWatchDir,
       (dirKey, event, filename) => this.onWatchEvent(dirKey, event, filename),
@@ -261,6 +278,8 @@ export class ChangeCapture {
     // Files without a block index (baseline, or an index cut short) get one in the background, after the
     // comparison below; from now on the status counts them as waiting (the baseline adds them as it goes).
     this.hashCursor = '';
+    // Before the first watch: events lost while the baseline is taken count too.
+    this.unsubscribeOverflow = this.overflow?.subscribe(() => void this.eventsLost().catch(nop));
     this.watchAnchors();
     const baseline = !found;
     const lost = options.lostPaths ?? [];
@@ -303,6 +322,8 @@ export class ChangeCapture {
     clearTimeout(this.persistTimer);
     this.persistTimer = undefined;
     await this.enqueue(() => this.runBatch());
+    this.unsubscribeOverflow?.();
+    this.unsubscribeOverflow = undefined;
     this.watches.closeAll();
     this.anchored.clear();
     this.hashCursor = undefined;
@@ -383,12 +404,13 @@ export class ChangeCapture {
   }
 
   /**
-   * fs.watch cannot see an inotify queue overflow (libuv drops IN_Q_OVERFLOW), so this is the
-   * entry point for "events were lost here": warns `watch_overflow` and rescans the directory (or,
-   * without one, everything) instead of remirroring.
+   * Events were lost (the overflow sentinel found the kernel's event queue overflowed; fs.watch itself never says):
+   * warns `watch_overflow` and rescans the directory or, without one (the queue does not say whose events it
+   * dropped), the whole protected set by its metadata: what changed is sent, nothing is remirrored.
    */
-  async simulateOverflow(dir?: string): Promise<void> {
-    this.warn('watch_overflow', `File change events were lost${dir ? ` under ${dir}` : ''} (event queue overflow); rescanning ${dir ? 'that directory' : 'the protected set'} to find the changes. If this repeats, raise fs.inotify.max_queued_events (sysctl -w fs.inotify.max_queued_events=65536).`, dir);
+  async eventsLost(dir?: string): Promise<void> {
+    if (!this.running) return;
+    this.warn('watch_overflow', `File change events were lost${dir ? ` under ${dir}` : ''}: the kernel's inotify event queue overflowed (more than fs.inotify.max_queued_events=${maxQueuedEvents()} events waited while the agent was busy). Rescanning ${dir ? 'that directory' : 'the protected set'} to find the changes (nothing is remirrored). If this repeats, raise the limit: sysctl -w fs.inotify.max_queued_events=65536 (and add it to /etc/sysctl.d/ to keep it).`, dir);
     await this.rescan(dir ? [dir] : undefined);
   }
 
@@ -423,6 +445,7 @@ export class ChangeCapture {
 
   private onWatchEvent(dirKey: string, event: WatchEventType, filename: string | null): void {
     if (!this.running) return;
+    this.overflow?.noteEvent();
     if (filename === null) {
       const dir = this.tree.dirPathOf(dirKey);
       if (dir !== undefined) this.addDirty({ kind: 'rescan', path: dir, deep: false });

@@ -14,7 +14,7 @@ export interface CapturedOp {
 /**
  * Conditions an operator must hear about (job warnings). Codes:
  * - watch_limit: fs.inotify.max_user_watches reached; affected dirs fall back to periodic rescans.
- * - watch_overflow: events were lost (inotify queue overflow); the affected dirs were rescanned.
+ * - watch_overflow: events were lost (the kernel's inotify queue overflowed, found by the overflow sentinel); rescanned.
  * - watch_failed: a directory could not be watched for another reason (permissions, I/O error).
  * - read_failed: a file or directory could not be read; it is retried by the next rescan.
  * - capture_failed: an unexpected error in a capture batch; a full light rescan was scheduled.
