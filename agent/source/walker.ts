@@ -45,6 +45,44 @@ export async function* walkProtectedSet(rules: RuleInput[], opts: WalkOptions = 
   const matcher = compileRules(rules);
   const after = opts.after ?? null;
   const hardLinks = new Map<string, string>();
+  /** A resumed walk has looked for the names before its cursor of the files with several names (once, when needed). */
+  let linksBeforeCursorKnown = after === null;
+
+  /**
+   * A resumed walk skips what was sent before the cursor, but a file with several names may have its first name
+   * there: the target has that name, and the later ones must be linked to it, not sent as separate files. Records
+   * the first included name before (or at) the cursor of every such file, in walk order.
+   */
+  async function rememberLinksBeforeCursor(cursor: string): Promise<void> {
+    let statted = 0;
+    const visit = async (dir: string): Promise<void> => {
+      let names: string[];
+      try {
+        names = (await fs.readdir(dir)).sort();
+      } catch {
+        return;
+      }
+      for (const name of names) {
+        const p = joinAbsolute(dir, name);
+        if (!isSameOrAncestor(p, cursor) && dfsCompare(p, cursor) > 0) break; // sorted: the rest is past the cursor
+        if (++statted % 256 === 0) await nextTurn();
+        const st = fss.lstatSync(p, { throwIfNoEntry: false });
+        if (!st) continue;
+        const included = matcher.isIncluded(p);
+        if (st.isDirectory()) {
+          if (included || matcher.mayContainIncluded(p)) await visit(p);
+        } else if (included && st.nlink > 1 && (st.isFile() || st.isSymbolicLink())) {
+          const key = `${st.dev}:${st.ino}`;
+          if (!hardLinks.has(key)) hardLinks.set(key, p);
+        }
+      }
+    };
+    for (const root of [...protectedRoots(rules)].sort(dfsCompare)) {
+      if (!isSameOrAncestor(root, cursor) && dfsCompare(root, cursor) > 0) continue;
+      const st = fss.lstatSync(root, { throwIfNoEntry: false });
+      if (st?.isDirectory()) await visit(root);
+    }
+  }
 
   function entryOf(p: string, st: Stats, target?: string): ManifestEntry {
     if (st.isDirectory()) return { path: p, type: 'dir', size: 0, meta: metaOf(st) };
@@ -90,6 +128,10 @@ export async function* walkProtectedSet(rules: RuleInput[], opts: WalkOptions = 
       present.push(name);
       if (after && !isSameOrAncestor(p, after) && dfsCompare(p, after) < 0) continue; // done before the cursor
       const alreadySent = after !== null && isSameOrAncestor(p, after);
+      if (included && !alreadySent && !linksBeforeCursorKnown && !st.isDirectory() && st.nlink > 1 && !hardLinks.has(`${st.dev}:${st.ino}`)) {
+        await rememberLinksBeforeCursor(after!);
+        linksBeforeCursorKnown = true;
+      }
       if (included && !alreadySent) {
         yield { kind: 'entry', entry: entryOf(p, st, st.isSymbolicLink() ? readlinkOrEmpty(p) : undefined) };
       } else if (included && !st.isDirectory() && st.nlink > 1) {

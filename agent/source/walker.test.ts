@@ -1,0 +1,56 @@
+import { link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ManifestEntry } from '../../shared/protocol/ops';
+import { walkProtectedSet } from './walker';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+async function tree(): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'tandem-walker-'));
+  dirs.push(root);
+  for (const d of ['a', 'b', 'c']) await mkdir(join(root, d));
+  await writeFile(join(root, 'a', 'first'), 'shared content');
+  await writeFile(join(root, 'a', 'plain'), 'plain');
+  await link(join(root, 'a', 'first'), join(root, 'b', 'second'));
+  await link(join(root, 'a', 'first'), join(root, 'c', 'third'));
+  await writeFile(join(root, 'c', 'solo'), 'solo');
+  return root;
+}
+
+async function entries(root: string, after: string | null): Promise<ManifestEntry[]> {
+  const out: ManifestEntry[] = [];
+  for await (const item of walkProtectedSet([{ path: root, type: 'include', recursive: true }], { after })) {
+    if (item.kind === 'entry') out.push(item.entry);
+  }
+  return out;
+}
+
+describe('walkProtectedSet', () => {
+  it('walks depth first in name order and names the first name of a file with several', async () => {
+    const root = await tree();
+    const all = await entries(root, null);
+    expect(all.map((e) => e.path.slice(root.length))).toEqual(['', '/a', '/a/first', '/a/plain', '/b', '/b/second', '/c', '/c/solo', '/c/third']);
+    expect(all.find((e) => e.path.endsWith('second'))?.linkOf).toBe(join(root, 'a', 'first'));
+    expect(all.find((e) => e.path.endsWith('third'))?.linkOf).toBe(join(root, 'a', 'first'));
+  });
+
+  it('resumed after a cursor, a later name of a file whose first name was sent before the cursor is still a link to it', async () => {
+    const root = await tree();
+    const resumed = await entries(root, join(root, 'a', 'plain'));
+    expect(resumed.map((e) => e.path.slice(root.length))).toEqual(['/b', '/b/second', '/c', '/c/solo', '/c/third']);
+    expect(resumed.find((e) => e.path.endsWith('second'))?.linkOf).toBe(join(root, 'a', 'first'));
+    expect(resumed.find((e) => e.path.endsWith('third'))?.linkOf).toBe(join(root, 'a', 'first'));
+  });
+
+  it('resumed at a cursor that is itself a further name, a later name links to a name the target has', async () => {
+    const root = await tree();
+    const resumed = await entries(root, join(root, 'b', 'second'));
+    expect(resumed.map((e) => e.path.slice(root.length))).toEqual(['/c', '/c/solo', '/c/third']);
+    expect([join(root, 'a', 'first'), join(root, 'b', 'second')]).toContain(resumed.find((e) => e.path.endsWith('third'))?.linkOf);
+  });
+});
