@@ -101,18 +101,58 @@ async function handleOrphans(replica: ReplicaFs, req: ManifestRequest, orphans: 
     if (req.purpose === 'verify' || req.orphans.action === 'keep') {
       out.kept++;
     } else if (req.orphans.action === 'delete') {
-      await fs.rm(victim, { recursive: true, force: true });
+      await removeOrphan(replica, sourcePath, victim);
       replica.forgetDirs();
       out.removed++;
     } else {
       if (!req.orphans.moveTo) throw new TandemError('orphans_move_to_missing', 'Orphans are set to move but no moveTo folder is configured.');
-      const dest = joinAbsolute(req.orphans.moveTo, sourcePath.slice(1));
-      await fs.mkdir(path.posix.dirname(dest), { recursive: true });
-      await fs.rm(dest, { recursive: true, force: true });
-      await fs.rename(victim, dest);
+      await moveOrphan(replica, sourcePath, victim, req.orphans.moveTo);
       replica.forgetDirs();
       out.moved++;
     }
+  }
+}
+
+/**
+ * An orphan directory may hold files an exclude rule protects (manual: excluded files are never deleted as
+ * orphans): then it is gone through name by name, protected names stay (with the directories leading to them).
+ */
+const mustLookInside = (replica: ReplicaFs, sourcePath: string, victim: string): boolean =>
+  replica.matcher.mayContainExcluded(sourcePath) && !!lstatOrNull(victim)?.isDirectory();
+
+/** Removes an orphan, except what exclude rules protect inside it. True when nothing of it is left. */
+async function removeOrphan(replica: ReplicaFs, sourcePath: string, victim: string): Promise<boolean> {
+  if (!mustLookInside(replica, sourcePath, victim)) {
+    await fs.rm(victim, { recursive: true, force: true });
+    return true;
+  }
+  let kept = false;
+  for (const name of await fs.readdir(victim)) {
+    const child = joinAbsolute(sourcePath, name);
+    if (replica.matcher.isProtectedFromOrphanDeletion(child) || !(await removeOrphan(replica, child, path.posix.join(victim, name)))) kept = true;
+  }
+  if (!kept) await fs.rmdir(victim);
+  return !kept;
+}
+
+/** Moves an orphan under `moveTo` at its source path, except what exclude rules protect inside it. */
+async function moveOrphan(replica: ReplicaFs, sourcePath: string, victim: string, moveTo: string): Promise<void> {
+  const dest = joinAbsolute(moveTo, sourcePath.slice(1));
+  if (!mustLookInside(replica, sourcePath, victim)) {
+    await fs.mkdir(path.posix.dirname(dest), { recursive: true });
+    await fs.rm(dest, { recursive: true, force: true });
+    await fs.rename(victim, dest);
+    return;
+  }
+  for (const name of await fs.readdir(victim)) {
+    const child = joinAbsolute(sourcePath, name);
+    if (!replica.matcher.isProtectedFromOrphanDeletion(child)) await moveOrphan(replica, child, path.posix.join(victim, name), moveTo);
+  }
+  try {
+    await fs.rmdir(victim);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY' && (err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    // Left where it is: something protected stays inside.
   }
 }
 

@@ -232,3 +232,24 @@ describe('mayContainIncluded: pruning a tree walk', () => {
     expect(m.mayContainIncluded('/d/x/q')).toBe(false);
   });
 });
+
+describe('mayContainExcluded: orphan directories that may hold protected files', () => {
+  it('no exclude rule: an orphan directory holds nothing protected', () => {
+    expect(compileRules([inc('/data')]).mayContainExcluded('/data/gone')).toBe(false);
+  });
+
+  it('a recursive mask exclude reaches every directory below its folder, and none elsewhere', () => {
+    const m = compileRules([inc('/data'), exc('/data/*.log')]);
+    expect(m.mayContainExcluded('/data/gone')).toBe(true);
+    expect(m.mayContainExcluded('/data/gone/deeper')).toBe(true);
+    expect(m.mayContainExcluded('/srv')).toBe(false);
+  });
+
+  it('a non-recursive exclude reaches its own directory only; a deeper exclude the directories above it', () => {
+    const m = compileRules([inc('/data'), exc('/data/logs/*.log', false), exc('/data/a/b/c')]);
+    expect(m.mayContainExcluded('/data/logs')).toBe(true);
+    expect(m.mayContainExcluded('/data/logs/old')).toBe(false);
+    expect(m.mayContainExcluded('/data/a')).toBe(true);
+    expect(m.mayContainExcluded('/data/x')).toBe(false);
+  });
+});

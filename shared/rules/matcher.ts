@@ -51,6 +51,11 @@ export interface RuleMatcher {
    * included files missing on the source are orphans and may be deleted.
    */
   isProtectedFromOrphanDeletion(path: string): boolean;
+  /**
+   * Whether an exclude rule may decide something below this directory. Conservative: false means an orphan
+   * directory here holds nothing protected and may go whole; true means look inside it, name by name.
+   */
+  mayContainExcluded(dirPath: string): boolean;
 }
 
 type AnchorMode = 'self' | 'parent' | 'fixed';
@@ -159,10 +164,22 @@ export function compileRules(rules: readonly RuleInput[]): RuleMatcher {
     return inheritedInclude;
   }
 
+  function mayContainExcluded(dirPath: string): boolean {
+    const segs = pathSegments(normalizeAbsolutePath(dirPath));
+    for (const c of compiled) {
+      if (!c.exclude) continue;
+      const { namedLengths, canMatchBelow } = matchPrefixes(c.pattern, segs);
+      // It names something below, names this directory (a rule covers its children too), or an ancestor recursively.
+      if (canMatchBelow || namedLengths.includes(segs.length) || (c.recursive && namedLengths.length > 0)) return true;
+    }
+    return false;
+  }
+
   return {
     decide,
     isIncluded: (path) => decide(path).included,
     mayContainIncluded,
+    mayContainExcluded,
     isProtectedFromOrphanDeletion: (path) => decide(path).rule?.type === 'exclude',
   };
 }

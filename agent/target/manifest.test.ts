@@ -1,0 +1,64 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ManifestRequest } from '../../shared/protocol/data-port';
+import type { RuleInput } from '../../shared/rules';
+import { answerManifest } from './manifest';
+import { ReplicaFs } from './replica-fs';
+
+const SRC = '/srcroot';
+let base: string;
+let root: string;
+
+beforeEach(async () => {
+  base = await fs.mkdtemp(path.join(os.tmpdir(), 'tandem-manifest-'));
+  root = path.join(base, 'replica');
+  // On the target, beside what the source has (keep/a): a directory the source does not have, holding a file an
+  // exclude rule protects (deep inside), one it does not, and a subdirectory with nothing protected.
+  for (const f of ['keep/a', 'gone/deep/notes.keep', 'gone/deep/junk.txt', 'gone/plain/x.txt', 'gone/top.txt']) {
+    await fs.mkdir(path.dirname(path.join(root, f)), { recursive: true });
+    await fs.writeFile(path.join(root, f), f);
+  }
+});
+afterEach(async () => {
+  await fs.rm(base, { recursive: true, force: true });
+});
+
+const rules: RuleInput[] = [{ path: SRC, type: 'include', recursive: true }, { path: `${SRC}/*.keep`, type: 'exclude', recursive: true }];
+const replicaFs = () => new ReplicaFs(rules, { mode: 'custom', entries: [{ source: SRC, target: root }] }, 'src');
+
+const request = (orphans: ManifestRequest['orphans']): ManifestRequest => ({
+  mirrorId: 'm1', purpose: 'mirror', mode: 'different', newerOnly: false, blockChecksum: false, orphans,
+  entries: [], dirs: [{ path: SRC, names: ['keep'] }],
+});
+
+async function files(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await fs.readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (e.isFile()) out.push(path.relative(dir, path.join(e.parentPath, e.name)));
+  }
+  return out.sort();
+}
+
+describe('orphans inside a directory the source no longer has', () => {
+  it('delete removes the orphan directory but keeps the files an exclude rule protects inside it', async () => {
+    const res = await answerManifest(replicaFs(), request({ action: 'delete' }));
+    expect(res.orphans.found).toBe(1);
+    expect(await files(root)).toEqual(['gone/deep/notes.keep', 'keep/a']);
+  });
+
+  it('move relocates what is not protected and leaves the protected files where they are', async () => {
+    const moveTo = path.join(base, 'moved');
+    await answerManifest(replicaFs(), request({ action: 'move', moveTo }));
+    expect(await files(root)).toEqual(['gone/deep/notes.keep', 'keep/a']);
+    expect(await files(path.join(moveTo, SRC.slice(1)))).toEqual(['gone/deep/junk.txt', 'gone/plain/x.txt', 'gone/top.txt']);
+  });
+
+  it('without exclude rules the whole directory goes', async () => {
+    const r = new ReplicaFs([{ path: SRC, type: 'include', recursive: true }], { mode: 'custom', entries: [{ source: SRC, target: root }] }, 'src');
+    await answerManifest(r, request({ action: 'delete' }));
+    expect(await files(root)).toEqual(['keep/a']);
+    await expect(fs.access(path.join(root, 'gone'))).rejects.toThrow();
+  });
+});
