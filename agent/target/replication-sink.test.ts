@@ -202,3 +202,43 @@ describe('ReplicationSink', () => {
     await sink.close();
   });
 });
+
+describe('ReplicationSink after a crash', () => {
+  it('operations acknowledged while paused (held in the target queue) are applied after the target was killed, not lost', async () => {
+    const sink = await openSink();
+    sink.setPaused(true);
+    const r = await sink.receive([file(1, '/a', 'one'), file(2, '/b', 'two'), file(3, '/a', 'one, again')]);
+    expect(r.ackedSeq).toBe(3);
+    await expect(fs.stat(path.join(root, 'a'))).rejects.toThrow();
+    // Killed: nothing is closed. A new process opens the same directory.
+    const again = await openSink();
+    try {
+      for (let i = 0; i < 100 && again.stats().queuedOps > 0; i++) await new Promise((res) => setTimeout(res, 20));
+      expect(again.stats()).toMatchObject({ queuedOps: 0, appliedSeq: 3, receivedSeq: 3 });
+      expect(await fs.readFile(path.join(root, 'a'), 'utf8')).toBe('one, again');
+      expect(await fs.readFile(path.join(root, 'b'), 'utf8')).toBe('two');
+      expect(again.remirrorReason).toBeNull();
+      // The stream goes on where it was: the next op is applied, a resent old one is not.
+      expect((await again.receive([file(3, '/a', 'stale resend'), file(4, '/c', 'four')])).ackedSeq).toBe(4);
+      expect(await fs.readFile(path.join(root, 'a'), 'utf8')).toBe('one, again');
+      expect(await fs.readFile(path.join(root, 'c'), 'utf8')).toBe('four');
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('when the queue lost acknowledged operations, the target asks the source for a difference mirror', async () => {
+    const sink = await openSink();
+    sink.setPaused(true);
+    await sink.receive([file(1, '/a', 'one'), file(2, '/b', 'two')]);
+    // The queue's segment files are gone (a disk replaced, someone cleaned the data dir), the sink state is not.
+    for (const f of await fs.readdir(path.join(sinkDir, 'queue'))) if (!f.includes('state')) await fs.rm(path.join(sinkDir, 'queue', f), { force: true });
+    const again = await openSink();
+    try {
+      expect(again.remirrorReason).toMatch(/lost operations/);
+      expect(again.stats().queuedOps).toBe(0);
+    } finally {
+      await again.close();
+    }
+  });
+});

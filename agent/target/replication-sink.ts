@@ -91,9 +91,35 @@ export class ReplicationSink {
     for (const p of (await readJson(this.missingFile, z.array(z.string()))) ?? []) this.missing.add(p);
     // Everything lands on disk before it is acknowledged, so the target queue needs no memory tier.
     this.queue = await ReplicationQueue.open(path.join(this.o.dir, 'queue'), resolveQueueLimits({ ...this.o.limits, memoryMaxBytes: 0 }));
-    if (this.queue.problem?.state === 'broken') await this.queue.discardAll();
+    if (this.queue.problem?.state === 'broken') {
+      // Every parked op was on disk before it was acknowledged, so after a crash the queue normally still holds all
+      // of them: they are applied as usual. Only when some are missing is a difference mirror the way back.
+      if ((await this.queue.recoverAfterCrash()) && (await this.queueHoldsUnapplied())) {
+        const held = this.queue.stats().diskOps;
+        if (held > 0) this.o.log.info({ job: this.o.jobId, ops: held }, 'the target stopped with operations queued: applying them');
+      } else {
+        this.remirrorReason = `the target's queue lost operations it had acknowledged (${this.queue.problem?.reason ?? 'damaged'})`;
+        this.state.remirror = this.remirrorReason;
+        this.o.log.warn({ job: this.o.jobId, reason: this.remirrorReason }, 'asking the source for a difference mirror');
+        await this.queue.discardAll();
+      }
+    }
     if (epoch !== this.state.epoch) await this.resetForEpoch(epoch);
     this.kick();
+  }
+
+  /** The queue holds every operation acknowledged and not yet applied (appliedSeq+1 .. receivedSeq; parked in order). */
+  private async queueHoldsUnapplied(): Promise<boolean> {
+    if (this.state.receivedSeq <= this.state.appliedSeq) return true;
+    const q = this.queue.stats();
+    if (q.lastSeq <= q.ackedSeq) return false;
+    try {
+      const [first] = await this.queue.peekFrom(q.ackedSeq + 1, 1);
+      const [last] = await this.queue.peekFrom(q.lastSeq, 1);
+      return Number(first?.header.seq) <= this.state.appliedSeq + 1 && Number(last?.header.seq) >= this.state.receivedSeq;
+    } catch {
+      return false; // unreadable records: the same as missing ones
+    }
   }
 
   /** A new epoch (failover, restore) starts a new sequence: the old stream's ops must never be applied. */

@@ -293,6 +293,29 @@ export class ReplicationQueue {
   }
 
   /**
+   * For a queue whose records are all flushed before anyone is told they are queued (the target's, which
+   * acknowledges an op only once it is on disk), an unclean shutdown lost nothing that was acknowledged: the
+   * records on disk from the acknowledged seq on are everything (a torn tail was never acknowledged). Clears the
+   * `ops_lost` state of a crash and numbers on right after the last record on disk. False, leaving the state as
+   * it is, when records are missing in between (then only a remirror makes the copy whole).
+   */
+  recoverAfterCrash(): Promise<boolean> {
+    return this.lock.run(async () => {
+      this.assertOpen();
+      if (!this.problemState) return true;
+      if (this.problemState.cause !== 'ops_lost' || this.recovery.lostSeqs || this.memory.count > 0) return false;
+      const { gap, contiguousThrough } = this.store.coverage(this.ackedSeq);
+      if (gap) return false;
+      this.lastSeq = Math.max(contiguousThrough, this.ackedSeq);
+      this.problemState = null;
+      await this.persistState(false);
+      await this.refreshOldestUnacked();
+      this.notify();
+      return true;
+    });
+  }
+
+  /**
    * Auto-disconnect / stop: drops every queued op, deletes the segment files and clears the
    * exhausted/broken state. Numbering continues; the job must remirror.
    */
