@@ -242,3 +242,31 @@ describe('ReplicationSink after a crash', () => {
     }
   });
 });
+
+describe('ReplicationSink: an operation that cannot be applied', () => {
+  it.skipIf(process.getuid?.() !== 0)('is retried on its own, without further operations arriving, and nothing after it is applied meanwhile', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const locked = path.join(root, 'locked');
+    await fs.mkdir(locked);
+    try {
+      execFileSync('chattr', ['+i', locked], { stdio: 'ignore' });
+    } catch {
+      return; // this file system has no immutable attribute
+    }
+    const sink = await openSink();
+    try {
+      const r = await sink.receive([file(1, '/locked/f', 'blocked for now'), file(2, '/after', 'must wait')]);
+      expect(r.ackedSeq).toBe(2);
+      expect(r.blocked).toMatchObject({ seq: 1, path: `${SRC}/locked/f` });
+      await expect(fs.stat(path.join(root, 'after'))).rejects.toThrow();
+      execFileSync('chattr', ['-i', locked]);
+      for (let i = 0; i < 150 && sink.stats().queuedOps > 0; i++) await new Promise((res) => setTimeout(res, 20));
+      expect(sink.stats()).toMatchObject({ queuedOps: 0, appliedSeq: 2, blocked: null });
+      expect(await fs.readFile(path.join(root, 'locked', 'f'), 'utf8')).toBe('blocked for now');
+      expect(await fs.readFile(path.join(root, 'after'), 'utf8')).toBe('must wait');
+    } finally {
+      try { execFileSync('chattr', ['-i', locked], { stdio: 'ignore' }); } catch { /* already lifted */ }
+      await sink.close();
+    }
+  });
+});

@@ -207,7 +207,10 @@ export class ReplicationSink {
       // Fast path: apply straight away; whatever cannot be applied goes to the queue, in order.
       const applied = await this.applyInOrder(fresh);
       const rest = fresh.slice(applied);
-      if (rest.length) await this.park(rest);
+      if (rest.length) {
+        await this.park(rest);
+        this.kick(); // keeps retrying what blocks, even if nothing more arrives
+      }
     } else {
       await this.park(fresh);
       this.kick();

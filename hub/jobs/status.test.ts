@@ -28,4 +28,12 @@ describe('rollUpJobStatus', () => {
     const v = rollUpJobStatus({ state: 'stopped', sourceReport: src, targetReport: tgt, sourceReportAt: now, targetReportAt: now, now, calculateSize: true });
     expect(v).toMatchObject({ mirrorStatus: 'stopped', replicationStatus: 'stopped', transmitMode: 'stopped', health: 'unknown' });
   });
+  it('an operation the target cannot apply makes replication failed, though the idle source reports ready', () => {
+    const ready: JobReport = { ...src, mirrorStatus: 'idle', targetDataState: 'ok', replicationStatus: 'ready', transmitMode: 'active' };
+    const blocked: JobReport = { ...tgt, replication: { blocked: { seq: 7, path: '/data/locked', code: 'EPERM', message: 'write on "/data/locked" failed: EPERM', since: now } } };
+    const v = rollUpJobStatus({ state: 'protecting', sourceReport: ready, targetReport: blocked, sourceReportAt: now, targetReportAt: now, now, calculateSize: false });
+    expect(v).toMatchObject({ replicationStatus: 'failed', health: 'error' });
+    const unblocked = rollUpJobStatus({ state: 'protecting', sourceReport: ready, targetReport: { ...tgt, replication: { blocked: null } }, sourceReportAt: now, targetReportAt: now, now, calculateSize: false });
+    expect(unblocked.replicationStatus).toBe('ready');
+  });
 });

@@ -40,7 +40,9 @@ export function rollUpJobStatus(i: JobStatusInput): JobStatusView {
   const replicating = RUNNING_STATES.has(i.state);
 
   const mirrorStatus: MirrorStatus = stopped ? 'stopped' : src?.mirrorStatus ?? 'unknown';
-  const replicationStatus: ReplicationStatus = !replicating ? 'stopped' : src?.replicationStatus ?? 'unknown';
+  // The target knows best that an operation cannot be applied: it keeps retrying while the source, idle, reports ready.
+  const targetBlocked = !!tgt?.replication?.blocked;
+  const replicationStatus: ReplicationStatus = !replicating ? 'stopped' : targetBlocked ? 'failed' : src?.replicationStatus ?? 'unknown';
   const transmitMode: TransmitMode = !replicating ? 'stopped' : i.state === 'paused' ? 'paused' : src?.transmitMode ?? 'unknown';
   const targetDataState: TargetDataState =
     i.state === 'mirror_required' ? 'mirror_required'
