@@ -325,6 +325,9 @@ describe('continuous replication', () => {
       const events = await c.api('GET', `/v1/events?job=${job.body.id}`);
       const names = events.body.items.map((e: any) => e.type);
       expect(names).toEqual(expect.arrayContaining(['queue.exhausted', 'queue.auto_disconnected', 'mirror.required']));
+      // Still paused: the automatic mirror waits for the resume (it would start a second after the disconnect).
+      await new Promise((r) => setTimeout(r, 3000));
+      for (let i = 0; i < 3; i++) expect(await exists(path.join(dst, `chunk${i}.bin`))).toBe(false);
       await c.api('POST', `/v1/jobs/${job.body.id}/resume`);
       await c.waitJob('automatic mirror done', job.body.id, (j) => protecting(j) && String(j.mirrorRequest?.id).startsWith('auto'), 60_000);
       await identical(src, dst);

@@ -345,7 +345,8 @@ export class SourceJob {
   }
 
   private kick(): void {
-    if (this.running || this.fenced || this.isolation || !this.hasWork()) return;
+    // Paused means nothing is sent, a mirror the source starts by itself (auto-reconnect) included: resume kicks it.
+    if (this.running || this.fenced || this.isolation || this.desired.controls.paused || !this.hasWork()) return;
     this.abort = new AbortController();
     const signal = this.abort.signal;
     this.running = this.work(signal).finally(() => {
