@@ -254,6 +254,29 @@ describe('continuous replication', () => {
     await identical(src, dst);
   });
 
+  it('editing the rules of a running job mirrors what they newly include and replicates changes there from then on', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    await fs.mkdir(path.join(src, 'a'));
+    await fs.mkdir(path.join(src, 'b'));
+    await fs.writeFile(path.join(src, 'a/one.txt'), 'one');
+    await fs.writeFile(path.join(src, 'b/two.txt'), 'two');
+    const job = await c.api('POST', '/v1/jobs', { ...filesJob('edit-rules', src, dst), rules: [{ path: `${src}/a`, type: 'include', recursive: true }] });
+    expect(job.status, JSON.stringify(job.body)).toBe(201);
+    const first = await c.waitJob('protecting', job.body.id, protecting);
+    expect(await exists(path.join(dst, 'b/two.txt'))).toBe(false);
+    const editedAt = Date.now();
+    const edited = await c.api('PATCH', `/v1/jobs/${job.body.id}`, { rules: [{ path: src, type: 'include', recursive: true }] });
+    expect(edited.status, JSON.stringify(edited.body)).toBe(200);
+    expect(edited.body.mirrorRequest?.id).not.toBe(first.mirrorRequest?.id);
+    await c.waitJob('difference mirror of the new set done', job.body.id, (j) => caughtUp(j) && !!j.stats.mirrorCompletedAt && Date.parse(j.stats.mirrorCompletedAt) >= editedAt, 60_000);
+    expect(await fs.readFile(path.join(dst, 'b/two.txt'), 'utf8')).toBe('two');
+    await fs.writeFile(path.join(src, 'b/three.txt'), 'written after the edit');
+    await fs.appendFile(path.join(src, 'a/one.txt'), ' and more');
+    await identical(src, dst);
+    await c.api('DELETE', `/v1/jobs/${job.body.id}`);
+  });
+
   it('replication continues while the hub is down', async () => {
     const src = await tempDir('src');
     const dst = await tempDir('dst');

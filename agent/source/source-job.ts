@@ -53,6 +53,12 @@ const FAILED_OVER_STATES = new Set(['failing_over', 'failed_over', 'restoring', 
 const PEER_CATCHING_UP = new Set(['job_unknown', 'epoch_ahead', 'job_not_running']);
 const RETRYABLE = new Set(['peer_unreachable', 'job_unknown', 'epoch_ahead', 'job_not_running', 'peer_error', 'internal', 'file_chunk_gap']);
 
+/** What the change capture and the sender are built from: a change restarts them. */
+const captureSettings = (d: DesiredJob): string => {
+  const s = d.spec as unknown as FilesJobSpec;
+  return JSON.stringify([s.rules, s.pathMapping, s.replication, s.compression]);
+};
+
 export class SourceJob {
   private desired: DesiredJob;
   private lastWorkErrorCode: string | null = null;
@@ -116,7 +122,15 @@ export class SourceJob {
   async update(d: DesiredJob): Promise<void> {
     const peerChanged = JSON.stringify(d.peer) !== JSON.stringify(this.desired.peer);
     const epochChanged = d.epoch !== this.desired.epoch;
+    const captureChanged = captureSettings(d) !== captureSettings(this.desired);
     this.desired = d;
+    if (captureChanged && this.replicating) {
+      // Edited rules or replication settings: the capture starts again with them (the queue is kept). A changed set
+      // comes with the hub's difference-mirror request, handled below, which also makes the capture's new baseline.
+      this.ctx.log.info({ job: this.jobId }, 'job settings changed: restarting the change capture with them');
+      await this.halt();
+      await this.stopReplication(false);
+    }
     if (peerChanged) {
       void this.peer.close();
       this.peer = this.makePeer(d);

@@ -140,7 +140,12 @@ export const jobRoutes = new Hono<HubEnv>()
     if (!result.ok) {
       throw new TandemError('job_invalid', `The change is not valid: ${result.items.filter((i) => i.severity === 'error').map((i) => i.message).join(' ')}`, 422, { items: result.items });
     }
-    const patch = { name: name ?? job.name, spec: spec as unknown as Record<string, unknown>, updatedAt: deps.clock.now() };
+    // A running job whose protected set or mapping changed needs a difference mirror: newly included paths (or the
+    // new target paths) have nothing on the target yet, and the source's capture restarts with the new rules.
+    const before = job.spec as unknown as FilesJobSpec;
+    const setChanged = JSON.stringify([before.rules, before.pathMapping]) !== JSON.stringify([spec.rules, spec.pathMapping]);
+    const remirror = setChanged && ['starting', 'mirroring', 'protecting', 'paused'].includes(job.state) ? { mirrorRequest: newMirror('different') } : {};
+    const patch = { name: name ?? job.name, spec: spec as unknown as Record<string, unknown>, updatedAt: deps.clock.now(), ...remirror };
     await deps.db.update(jobs).set(patch).where(eq(jobs.id, job.id));
     wakeJobAgents(deps, job);
     return c.json({ ...(await viewOf(deps, { ...job, ...patch })), validation: result.items });
