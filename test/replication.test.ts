@@ -333,6 +333,35 @@ describe('continuous replication', () => {
     await identical(src, dst);
   });
 
+  it('stop discards what the target held too, and a mirror waits while the target is paused', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    await fs.writeFile(path.join(src, 'f.txt'), 'v0');
+    const job = await c.api('POST', '/v1/jobs', filesJob('stop-target-queue', src, dst));
+    await c.waitJob('protecting', job.body.id, protecting);
+    expect((await c.api('POST', '/v1/servers/beta/target-pause')).status).toBe(200);
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      await fs.writeFile(path.join(src, 'f.txt'), 'v1: held on the target, then discarded by the stop');
+      await c.waitJob('held in the target queue', job.body.id, (j) => j.stats.replication.opsQueued === 0 && j.stats.targetQueue?.ops > 0);
+      await c.api('POST', `/v1/jobs/${job.body.id}/stop`);
+      await c.waitJob('stopped, target queue discarded', job.body.id, (j) => j.state === 'stopped' && j.stats.targetQueue?.ops === 0);
+      await fs.writeFile(path.join(src, 'f.txt'), 'v2: the newest');
+      await fs.writeFile(path.join(src, 'new.txt'), 'made while stopped');
+      await c.api('POST', `/v1/jobs/${job.body.id}/start`);
+      // The start's mirror does not write into a paused target.
+      await c.waitJob('mirror waiting for the target', job.body.id, (j) => j.mirrorStatus === 'waiting' || j.mirrorStatus === 'in_progress');
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(await exists(path.join(dst, 'new.txt'))).toBe(false);
+      expect(await fs.readFile(path.join(dst, 'f.txt'), 'utf8')).toBe('v0');
+    } finally {
+      expect((await c.api('POST', '/v1/servers/beta/target-resume')).status).toBe(200);
+    }
+    await c.waitJob('mirrored after target-resume', job.body.id, caughtUp, 60_000);
+    await identical(src, dst);
+    await c.api('DELETE', `/v1/jobs/${job.body.id}`);
+  });
+
   it('a disk queue too small: auto-disconnect, events raised, then an automatic difference mirror makes the trees identical', async () => {
     const src = await tempDir('src');
     const dst = await tempDir('dst');

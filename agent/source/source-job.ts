@@ -51,7 +51,9 @@ const FAILED_OVER_STATES = new Set(['failing_over', 'failed_over', 'restoring', 
 
 /** The target does not know the job, its epoch or its running state yet: it catches up on its next poll. */
 const PEER_CATCHING_UP = new Set(['job_unknown', 'epoch_ahead', 'job_not_running']);
-const RETRYABLE = new Set(['peer_unreachable', 'job_unknown', 'epoch_ahead', 'job_not_running', 'peer_error', 'internal', 'file_chunk_gap']);
+const RETRYABLE = new Set(['peer_unreachable', 'job_unknown', 'epoch_ahead', 'job_not_running', 'peer_error', 'internal', 'file_chunk_gap', 'target_paused']);
+/** While the target is paused the mirror asks again at this pace (no growing back-off: resuming should be felt soon). */
+const TARGET_PAUSED_RETRY_MS = 2000;
 
 /** What the change capture and the sender are built from: a change restarts them. */
 const captureSettings = (d: DesiredJob): string => {
@@ -375,6 +377,7 @@ export class SourceJob {
    */
   private retryDelay(): number {
     const code = this.lastWorkErrorCode;
+    if (code === 'target_paused') return TARGET_PAUSED_RETRY_MS;
     if (code && PEER_CATCHING_UP.has(code)) {
       this.catchingUpSince ??= Date.now();
       if (Date.now() - this.catchingUpSince < 60_000) return 250;

@@ -187,6 +187,11 @@ export class TargetJob {
     // A failover's epoch change waits for its queue step (apply or discard) before the clean slate.
     if (epochChanged && d.state !== 'failing_over') await this.serial(() => this.sink.resetForEpoch(d.epoch));
     this.sink.setPaused(targetPaused && d.state !== 'failing_over');
+    // Stop discards the queues (manual): what the target still held must not land after the next start's mirror.
+    if (d.run === 'stopped' && this.sink.stats().queuedOps > 0) {
+      const dropped = await this.serial(() => this.sink.discardQueued());
+      this.ctx.log.info({ job: this.jobId, dropped }, 'job stopped: operations queued on the target discarded');
+    }
     this.syncMonitor();
     await this.syncTakeover();
   }
@@ -247,14 +252,24 @@ export class TargetJob {
     return next;
   }
 
+  /** Target pause holds mirror data too (it changes the replica like any operation): the source asks again later. */
+  private refuseWhilePaused(): void {
+    if (this.sink.isPaused()) {
+      throw new TandemError('target_paused', 'The target is paused (target-pause): mirror data waits until the target is resumed (target-resume).', 503);
+    }
+  }
+
   manifest(body: unknown): Promise<ManifestAnswer> {
+    this.refuseWhilePaused();
     const req = ManifestRequest.parse(body);
     // Not serialised with the applier: the source asks for the next batch's manifest while this one streams.
     return answerManifest(this.replica, req, (fn) => this.serial(fn));
   }
 
   apply(source: AsyncIterable<Uint8Array>): Promise<ApplyAnswer> {
+    this.refuseWhilePaused();
     return this.serial(async () => {
+      this.refuseWhilePaused();
       const session = new ApplySession(this.replica, mirrorGroupSync());
       const result: ApplyAnswer = { applied: 0, refused: [], bytes: 0 };
       let failed: { err: unknown } | null = null as { err: unknown } | null;

@@ -100,6 +100,8 @@ function statsOf(src: JobReport | null, tgt: JobReport | null, calculateSize: bo
     connectedSince: src?.connection?.since ? new Date(src.connection.since).toISOString() : null,
     refusedPaths: tgt?.refusedPaths ?? 0,
     replication: rep,
+    /** Received and held on the target, not applied yet (target paused, or an operation blocking). */
+    targetQueue: tgt?.replication ? { ops: Number(tgt.replication.queuedOps ?? 0), bytes: Number(tgt.replication.queueDiskBytes ?? 0) } : null,
     reportedAt: src ? new Date(src.at).toISOString() : null,
     ageSec: src ? Math.round((now - src.at) / 1000) : null,
   };
