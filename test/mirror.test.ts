@@ -6,7 +6,7 @@ import os from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { startCluster, filesJob, type Cluster } from './support/cluster';
-import { tempDir } from './support/processes';
+import { tempDir, waitFor } from './support/processes';
 import { snapshotTree, diffTrees, randomData } from './support/trees';
 
 let c: Cluster;
@@ -171,6 +171,30 @@ describe('files job: orphans, rules, verify, controls, resume', () => {
     expect(report).toMatchObject({ filesCompared: 2, identical: 0, different: 1, missingOnTarget: 1 });
     expect(report.paths.map((p: any) => path.basename(p.path)).sort()).toEqual(['one.txt', 'two.txt']);
     await waitForEqual(src, dst);
+  });
+
+  it('a verify schedule runs verifies by itself, reports them like requested ones and mirrors the differences', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    await fs.writeFile(path.join(src, 'one.txt'), 'one');
+    const job = await c.api('POST', '/v1/jobs', {
+      ...filesJob('verify-schedule', src, dst),
+      verify: { schedule: { cron: '*/2 * * * * *', timezone: 'UTC' }, mirrorDifferences: true, blockChecksum: true },
+    });
+    expect(job.status, JSON.stringify(job.body)).toBe(201);
+    await c.waitJob('mirror', job.body.id, mirrored);
+    // Changed behind the job's back, same size and time: only a block-checksum verify finds it.
+    const st = await fs.stat(path.join(dst, 'one.txt'));
+    await fs.writeFile(path.join(dst, 'one.txt'), 'ONE');
+    await fs.utimes(path.join(dst, 'one.txt'), st.atime, st.mtime);
+    const report = await waitFor('a scheduled verify that found the change', async () => {
+      const r = await c.api('GET', `/v1/jobs/${job.body.id}/verify`);
+      return r.body.status === 'done' && r.body.report?.different === 1 && r.body;
+    }, 30_000);
+    expect(report.verifyId).toMatch(/^sched/);
+    expect(report.report.scheduled).toBe(true);
+    await waitForEqual(src, dst);
+    await c.api('DELETE', `/v1/jobs/${job.body.id}`);
   });
 
   it('pause keeps the cursor and resume continues; stop drops it', async () => {

@@ -20,6 +20,7 @@ import { stopServices, startServices, runPhaseScript } from '../failover';
 import type { StepResult } from '../../shared/protocol/jobs';
 import { ChangeCapture, type CaptureWarning } from './capture';
 import { shouldFenceSource } from '../../shared/jobs/fencing';
+import { nextScheduledVerify } from '../../shared/jobs/verify-schedule';
 
 const MirrorState = z.object({
   mirrorId: z.string(),
@@ -44,6 +45,8 @@ const SourceState = z.object({
   lastVerifyRequestId: z.string().nullable(),
   mirror: MirrorState.nullable(),
   verify: VerifyState.nullable(),
+  /** The job's verify schedule as last seen, and since when its next occurrence is counted (last run, or first seen). */
+  verifySchedule: z.object({ key: z.string(), since: z.number() }).nullable().default(null),
 });
 type SourceState = z.infer<typeof SourceState>;
 
@@ -65,7 +68,7 @@ export class SourceJob {
   private desired: DesiredJob;
   private lastWorkErrorCode: string | null = null;
   private catchingUpSince: number | null = null;
-  private state: SourceState = { handledOrders: [], lastMirrorRequestId: null, lastVerifyRequestId: null, mirror: null, verify: null };
+  private state: SourceState = { handledOrders: [], lastMirrorRequestId: null, lastVerifyRequestId: null, mirror: null, verify: null, verifySchedule: null };
   private sourceSteps: StepResult[] = [];
   private peer: PeerClient;
   private abort = new AbortController();
@@ -279,7 +282,7 @@ export class SourceJob {
       this.services = new ServiceMonitor(spec.failoverMonitor, { onChange: this.ctx.onChange });
       this.services.start();
     }
-    this.fenceTimer = setInterval(() => this.checkIsolation(), 1000);
+    this.fenceTimer = setInterval(() => { this.checkIsolation(); this.checkScheduledVerify(); }, 1000);
     this.fenceTimer.unref();
     if (!intact) await this.autoMirror('the replication queue was not intact after a restart');
   }
@@ -350,6 +353,37 @@ export class SourceJob {
       else this.kick();
       this.ctx.onChange();
     }
+  }
+
+  /**
+   * The job's verify schedule (manual: verify on a schedule): when an occurrence is due and the job protects with
+   * nothing else running, a verify starts with the job's verify options; the hub shows its report like a requested one.
+   */
+  private checkScheduledVerify(): void {
+    const schedule = this.spec.verify?.schedule;
+    const key = schedule ? JSON.stringify(schedule) : null;
+    if (!schedule || !key) {
+      if (this.state.verifySchedule) { this.state.verifySchedule = null; void this.save(); }
+      return;
+    }
+    if (this.state.verifySchedule?.key !== key) {
+      this.state.verifySchedule = { key, since: Date.now() };
+      void this.save();
+      return;
+    }
+    if (this.desired.state !== 'protecting' || this.desired.controls.paused || this.fenced || this.isolation || this.hasWork()) return;
+    const due = nextScheduledVerify(schedule, this.state.verifySchedule.since);
+    if (due === null || due > Date.now()) return;
+    const id = randomId('sched');
+    const v = this.spec.verify;
+    this.state.verifySchedule.since = Date.now();
+    this.state.lastVerifyRequestId = id;
+    this.state.verify = {
+      verifyId: id, order: { mirrorDifferences: v.mirrorDifferences, newerOnly: v.newerOnly, blockChecksum: v.blockChecksum },
+      status: 'running', cursor: null, report: { ...this.newReport(id), scheduled: true },
+    };
+    this.ctx.log.info({ job: this.jobId, verifyId: id }, 'scheduled verify starting');
+    void this.save().then(() => this.kick(), (err) => this.ctx.log.warn({ job: this.jobId, err }, 'could not save the scheduled verify'));
   }
 
   private newReport(verifyId: string): VerifyReport {

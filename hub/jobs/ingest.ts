@@ -67,6 +67,15 @@ async function advanceFromSourceReport(deps: HubDeps, job: JobRow, report: JobRe
   const verifyReq = job.verifyRequest as { id?: string } | null;
   if (report.verify && verifyReq?.id === report.verify.verifyId) {
     await deps.db.update(jobs).set({ verifyReport: report.verify }).where(eq(jobs.id, job.id));
+  } else if (report.verify?.scheduled && report.verify.startedAt > Number((verifyReq as { requestedAt?: number } | null)?.requestedAt ?? 0)) {
+    // A verify the job's schedule started on the source: it becomes the job's current verify (the source already
+    // counts this id as handled, so it is not started twice).
+    const spec = job.spec as { verify?: { mirrorDifferences?: boolean; newerOnly?: boolean; blockChecksum?: boolean } };
+    const adopted = {
+      id: report.verify.verifyId, scheduled: true, requestedAt: report.verify.startedAt,
+      mirrorDifferences: !!spec.verify?.mirrorDifferences, newerOnly: !!spec.verify?.newerOnly, blockChecksum: !!spec.verify?.blockChecksum,
+    };
+    await deps.db.update(jobs).set({ verifyRequest: adopted, verifyReport: report.verify }).where(eq(jobs.id, job.id));
   }
 }
 

@@ -217,6 +217,7 @@ export const jobRoutes = new Hono<HubEnv>()
       mirrorDifferences: body.mirrorDifferences ?? spec.verify.mirrorDifferences,
       newerOnly: body.newerOnly ?? spec.verify.newerOnly,
       blockChecksum: body.blockChecksum ?? spec.verify.blockChecksum,
+      requestedAt: deps.clock.now(),
     };
     await deps.db.update(jobs).set({ verifyRequest, verifyReport: null, updatedAt: deps.clock.now() }).where(eq(jobs.id, job.id));
     wakeJobAgents(deps, job);

@@ -90,6 +90,8 @@ export const VerifyReport = z.object({
   /** First differing paths (capped). */
   paths: z.array(z.object({ path: z.string(), reason: z.string() })),
   truncated: z.boolean(),
+  /** Started by the job's verify schedule on the source, not requested through the hub. */
+  scheduled: z.boolean().optional(),
 });
 export type VerifyReport = z.infer<typeof VerifyReport>;
 
