@@ -333,6 +333,29 @@ describe('continuous replication', () => {
     await identical(src, dst);
   });
 
+  it('a paused target restarted while the hub is down stays paused, and keeps what it held', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    const job = await c.api('POST', '/v1/jobs', filesJob('target-pause-restart', src, dst));
+    await c.waitJob('protecting', job.body.id, protecting);
+    expect((await c.api('POST', '/v1/servers/beta/target-pause')).status).toBe(200);
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      await fs.writeFile(path.join(src, 'held.txt'), 'held on the target across its restart');
+      await c.waitJob('held in the target queue', job.body.id, (j) => j.stats.replication.opsQueued === 0 && j.stats.targetQueue?.ops > 0);
+      await c.hub.stop('SIGKILL');
+      await c.restartTarget('SIGKILL');
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(await exists(path.join(dst, 'held.txt'))).toBe(false);
+      await c.ensureRunning();
+    } finally {
+      await c.ensureRunning();
+      expect((await c.api('POST', '/v1/servers/beta/target-resume')).status).toBe(200);
+    }
+    await identical(src, dst);
+    await c.api('DELETE', `/v1/jobs/${job.body.id}`);
+  });
+
   it('stop discards what the target held too, and a mirror waits while the target is paused', async () => {
     const src = await tempDir('src');
     const dst = await tempDir('dst');

@@ -14,6 +14,8 @@ import { registerTargetRoutes } from '../target/receiver';
 import { HubKeyCache } from './hub-keys';
 
 const DesiredFile = z.array(DesiredJob);
+/** The server settings the jobs act on, kept with the goal state so a restart without the hub keeps them. */
+const SettingsFile = z.object({ targetPaused: z.boolean(), queue: z.record(z.string(), z.unknown()) });
 
 export class JobManager {
   private sources = new Map<string, SourceJob>();
@@ -35,9 +37,21 @@ export class JobManager {
     return path.join(this.ctx.dataDir, 'jobs', 'desired.json');
   }
 
+  private get settingsFile() {
+    return path.join(this.ctx.dataDir, 'jobs', 'settings.json');
+  }
+
+  private lastSettings = '';
+
   /** Restores the last goal state from disk: replication does not wait for the hub. */
   async start(): Promise<void> {
     await this.keys.load();
+    const settings = await readJson(this.settingsFile, SettingsFile).catch(() => null);
+    if (settings) {
+      this.targetPaused = settings.targetPaused;
+      this.queueSettings = settings.queue;
+      this.lastSettings = JSON.stringify(settings);
+    }
     const saved = await readJson(this.desiredFile, DesiredFile).catch(() => null);
     if (saved) await this.reconcile(saved, null);
   }
@@ -47,6 +61,11 @@ export class JobManager {
     const run = async () => {
       this.targetPaused = settings.targetPaused === true;
       this.queueSettings = (settings.queue as Record<string, unknown>) ?? {};
+      const kept = JSON.stringify({ targetPaused: this.targetPaused, queue: this.queueSettings });
+      if (kept !== this.lastSettings) {
+        this.lastSettings = kept;
+        await writeFileAtomic(this.settingsFile, kept);
+      }
       if (Array.isArray(desired.hubKeys)) await this.keys.update(desired.hubKeys as JWK[]);
       const parsed = DesiredFile.safeParse(desired.jobs ?? []);
       if (!parsed.success) {
@@ -84,7 +103,12 @@ export class JobManager {
     for (const d of wantTarget.values()) {
       let t = this.targets.get(d.jobId);
       if (!t) {
-        t = new TargetJob(d, { serverId: this.ctx.serverId, keys: this.keys, log: this.ctx.log, dataDir: this.ctx.dataDir, onChange: this.ctx.onChange });
+        t = new TargetJob(d, {
+          serverId: this.ctx.serverId, keys: this.keys, log: this.ctx.log, dataDir: this.ctx.dataDir, onChange: this.ctx.onChange,
+          queueLimits: () => queueLimitsFrom(this.queueSettings),
+        });
+        // Paused before it opens: what its queue held at a restart waits for target-resume like the rest.
+        t.sink.setPaused(this.targetPaused && d.state !== 'failing_over');
         await t.open();
         this.targets.set(d.jobId, t);
       }

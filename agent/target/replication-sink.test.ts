@@ -270,3 +270,30 @@ describe('ReplicationSink: an operation that cannot be applied', () => {
     }
   });
 });
+
+describe('ReplicationSink: a full target queue', () => {
+  it('refuses what does not fit (not acknowledged), and takes it once applying has made room', async () => {
+    const replica = new ReplicaFs([{ path: SRC, type: 'include' }], { mode: 'custom', entries: [{ source: SRC, target: root }] }, 'src');
+    const sink = new ReplicationSink({
+      dir: sinkDir, replica: () => replica, log: createAgentLogger('silent'), jobId: 'j1', exclusive: (fn) => fn(),
+      limits: { diskMaxBytes: 6000, segmentBytes: 4096 },
+    });
+    await sink.open(1);
+    try {
+      sink.setPaused(true);
+      expect((await sink.receive([file(1, '/a', 'x'.repeat(3000))])).ackedSeq).toBe(1);
+      await expect(sink.receive([file(2, '/b', 'y'.repeat(4000))])).rejects.toMatchObject({ code: 'target_queue_full' });
+      sink.setPaused(false);
+      for (let i = 0; i < 100 && sink.stats().queuedOps > 0; i++) await new Promise((res) => setTimeout(res, 20));
+      expect(sink.stats().appliedSeq).toBe(1);
+      sink.setPaused(true);
+      // The source sends the refused operation again: there is room now.
+      expect((await sink.receive([file(2, '/b', 'y'.repeat(4000))])).ackedSeq).toBe(2);
+      sink.setPaused(false);
+      for (let i = 0; i < 100 && sink.stats().queuedOps > 0; i++) await new Promise((res) => setTimeout(res, 20));
+      expect(await fs.readFile(path.join(root, 'b'), 'utf8')).toBe('y'.repeat(4000));
+    } finally {
+      await sink.close();
+    }
+  });
+});

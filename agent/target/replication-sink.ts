@@ -243,6 +243,9 @@ export class ReplicationSink {
   }
 
   private async park(ops: IncomingOp[]): Promise<void> {
+    // A queue that was full may have room again (applied ops freed it, space was made): what it refused was not
+    // acknowledged and comes again, so it is simply tried again.
+    if (this.queue.problem?.state === 'exhausted') await this.queue.retryAfterExhaustion();
     for (const o of ops) {
       const r = await this.queue.enqueue({ kind: 'op', header: { seq: o.seq, op: o.op }, payload: joinPayload(o.payload) });
       if (!r.ok) {

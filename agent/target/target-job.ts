@@ -34,11 +34,16 @@ export class TargetJob {
 
   readonly sink: ReplicationSink;
 
-  constructor(desired: DesiredJob, private ctx: { serverId: string; keys: HubKeyCache; log: AgentLogger; dataDir: string; onChange?: () => void }) {
+  constructor(desired: DesiredJob, private ctx: {
+    serverId: string; keys: HubKeyCache; log: AgentLogger; dataDir: string; onChange?: () => void;
+    /** The server's queue settings (diskMaxMB, diskFreeMinMB) apply to the target's queue too. */
+    queueLimits?: () => Record<string, number>;
+  }) {
     this.desired = desired;
     this.replica = this.buildReplica(desired);
     this.sink = new ReplicationSink({
       dir: path.join(ctx.dataDir, 'jobs', desired.jobId, 'target'), replica: () => this.replica, log: ctx.log, jobId: desired.jobId,
+      limits: ctx.queueLimits?.(),
       exclusive: (fn) => this.serial(fn),
     });
   }

@@ -316,6 +316,21 @@ export class ReplicationQueue {
   }
 
   /**
+   * For a queue whose refused ops are not lost (the target's: an op it could not queue was not acknowledged, so the
+   * source sends it again), an exhausted state is only a pause: this forgets it, and the next enqueue looks at the
+   * room again. A broken queue stays broken.
+   */
+  retryAfterExhaustion(): Promise<void> {
+    return this.lock.run(async () => {
+      this.assertOpen();
+      if (this.problemState?.state !== 'exhausted') return;
+      this.problemState = null;
+      this.freeSpace.invalidate();
+      await this.persistState(false);
+    });
+  }
+
+  /**
    * Auto-disconnect / stop: drops every queued op, deletes the segment files and clears the
    * exhausted/broken state. Numbering continues; the job must remirror.
    */
