@@ -139,7 +139,8 @@ export async function runAgent(cfg: AgentConfig, extraHandlers: Record<string, C
     pollWaitSec: cfg.pollWaitSec,
     log,
     handlers,
-    collect: () => ({ state: { name: cfg.name, uptimeSec: Math.round(process.uptime()), licence: licence.report() }, jobs: jobs.reports(), addresses, dataPort }),
+    // The file systems' free space lets the hub warn, when a job is created or edited, that its target is nearly full.
+    collect: () => ({ state: { name: cfg.name, uptimeSec: Math.round(process.uptime()), licence: licence.report(), filesystems }, jobs: jobs.reports(), addresses, dataPort }),
     onResponse: (res) => jobs.apply(res.desired as { jobs?: unknown; hubKeys?: unknown }, res.settings),
   });
   await poll.start();

@@ -72,6 +72,23 @@ describe('files job: mirror', () => {
     expect(await fs.readlink(path.join(dst, 'link-outside'))).toBe('/etc/hostname');
   });
 
+  it('agents report their file systems\' free space, which job validation checks on the target', async () => {
+    const beta = await c.api('GET', '/v1/servers/beta');
+    expect(beta.status).toBe(200);
+    const fsOfTmp = (beta.body.diskSpace as Array<{ mount: string; freeBytes: number; totalBytes: number }>)
+      .filter((f) => os.tmpdir() === f.mount || os.tmpdir().startsWith(f.mount.endsWith('/') ? f.mount : `${f.mount}/`))
+      .sort((a, b) => b.mount.length - a.mount.length)[0];
+    expect(fsOfTmp?.totalBytes).toBeGreaterThan(0);
+    expect(fsOfTmp?.freeBytes).toBeGreaterThan(0);
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    const v = await c.api('POST', '/v1/jobs/validate', filesJob('space-check', src, dst));
+    expect(v.status).toBe(200);
+    // This machine's disk is not nearly full: no warning, but the check ran on a reported file system.
+    const low = fsOfTmp!.freeBytes < fsOfTmp!.totalBytes * 0.05;
+    expect(v.body.items.some((i: any) => i.code === 'target_low_space')).toBe(low);
+  });
+
   it('a difference mirror after changing 1% of a large file sends about 1% of it', async () => {
     const src = await tempDir('src');
     const dst = await tempDir('dst');
