@@ -190,6 +190,21 @@ describe('files job: orphans, rules, verify, controls, resume', () => {
     await waitForEqual(src, dst);
   });
 
+  it('verify lists what only the target has, and mirroring the differences handles it as the job\'s orphan setting says', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    await fs.writeFile(path.join(src, 'one.txt'), 'one');
+    const job = await c.api('POST', '/v1/jobs', { ...filesJob('verify-orphans', src, dst), orphans: { action: 'delete' } });
+    await c.waitJob('mirror', job.body.id, mirrored);
+    await fs.writeFile(path.join(dst, 'stray.txt'), 'only on the target');
+    expect((await c.api('POST', `/v1/jobs/${job.body.id}/verify`, { mirrorDifferences: true })).status).toBe(202);
+    const report = await waitForReport(job.body.id);
+    expect(report).toMatchObject({ different: 0, missingOnTarget: 0, orphansOnTarget: 1 });
+    expect(report.paths).toEqual([{ path: path.join(src, 'stray.txt'), reason: 'only on the target (orphan)' }]);
+    await waitForEqual(src, dst);
+    await c.api('DELETE', `/v1/jobs/${job.body.id}`);
+  });
+
   it('a verify schedule runs verifies by itself, reports them like requested ones and mirrors the differences', async () => {
     const src = await tempDir('src');
     const dst = await tempDir('dst');

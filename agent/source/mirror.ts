@@ -321,6 +321,10 @@ export class MirrorRun {
   private async tallyVerify(entries: ManifestEntry[], res: ManifestAnswer): Promise<void> {
     const v = this.p.verify!;
     v.orphansOnTarget += res.orphans.found;
+    for (const path of res.orphans.paths) {
+      if (v.paths.length < VERIFY_PATHS_MAX) v.paths.push({ path, reason: 'only on the target (orphan)' });
+      else v.truncated = true;
+    }
     for (const [i, e] of entries.entries()) {
       const need = res.needs[i]!;
       // Directory times move whenever their contents change; verification is about files and links.

@@ -521,7 +521,9 @@ export class SourceJob {
     if (signal.aborted) return;
     v.status = 'complete';
     v.cursor = null;
-    if (v.order.mirrorDifferences && report.different + report.missingOnTarget > 0) {
+    // Orphans count as differences when the job deletes or moves them: the mirror that follows does that.
+    const orphansToHandle = this.spec.orphans.action !== 'keep' ? report.orphansOnTarget : 0;
+    if (v.order.mirrorDifferences && report.different + report.missingOnTarget + orphansToHandle > 0) {
       // Verify → mirror the differences, with the verify's options (manual 2.10).
       // Mode "all" with block checksums also catches files whose size and time match but whose blocks differ.
       this.state.mirror = {
