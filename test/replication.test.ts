@@ -403,6 +403,7 @@ describe('continuous replication', () => {
       // Still paused: the automatic mirror waits for the resume (it would start a second after the disconnect).
       await new Promise((r) => setTimeout(r, 3000));
       for (let i = 0; i < 3; i++) expect(await exists(path.join(dst, `chunk${i}.bin`))).toBe(false);
+      expect((await c.job(job.body.id)).targetDataState).toBe('mirror_required');
       await c.api('POST', `/v1/jobs/${job.body.id}/resume`);
       await c.waitJob('automatic mirror done', job.body.id, (j) => protecting(j) && String(j.mirrorRequest?.id).startsWith('auto'), 60_000);
       await identical(src, dst);

@@ -543,7 +543,9 @@ export class SourceJob {
     else if (m?.status === 'running') mirrorStatus = this.running && this.connection.id ? 'in_progress' : 'waiting';
     else if (m?.status === 'paused') mirrorStatus = 'paused';
     else if (m?.status === 'stopped') mirrorStatus = 'stopped';
-    if (!m || m.status !== 'complete') targetDataState = m?.status === 'stopped' || !m ? 'mirror_required' : 'mirroring';
+    // A difference mirror the source owes the target (auto-disconnect, crash) is "mirror required" until it sends.
+    const owedNotSending = m?.status === 'running' && m.mirrorId === this.autoMirrorId && mirrorStatus === 'waiting';
+    if (!m || m.status !== 'complete') targetDataState = m?.status === 'stopped' || !m || owedNotSending ? 'mirror_required' : 'mirroring';
     const running = this.desired.run === 'running';
     const rep = this.replicator?.status(running, !!this.desired.controls.paused || !!this.isolation);
     const fenced = this.fenced ?? this.replicator?.fencedBy ?? this.isolation;

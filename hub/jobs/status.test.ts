@@ -13,6 +13,11 @@ describe('rollUpJobStatus', () => {
     expect(v).toMatchObject({ health: 'healthy', mirrorStatus: 'in_progress', targetDataState: 'mirroring', activity: 'Mirroring 50%' });
     expect(v.stats).toMatchObject({ percentComplete: 50, bytesRemaining: 500, filesRemaining: 5, etaSec: 10 });
   });
+  it('the ETA follows the pace of what is done, bytes found identical included', () => {
+    const skipping = { ...mirror, bytesSent: 10, bytesSkipped: 490, throughputBps: 1 };
+    const v = rollUpJobStatus({ state: 'mirroring', sourceReport: { ...src, mirror: skipping }, targetReport: tgt, sourceReportAt: now, targetReportAt: now, now, calculateSize: true });
+    expect(v.stats.etaSec).toBe(10);
+  });
   it('percent is only shown when the size was calculated', () => {
     const v = rollUpJobStatus({ state: 'mirroring', sourceReport: src, targetReport: tgt, sourceReportAt: now, targetReportAt: now, now, calculateSize: false });
     expect(v.stats.percentComplete).toBeNull();

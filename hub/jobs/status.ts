@@ -76,7 +76,10 @@ function statsOf(src: JobReport | null, tgt: JobReport | null, calculateSize: bo
   const done = m ? m.bytesSent + m.bytesSkipped : 0;
   const remaining = m?.bytesTotal != null ? Math.max(0, m.bytesTotal - done) : null;
   const filesRemaining = m?.filesTotal != null ? Math.max(0, m.filesTotal - m.filesSent - m.filesSkipped) : null;
-  const eta = remaining != null && m && m.throughputBps > 0 && !m.completedAt ? Math.round(remaining / m.throughputBps) : null;
+  // From the pace so far of what is done (sent or found identical): a block-checksum mirror skips most bytes, and
+  // the bytes-sent throughput alone would make its estimate far too long.
+  const elapsedMs = m?.startedAt ? now - m.startedAt : 0;
+  const eta = remaining != null && m && done > 0 && elapsedMs > 0 && !m.completedAt ? Math.round((remaining * elapsedMs) / done / 1000) : null;
   const rep = (src?.replication ?? {}) as Record<string, unknown>;
   return {
     bytesTotal: m?.bytesTotal ?? null,
