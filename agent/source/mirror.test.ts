@@ -1,5 +1,13 @@
+import { appendFile, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { coalesce } from './mirror';
+import type { z } from 'zod';
+import { decodeFrames } from '../../shared/protocol/frames';
+import type { FileOp, ManifestEntry } from '../../shared/protocol/ops';
+import type { ManifestRequest } from '../../shared/protocol/data-port';
+import type { PeerClient } from '../peer/client';
+import { coalesce, emptyMirrorStats, MirrorRun } from './mirror';
 
 async function* parts(sizes: number[]): AsyncGenerator<Buffer> {
   let n = 0;
@@ -22,5 +30,41 @@ describe('coalesce', () => {
 
   it('yields nothing for nothing', async () => {
     expect(await collect(coalesce(parts([]), 64))).toEqual([]);
+  });
+});
+
+describe('MirrorRun: what a whole file carries', () => {
+  it('the file as it is when it is sent, not as the walk saw it (replication may already have brought the target newer data)', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tandem-mirror-'));
+    try {
+      const file = join(root, 'grows.log');
+      await writeFile(file, 'a'.repeat(100));
+      const sent: Array<{ op: FileOp; payload: Buffer }> = [];
+      // The target's half, in process: between the walk and the send the file grows and gets a new time.
+      const peer = {
+        async json<T>(_path: string, body: unknown): Promise<T> {
+          const req = body as ManifestRequest;
+          await appendFile(file, 'b'.repeat(50));
+          await utimes(file, 1_700_000_000, 1_700_000_000);
+          const needs = req.entries.map((e: ManifestEntry) => (e.type === 'file' ? { action: 'whole', reason: 'missing' } : { action: 'skip', reason: 'identical' }));
+          return { needs, orphans: { found: 0, removed: 0, moved: 0, kept: 0, paths: [] } } as T;
+        },
+        async stream<T>(_path: string, frames: AsyncIterable<Buffer>, _answer: z.ZodType<T>): Promise<T> {
+          for await (const f of decodeFrames(frames)) sent.push({ op: f.header as FileOp, payload: Buffer.from(f.payload) });
+          return { applied: sent.length, refused: [], bytes: 0 } as T;
+        },
+      } as unknown as PeerClient;
+      const run = new MirrorRun({
+        jobId: 'j', mirrorId: 'm', purpose: 'mirror', rules: [{ path: root, type: 'include', recursive: true }], mode: 'all',
+        newerOnly: false, blockChecksum: false, orphans: { action: 'keep' }, compression: 0, peer, after: null,
+        stats: emptyMirrorStats('m'), signal: new AbortController().signal, onBatch: async () => {},
+      });
+      await run.run();
+      const whole = sent.find((s) => s.op.op === 'file');
+      expect(whole?.payload.toString()).toBe('a'.repeat(100) + 'b'.repeat(50));
+      expect(whole?.op).toMatchObject({ size: 150, meta: { mtimeMs: 1_700_000_000_000 } });
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

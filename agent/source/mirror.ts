@@ -10,7 +10,7 @@ import { hashFile, planBlockDelta, splitRanges, type BlockHashes } from '../../s
 import type { RuleInput } from '../../shared/rules';
 import type { PeerClient } from '../peer/client';
 import { ApplyAnswer, ManifestAnswer, type ManifestRequest, type Need } from '../../shared/protocol/data-port';
-import { walkProtectedSet, type WalkItem } from './walker';
+import { metaOf, walkProtectedSet, type WalkItem } from './walker';
 
 /** Data per frame for whole files and block ranges: 1 MiB streams through TLS better than larger pieces. */
 export const CHUNK_BYTES = 1024 * 1024;
@@ -52,44 +52,49 @@ const SMALL_FILE_BYTES = 256 * 1024;
 /** Small frames are sent in buffers of about this size (fewer TLS records and socket writes). */
 const COALESCE_BYTES = 256 * 1024;
 
-function readSmallFile(path: string, size: number): Buffer {
-  const fd = fss.openSync(path, 'r');
+const readAsync = (fd: number, buf: Buffer, position: number) =>
+  new Promise<number>((resolve, reject) => fss.read(fd, buf, 0, buf.length, position, (err, n) => (err ? reject(err) : resolve(n))));
+
+/** A file opened for sending, with what it is now (size, metadata, other names). Null when it is gone. */
+function openNow(path: string): { fd: number; st: fss.Stats } | null {
+  let fd: number;
   try {
-    // One byte more than expected tells a file that grew since the walk from one that did not.
-    const buf = Buffer.allocUnsafe(size + 1);
-    let n = 0;
-    for (;;) {
-      const r = fss.readSync(fd, buf, n, buf.length - n, n);
-      if (r === 0) break;
-      n += r;
-      if (n === buf.length) break;
-    }
-    return buf.subarray(0, Math.min(n, size));
-  } finally {
-    fss.closeSync(fd);
+    fd = fss.openSync(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null; // deleted since the walk: replication sends the delete
+    throw err;
   }
+  return { fd, st: fss.fstatSync(fd) };
 }
 
-async function* readChunks(path: string, size: number, meta: FileMeta): AsyncGenerator<{ op: Extract<FileOp, { op: 'file' }>; payload: Buffer }> {
+/**
+ * The file's content and metadata as they are when it is read, not as the walk saw them: replication may already
+ * have brought the target a newer state than the walk's (a change made meanwhile, sent again whole because the
+ * target lacked the file then), and a copy capped at the walked size with the walked time would put older data
+ * back over it. Whatever changes after this read reaches the target after this batch, through replication.
+ */
+async function* readChunks(path: string, fd: number, st: fss.Stats): AsyncGenerator<{ op: Extract<FileOp, { op: 'file' }>; payload: Buffer }> {
+  const meta = metaOf(st);
+  const size = st.size;
   if (size <= SMALL_FILE_BYTES) {
-    // A file that grew since the walk is sent as walked (size-capped); replication sends the rest.
-    const payload = readSmallFile(path, size);
-    yield { op: { op: 'file', path, offset: 0, final: true, size: payload.length, meta }, payload };
+    const buf = Buffer.allocUnsafe(size);
+    let n = 0;
+    while (n < size) {
+      const r = fss.readSync(fd, buf, n, size - n, n);
+      if (r === 0) break;
+      n += r;
+    }
+    yield { op: { op: 'file', path, offset: 0, final: true, size: n, meta }, payload: buf.subarray(0, n) };
     return;
   }
-  const fh = await fs.open(path, 'r');
-  try {
-    let offset = 0;
-    for (;;) {
-      const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(size, 1)));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
-      const final = bytesRead < buf.length || offset + bytesRead >= size;
-      yield { op: { op: 'file', path, offset, final: final, size: offset + bytesRead, meta }, payload: buf.subarray(0, bytesRead) };
-      offset += bytesRead;
-      if (final) return;
-    }
-  } finally {
-    await fh.close();
+  let offset = 0;
+  for (;;) {
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(size - offset, 1)));
+    const bytesRead = await readAsync(fd, buf, offset);
+    const final = bytesRead < buf.length || offset + bytesRead >= size;
+    yield { op: { op: 'file', path, offset, final, size: offset + bytesRead, meta }, payload: buf.subarray(0, bytesRead) };
+    offset += bytesRead;
+    if (final) return;
   }
 }
 
@@ -122,11 +127,11 @@ async function readRange(path: string, offset: number, length: number): Promise<
 }
 
 /** What a walked path is now (ops are sent a while after the walk): its type and inode, or null when it is gone. */
-function currentState(path: string): { type: 'file' | 'dir' | 'symlink' | 'other'; ino: number; dev: number; nlink: number } | null {
+function currentState(path: string): { type: 'file' | 'dir' | 'symlink' | 'other'; ino: number; dev: number; nlink: number; meta: FileMeta } | null {
   const st = fss.lstatSync(path, { throwIfNoEntry: false });
   if (!st) return null;
   const type = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
-  return { type, ino: st.ino, dev: st.dev, nlink: st.nlink };
+  return { type, ino: st.ino, dev: st.dev, nlink: st.nlink, meta: metaOf(st) };
 }
 
 function targetHashes(need: Extract<Need, { action: 'blocks' }>): BlockHashes {
@@ -236,8 +241,9 @@ export class MirrorRun {
     const s = this.p.stats;
     for (const item of batch) {
       if (item.kind === 'dirDone') {
-        // Directory times last: writing its children changed them.
-        if (currentState(item.path)?.type === 'dir') yield* this.encode({ op: 'meta', path: item.path, meta: item.meta });
+        // Directory times last: writing its children changed them. As the directory is now (see readChunks).
+        const dir = currentState(item.path);
+        if (dir?.type === 'dir') yield* this.encode({ op: 'meta', path: item.path, meta: dir.meta });
         continue;
       }
       const e = item.entry;
@@ -246,9 +252,11 @@ export class MirrorRun {
       // Operations that read nothing are checked against the source as it is now: a directory, link or name the walk
       // saw may have been moved or removed since, and replication (whose operations the target applies after this
       // batch) has already sent that; a stale mkdir would bring back on the target a directory the source no longer has.
+      let metaNow = e.meta;
       if (need.action === 'mkdir' || need.action === 'symlink' || need.action === 'hardlink' || need.action === 'meta') {
         const now = currentState(e.path);
         if (!now || now.type !== e.type) continue;
+        metaNow = now.meta;
         if (need.action === 'hardlink') {
           const first = currentState(e.linkOf!);
           // Its other name is gone from where the walk saw it: the target cannot link to it, so the file goes whole.
@@ -270,15 +278,18 @@ export class MirrorRun {
           if (countFile) s.filesSent++;
           break;
         case 'meta':
-          yield* this.encode({ op: 'meta', path: e.path, meta: e.meta });
+          yield* this.encode({ op: 'meta', path: e.path, meta: metaNow });
           s.filesSkipped++; s.bytesSkipped += e.size;
           break;
         case 'whole': {
+          const file = openNow(e.path);
+          if (!file) break;
+          if (!file.st.isFile()) { fss.closeSync(file.fd); break; } // no longer a file: replication sends what it is
           // A file with other names (which replication may already have linked on the target) is rewritten in
           // place: a whole-file op lands as a temp file renamed over this name, splitting it from those names there.
-          const inPlace = (currentState(e.path)?.nlink ?? 1) > 1;
+          const inPlace = file.st.nlink > 1;
           try {
-            for await (const chunk of readChunks(e.path, e.size, e.meta)) {
+            for await (const chunk of readChunks(e.path, file.fd, file.st)) {
               if (!inPlace) yield* this.encode(chunk.op, chunk.payload);
               else {
                 if (chunk.op.offset === 0) yield* this.encode({ op: 'truncate', path: e.path, size: 0 });
@@ -286,15 +297,17 @@ export class MirrorRun {
               }
               s.bytesSent += chunk.payload.length;
             }
-            if (inPlace) yield* this.encode({ op: 'meta', path: e.path, meta: e.meta });
+            if (inPlace) yield* this.encode({ op: 'meta', path: e.path, meta: metaOf(file.st) });
             s.filesSent++;
-          } catch (err) {
-            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // deleted since the walk: replication sends the delete
+          } finally {
+            fss.closeSync(file.fd);
           }
           break;
         }
         case 'blocks': {
           let source: BlockHashes;
+          const before = currentState(e.path); // its time as of before the read (a change during the read sends its own)
+          if (!before || before.type !== 'file') break;
           try {
             source = await hashFile(e.path, { blockSize: need.blockSize });
           } catch (err) {
@@ -307,7 +320,7 @@ export class MirrorRun {
             yield* this.encode({ op: 'write', path: e.path, offset: r.offset }, data);
           }
           if (plan.truncate || need.fileSize !== plan.finalSize) yield* this.encode({ op: 'truncate', path: e.path, size: plan.finalSize });
-          yield* this.encode({ op: 'meta', path: e.path, meta: e.meta });
+          yield* this.encode({ op: 'meta', path: e.path, meta: before.meta });
           s.bytesSent += plan.bytesToSend;
           s.bytesSkipped += Math.max(0, e.size - plan.bytesToSend);
           if (plan.bytesToSend > 0 || plan.truncate) s.filesSent++;
