@@ -333,6 +333,27 @@ describe('continuous replication', () => {
     await identical(src, dst);
   });
 
+  it('a path the target finds missing while applying from its own queue is sent again, with nothing more changing on the source', async () => {
+    const src = await tempDir('src');
+    const dst = await tempDir('dst');
+    await fs.writeFile(path.join(src, 'a.log'), 'first line\n');
+    const job = await c.api('POST', '/v1/jobs', filesJob('resend-after-drain', src, dst));
+    await c.waitJob('protecting', job.body.id, protecting);
+    await fs.rm(path.join(dst, 'a.log')); // lost on the target behind the job's back
+    expect((await c.api('POST', '/v1/servers/beta/target-pause')).status).toBe(200);
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      await fs.appendFile(path.join(src, 'a.log'), 'second line\n');
+      await c.waitJob('held in the target queue', job.body.id, (j) => j.stats.replication.opsQueued === 0 && j.stats.targetQueue?.ops > 0);
+    } finally {
+      expect((await c.api('POST', '/v1/servers/beta/target-resume')).status).toBe(200);
+    }
+    // Applied from the target's queue, the append finds no file: the target asks for it, and the source hears so
+    // although it has nothing more to send.
+    await identical(src, dst);
+    await c.api('DELETE', `/v1/jobs/${job.body.id}`);
+  });
+
   it('a paused target restarted while the hub is down stays paused, and keeps what it held', async () => {
     const src = await tempDir('src');
     const dst = await tempDir('dst');

@@ -10,7 +10,7 @@ import { backoffDelay } from '../../shared/backoff';
 import { ReplicationQueue, resolveQueueLimits, type QueueLimits, type QueueStats } from './queue';
 import { PathJournal } from './queue/path-journal';
 import type { PeerClient } from '../peer/client';
-import { HelloAnswer, ReplicateAnswer } from '../../shared/protocol/data-port';
+import { ReplicateAnswer } from '../../shared/protocol/data-port';
 import type { AgentLogger } from '../log';
 
 export interface CapturedOp {
@@ -62,7 +62,6 @@ export class Replicator {
   autoDisconnects = 0;
   /** Last successful exchange with the target (any request), for self-fencing. */
   lastContactAt: number | null = null;
-  private idleTicks = 0;
   private journal!: PathJournal;
   /** Paths of operations lost with the queue (crash, exhaustion), until the job has dealt with them. */
   private lost: { paths: string[]; complete: boolean } | null = null;
@@ -192,13 +191,13 @@ export class Replicator {
       }
       const stats = this.queue.stats();
       if (stats.lastSeq <= stats.ackedSeq) {
-        this.targetBlocked = null;
-        // Idle: a light hello every few seconds keeps the link (and the self-fencing clock) honest.
-        if (++this.idleTicks % 3 === 0) await this.hello();
+        // Idle: an empty exchange each second keeps the link (and the self-fencing clock) honest and hears what the
+        // target asks for while it applies from its own queue (paths to send again, a difference mirror), which
+        // otherwise would wait for the next change on the source.
+        await this.idleExchange();
         await this.wait(1000);
         continue;
       }
-      this.idleTicks = 0;
       try {
         const records = await this.queue.peekFrom(stats.ackedSeq + 1, SEND_BATCH_BYTES);
         if (!records.length) {
@@ -249,12 +248,16 @@ export class Replicator {
     }
   }
 
-  private async hello(): Promise<void> {
+  private async idleExchange(): Promise<void> {
     try {
-      await this.o.peer().json(`/v1/data/hello?job=${encodeURIComponent(this.o.jobId)}`, {}, HelloAnswer, this.abort.signal);
+      const nothing = (async function* (): AsyncGenerator<Buffer> {})();
+      const res = await this.o.peer().stream(`/v1/data/replicate?job=${encodeURIComponent(this.o.jobId)}`, nothing, ReplicateAnswer, this.abort.signal);
       this.connected = true;
       this.lastContactAt = Date.now();
       this.lastError = null;
+      this.targetBlocked = res.blocked;
+      if (res.remirror) this.o.onRemirror?.(res.remirror);
+      if (res.resend?.length) this.o.onResend?.(res.resend);
     } catch (err) {
       const e = err as TandemError;
       this.connected = false;

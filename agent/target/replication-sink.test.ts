@@ -297,3 +297,22 @@ describe('ReplicationSink: a full target queue', () => {
     }
   });
 });
+
+describe('ReplicationSink: a stream applied in pieces', () => {
+  it('hands the source every path an earlier piece found missing, not only the last piece\'s', async () => {
+    const sink = await openSink();
+    try {
+      async function* ops(): AsyncGenerator<IncomingOp> {
+        yield { seq: 1, op: { op: 'rename', path: `${SRC}/here`, from: `${SRC}/never-mirrored` }, payload: Buffer.alloc(0) };
+        yield file(2, '/big', 'x'.repeat(64));
+        yield file(3, '/other', 'y');
+      }
+      // One op per piece: the missing path is found by the first piece, the answer is the last piece's.
+      const r = await sink.receiveStream(ops(), 1);
+      expect(r).toMatchObject({ ackedSeq: 3, blocked: null, resend: [`${SRC}/here`] });
+      expect((await sink.receive([file(4, '/more', 'z')])).resend).toBeUndefined();
+    } finally {
+      await sink.close();
+    }
+  });
+});

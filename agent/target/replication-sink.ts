@@ -176,8 +176,15 @@ export class ReplicationSink {
     let bytes = 0;
     let applying = null as Promise<ReplicateAnswer> | null; // assigned in handOn
     let last: ReplicateAnswer | null = null;
+    // Each piece's answer hands out what the target asks for (paths to send again, a difference mirror) once; only
+    // the last answer goes back, so what the earlier ones handed out is carried into it, never dropped.
+    const asked = { resend: new Set<string>(), remirror: null as string | null };
+    const keep = (a: ReplicateAnswer) => {
+      for (const p of a.resend ?? []) asked.resend.add(p);
+      asked.remirror ??= a.remirror ?? null;
+    };
     const handOn = async () => {
-      if (applying) last = await applying;
+      if (applying) keep((last = await applying));
       applying = this.receive(piece);
       applying.catch(() => {}); // awaited by the next handOn or below; not "unhandled" meanwhile
       piece = [];
@@ -190,11 +197,29 @@ export class ReplicationSink {
         if (bytes >= pieceBytes) await handOn();
       }
       if (piece.length || !applying) await handOn();
-      last = await applying!;
+      keep((last = await applying!));
+    } catch (err) {
+      this.askAgain([...asked.resend], asked.remirror); // handed out by applied pieces, but never told to the source
+      throw err;
     } finally {
       await applying?.catch(() => {}); // never return while a piece is still being applied
     }
-    return last;
+    const resend = [...asked.resend];
+    this.askAgain(resend.slice(RESEND_MAX_PATHS), null); // more than one answer carries: the next ones
+    return {
+      ...last,
+      ...(resend.length ? { resend: resend.slice(0, RESEND_MAX_PATHS) } : {}),
+      ...(asked.remirror ? { remirror: asked.remirror } : {}),
+    };
+  }
+
+  /** Requests taken for an answer that will not reach the source go back, to be handed out with the next one. */
+  private askAgain(paths: string[], remirror: string | null): void {
+    for (const p of paths) this.noteMissing(p);
+    if (remirror && !this.remirrorReason) {
+      this.remirrorReason = remirror;
+      this.state.remirror = remirror;
+    }
   }
 
   /** Receives one batch; returns the highest sequence number now durable on this target. */
