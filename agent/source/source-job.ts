@@ -273,6 +273,7 @@ export class SourceJob {
     // After a crash the persisted index still knows the tree, so changes made while the agent was down (deletes too) are found.
     const lost = this.replicator.lostPaths();
     await this.capture.start({ fresh: freshMirror, lostPaths: lost?.paths });
+    if (lost && !freshMirror) await this.capture.resendLostFiles(lost.paths);
     if (lost) {
       this.replicator.lostPathsHandled();
       if (!lost.complete) this.warnLostIncomplete();

@@ -387,6 +387,17 @@ export class ChangeCapture {
   }
 
   /**
+   * Files whose latest operations were lost with the queue (a crash, an exhausted queue). What the target holds for
+   * them is not known, and no comparison by size and time can tell: a change made within the same clock tick as the
+   * one before keeps both. They are sent again whole; directories are left to the difference mirror.
+   */
+  async resendLostFiles(paths: readonly string[]): Promise<void> {
+    if (!this.running) return;
+    const files = paths.map((p) => normalizeAbsolutePath(p)).filter((p) => this.tree.get(p)?.kind === 'file');
+    if (files.length) await this.resend(files);
+  }
+
+  /**
    * Deletes on the target the paths operations lost with the queue touched (queue exhausted) that the model does
    * not have: an earlier operation may have left them there. What the model has is the difference mirror's to
    * repair.
