@@ -27,6 +27,8 @@ export class JobManager {
   targetPaused = false;
   /** Queue limits from the server's settings (queue.memoryMaxMB, diskMaxMB, diskFreeMinMB). */
   queueSettings: Record<string, unknown> = {};
+  /** The settings as last saved (settings.json), so they are written only when they change. */
+  private lastSettings = '';
 
   constructor(private ctx: { dataDir: string; serverId: string; log: AgentLogger; data: DataServer; onChange: (urgent?: boolean) => void; hubContactAt: () => number | null }) {
     this.keys = new HubKeyCache(ctx.dataDir);
@@ -40,8 +42,6 @@ export class JobManager {
   private get settingsFile() {
     return path.join(this.ctx.dataDir, 'jobs', 'settings.json');
   }
-
-  private lastSettings = '';
 
   /** Restores the last goal state from disk: replication does not wait for the hub. */
   async start(): Promise<void> {

@@ -362,11 +362,11 @@ export class SourceJob {
    */
   private checkScheduledVerify(): void {
     const schedule = this.spec.verify?.schedule;
-    const key = schedule ? JSON.stringify(schedule) : null;
-    if (!schedule || !key) {
+    if (!schedule) {
       if (this.state.verifySchedule) { this.state.verifySchedule = null; void this.save(); }
       return;
     }
+    const key = JSON.stringify(schedule);
     if (this.state.verifySchedule?.key !== key) {
       this.state.verifySchedule = { key, since: Date.now() };
       void this.save();

@@ -207,18 +207,11 @@ export class TargetJob {
    */
   replicate(source: AsyncIterable<Uint8Array>): Promise<ReplicateAnswer> {
     return this.serial(async () => {
-      let received = 0;
-      const r = await this.sink.receiveStream(this.countOps(this.replicationOps(source), () => received++));
-      if (received > 0 && r.ackedSeq > 0) this.lastApplyAt = Date.now();
+      const before = this.sink.stats().receivedSeq;
+      const r = await this.sink.receiveStream(this.replicationOps(source));
+      if (r.ackedSeq > before) this.lastApplyAt = Date.now(); // not for an idle source's empty exchange
       return r;
     });
-  }
-
-  private async *countOps<T>(ops: AsyncIterable<T>, count: () => void): AsyncGenerator<T> {
-    for await (const op of ops) {
-      count();
-      yield op;
-    }
   }
 
   private async *replicationOps(source: AsyncIterable<Uint8Array>): AsyncGenerator<IncomingOp> {

@@ -64,10 +64,10 @@ async function advanceFromSourceReport(deps: HubDeps, job: JobRow, report: JobRe
       current = await transitionIfLegal(deps, current, 'mirror_started');
     }
   }
-  const verifyReq = job.verifyRequest as { id?: string } | null;
+  const verifyReq = job.verifyRequest as { id?: string; requestedAt?: number } | null;
   if (report.verify && verifyReq?.id === report.verify.verifyId) {
     await deps.db.update(jobs).set({ verifyReport: report.verify }).where(eq(jobs.id, job.id));
-  } else if (report.verify?.scheduled && report.verify.startedAt > Number((verifyReq as { requestedAt?: number } | null)?.requestedAt ?? 0)) {
+  } else if (report.verify?.scheduled && report.verify.startedAt > (verifyReq?.requestedAt ?? 0)) {
     // A verify the job's schedule started on the source: it becomes the job's current verify (the source already
     // counts this id as handled, so it is not started twice).
     const spec = job.spec as { verify?: { mirrorDifferences?: boolean; newerOnly?: boolean; blockChecksum?: boolean } };

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RuleInput } from '../../../shared/rules';
 import { ChangeCapture, type ChangeCaptureOptions } from './change-capture';
+import { utimeOf } from '../../target/apply';
 import { fsWatchDir, type WatchFunction } from './dir-watcher';
 import type { CaptureWarning, CapturedOp } from './types';
 import { burstWhileBlocked, MAX_QUEUED_EVENTS, QUEUE_FILLABLE } from '../../../test/support/inotify-queue';
@@ -37,7 +38,7 @@ async function applyOps(ops: readonly CapturedOp[], srcRoot: string, dstRoot: st
         await fh.close();
         if (op.final) {
           await chmod(part, op.meta.mode);
-          await utimes(part, op.meta.mtimeMs / 1000, op.meta.mtimeMs / 1000);
+          await utimes(part, utimeOf(op.meta.mtimeMs), utimeOf(op.meta.mtimeMs));
           await rename(part, map(op.path));
         }
         break;
@@ -61,7 +62,7 @@ async function applyOps(ops: readonly CapturedOp[], srcRoot: string, dstRoot: st
         break;
       case 'meta':
         await chmod(map(op.path), op.meta.mode);
-        await utimes(map(op.path), op.meta.mtimeMs / 1000, op.meta.mtimeMs / 1000);
+        await utimes(map(op.path), utimeOf(op.meta.mtimeMs), utimeOf(op.meta.mtimeMs));
         break;
       case 'delete':
         await rm(map(op.path), { recursive: true, force: true });
@@ -101,7 +102,7 @@ async function copyFileTimes(src: string, dst: string): Promise<void> {
   for (const name of await readdir(src)) {
     const st = await lstat(join(src, name));
     if (st.isDirectory()) await copyFileTimes(join(src, name), join(dst, name));
-    else if (st.isFile()) await utimes(join(dst, name), st.mtimeMs / 1000, st.mtimeMs / 1000);
+    else if (st.isFile()) await utimes(join(dst, name), utimeOf(st.mtimeMs), utimeOf(st.mtimeMs));
   }
 }
 

@@ -387,7 +387,7 @@ export class ChangeCapture {
   }
 
   /**
-   * Files whose latest operations were lost with the queue (a crash, an exhausted queue). What the target holds for
+   * Files whose latest operations were lost with the queue in a crash of the agent. What the target holds for
    * them is not known, and no comparison by size and time can tell: a change made within the same clock tick as the
    * one before keeps both. They are sent again whole; directories are left to the difference mirror.
    */

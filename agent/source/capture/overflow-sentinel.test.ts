@@ -54,12 +54,18 @@ describe('OverflowSentinel (real inotify)', () => {
     return d;
   }
 
-  it('stays quiet while events are read as they come', async () => {
+  /** A sentinel with its canary directory in a temp dir of its own, subscribed; `lost()` counts what it heard. */
+  async function listening(tickMs: number): Promise<{ s: OverflowSentinel; lost: () => number }> {
     const parent = await mkdtemp(join(tmpdir(), 'tandem-sentinel-parent-'));
     dirs.push(parent);
-    const s = new OverflowSentinel({ parentDir: parent, tickMs: 5 });
+    const s = new OverflowSentinel({ parentDir: parent, tickMs });
     let lost = 0;
     cleanups.push(s.subscribe(() => lost++));
+    return { s, lost: () => lost };
+  }
+
+  it('stays quiet while events are read as they come', async () => {
+    const { s, lost } = await listening(5);
     const d = await watchedDir();
     for (let i = 0; i < 20; i++) {
       for (let j = 0; j < 200; j++) s.noteEvent();
@@ -67,21 +73,17 @@ describe('OverflowSentinel (real inotify)', () => {
       await sleep(10);
     }
     expect(s.failed).toBeNull();
-    expect(lost).toBe(0);
+    expect(lost()).toBe(0);
   });
 
   it.skipIf(!QUEUE_FILLABLE)('hears of an overflow of the kernel queue that fs.watch drops silently', async () => {
-    const parent = await mkdtemp(join(tmpdir(), 'tandem-sentinel-parent-'));
-    dirs.push(parent);
-    const s = new OverflowSentinel({ parentDir: parent, tickMs: 20 });
-    let lost = 0;
-    cleanups.push(s.subscribe(() => lost++));
+    const { lost } = await listening(20);
     const d = await watchedDir();
     await sleep(60);
-    expect(lost).toBe(0);
+    expect(lost()).toBe(0);
     burstWhileBlocked(d, MAX_QUEUED_EVENTS + 2000);
-    for (let i = 0; i < 50 && lost === 0; i++) await sleep(20);
-    expect(lost).toBeGreaterThan(0);
+    for (let i = 0; i < 50 && lost() === 0; i++) await sleep(20);
+    expect(lost()).toBeGreaterThan(0);
   });
 
   it('removes its canary directory when the last subscriber leaves', async () => {
