@@ -7,7 +7,7 @@ import { CompressionGate } from '../../shared/protocol/compression-gate';
 import type { ReplicationStatus, TransmitMode } from '../../shared/states';
 import { TandemError } from '../../shared/errors';
 import { backoffDelay } from '../../shared/backoff';
-import { ReplicationQueue, resolveQueueLimits, type QueueLimits, type QueueStats } from './queue';
+import { ReplicationQueue, resolveQueueLimits, roomToReconnect, type QueueLimits, type QueueStats } from './queue';
 import { PathJournal } from './queue/path-journal';
 import type { PeerClient } from '../peer/client';
 import { ReplicateAnswer } from '../../shared/protocol/data-port';
@@ -146,6 +146,11 @@ export class Replicator {
     await this.queue.discardAll();
     this.lost = null;
     this.journal.clear();
+  }
+
+  /** Whether the queue has room again after an auto-disconnect (see `roomToReconnect`). */
+  async roomToReconnect(): Promise<{ ok: true } | { ok: false; reason: string }> {
+    return roomToReconnect(this.queue.limits, await this.queue.freeBytesNow());
   }
 
   clearExhausted(): void {

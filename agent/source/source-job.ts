@@ -57,6 +57,9 @@ const PEER_CATCHING_UP = new Set(['job_unknown', 'epoch_ahead', 'job_not_running
 const RETRYABLE = new Set(['peer_unreachable', 'job_unknown', 'epoch_ahead', 'job_not_running', 'peer_error', 'internal', 'file_chunk_gap', 'target_paused']);
 /** While the target is paused the mirror asks again at this pace (no growing back-off: resuming should be felt soon). */
 const TARGET_PAUSED_RETRY_MS = 2000;
+/** After an auto-disconnect: a moment for the disk, then a look at the free space every few seconds until there is room. */
+const AUTO_RECONNECT_DELAY_MS = 1000;
+const ROOM_RECHECK_MS = 2000;
 
 /** What the change capture and the sender are built from: a change restarts them. */
 const captureSettings = (d: DesiredJob): string => {
@@ -85,6 +88,11 @@ export class SourceJob {
   private autoMirrorId: string | null = null;
   private isolation: string | null = null;
   private fenceTimer: NodeJS.Timeout | null = null;
+  /** After an auto-disconnect, until the queue has room again: nothing is sent (the owed mirror waits). */
+  private reconnectPending = false;
+  /** Why the job does not reconnect yet (no room in the queue's file system), for the operator; else null. */
+  private waitingForRoom: string | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
   private readonly startedAt = Date.now();
   private services: ServiceMonitor | null = null;
 
@@ -295,6 +303,10 @@ export class SourceJob {
     this.services = null;
     if (this.fenceTimer) clearInterval(this.fenceTimer);
     this.fenceTimer = null;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.waitingForRoom = null;
+    this.reconnectPending = false;
     await this.capture?.stop().catch(() => {});
     if (discard) await this.replicator?.discard().catch(() => {});
     await this.replicator?.close().catch(() => {});
@@ -312,9 +324,45 @@ export class SourceJob {
     this.state.mirror = {
       mirrorId: id, mode: 'different', blockChecksum: true, newerOnly: false, status: 'running', cursor: null, stats: emptyMirrorStats(id),
     };
+    // A new connection follows the auto-disconnect (manual: the connection id bumps on auto-reconnect).
+    this.connection = { id: null, since: null, error: null };
     await this.save();
-    // Give the disk a moment when the queue ran out of space; the mirror itself needs no queue.
-    setTimeout(() => { this.replicator?.clearExhausted(); this.kick(); }, 1000).unref();
+    // Give the disk a moment when the queue ran out of space, then reconnect once there is room.
+    this.reconnectPending = true;
+    this.scheduleReconnect(AUTO_RECONNECT_DELAY_MS);
+    this.ctx.onChange();
+  }
+
+  private scheduleReconnect(delayMs: number): void {
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      void this.reconnectWhenRoom().catch((err) => this.ctx.log.warn({ job: this.jobId, err }, 'auto-reconnect check failed'));
+    }, delayMs);
+    this.reconnectTimer.unref();
+  }
+
+  /**
+   * Auto-reconnect (manual: "when space returns"): the owed difference mirror starts only once the queue has room,
+   * or changes made after it would exhaust the queue again at once. Until then the job says what it waits for.
+   */
+  private async reconnectWhenRoom(): Promise<void> {
+    const replicator = this.replicator;
+    if (!replicator) return;
+    const room = await replicator.roomToReconnect();
+    if (this.replicator !== replicator) return; // stopped meanwhile
+    if (!room.ok) {
+      if (this.waitingForRoom !== room.reason) this.ctx.log.warn({ job: this.jobId, reason: room.reason }, 'auto-disconnected: waiting for room in the queue');
+      this.waitingForRoom = room.reason;
+      this.ctx.onChange();
+      this.scheduleReconnect(ROOM_RECHECK_MS);
+      return;
+    }
+    if (this.waitingForRoom) this.ctx.log.info({ job: this.jobId }, 'room in the queue again: reconnecting');
+    this.waitingForRoom = null;
+    this.reconnectPending = false;
+    replicator.clearExhausted();
+    this.kick();
     this.ctx.onChange();
   }
 
@@ -397,7 +445,7 @@ export class SourceJob {
 
   private kick(): void {
     // Paused means nothing is sent, a mirror the source starts by itself (auto-reconnect) included: resume kicks it.
-    if (this.running || this.fenced || this.isolation || this.desired.controls.paused || !this.hasWork()) return;
+    if (this.running || this.fenced || this.isolation || this.reconnectPending || this.desired.controls.paused || !this.hasWork()) return;
     this.abort = new AbortController();
     const signal = this.abort.signal;
     this.running = this.work(signal).finally(() => {
@@ -560,11 +608,14 @@ export class SourceJob {
       transmitMode: fenced ? 'error' : rep?.transmitMode ?? (running ? 'active' : 'stopped'),
       // The capture's own figures: what it watches and tracks, and how many files still wait for a block index.
       replication: rep ? { ...rep.replication, capture: this.capture?.stats() ?? null } : undefined,
-      warnings: [...this.captureWarnings.values()].map((w) => ({ code: w.code, message: w.message })),
+      warnings: [
+        ...[...this.captureWarnings.values()].map((w) => ({ code: w.code, message: w.message })),
+        ...(this.waitingForRoom ? [{ code: 'queue_waiting_for_space', message: this.waitingForRoom }] : []),
+      ],
       probes: this.services?.recent(),
       sourceSteps: this.sourceSteps,
       fenced: fenced ?? null,
-      lastError: fenced ?? this.connection.error,
+      lastError: fenced ?? this.waitingForRoom ?? this.connection.error,
     };
   }
 }

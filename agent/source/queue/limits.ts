@@ -52,6 +52,24 @@ export function isDiskQueueEnabled(limits: QueueLimits): boolean {
   return limits.diskMaxBytes > 0;
 }
 
+/**
+ * After an auto-disconnect the queue is empty again, and the job reconnects (and remirrors) only once the queue has
+ * room to take changes: with a disk queue, free space must be back above the minimum by a margin (a quarter of the
+ * minimum, at least 1 MiB). Reconnecting sooner, the first changes after the mirror would exhaust the queue at once
+ * and start another full difference mirror, in a loop. Without a disk queue the discard freed the memory: room is back.
+ */
+export function roomToReconnect(limits: QueueLimits, freeBytes: number | null): { ok: true } | { ok: false; reason: string } {
+  if (!isDiskQueueEnabled(limits)) return { ok: true };
+  const needed = limits.diskFreeMinBytes + Math.max(limits.diskFreeMinBytes / 4, MiB);
+  if (freeBytes !== null && freeBytes >= needed) return { ok: true };
+  const free = freeBytes === null ? 'free space unknown' : `${formatBytes(freeBytes)} free`;
+  return {
+    ok: false,
+    reason: `waiting for free space before reconnecting: ${free} in the queue's file system, the job reconnects and ` +
+      `runs a difference mirror once ${formatBytes(needed)} is free (${QUEUE_SETTING_KEYS.diskFreeMin} plus a margin); free space there or lower that setting`,
+  };
+}
+
 /** "512 MB", "1.5 GB", "4 KB", "300 bytes": whole units where possible, for messages. */
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes)) return 'unlimited';

@@ -315,6 +315,12 @@ export class ReplicationQueue {
     });
   }
 
+  /** Free bytes in the queue directory's file system, read now (not estimated); null when statfs fails. */
+  async freeBytesNow(): Promise<number | null> {
+    this.freeSpace.invalidate();
+    return this.freeSpace.freeBytes(0, 0).catch(() => null);
+  }
+
   /**
    * For a queue whose refused ops are not lost (the target's: an op it could not queue was not acknowledged, so the
    * source sends it again), an exhausted state is only a pause: this forgets it, and the next enqueue looks at the
