@@ -404,16 +404,22 @@ describe('continuous replication', () => {
     await c.api('DELETE', `/v1/jobs/${job.body.id}`);
   });
 
-  it('a disk queue too small: auto-disconnect, events raised, then an automatic difference mirror makes the trees identical', async () => {
+  it('a disk queue too small: auto-disconnect, events raised, then an automatic difference mirror makes the trees identical, content lost with the queue too', async () => {
     const src = await tempDir('src');
     const dst = await tempDir('dst');
     expect((await c.api('PATCH', '/v1/servers/alpha', { settings: { queue: { memoryMaxMB: 0, diskMaxMB: 1 } } })).status).toBe(200);
     try {
+      await fs.writeFile(path.join(src, 'same.bin'), Buffer.alloc(4000, 'a'));
       const job = await c.api('POST', '/v1/jobs', filesJob('overflow', src, dst));
       await c.waitJob('protecting', job.body.id, protecting);
       // Paused: nothing drains the queue, so 3 MB of changes overflow its 1 MB.
       await c.api('POST', `/v1/jobs/${job.body.id}/pause`);
       await c.waitJob('paused', job.body.id, (j) => j.transmitMode === 'paused');
+      // A rewrite that keeps size and time, lost with the queue: the difference mirror must compare its content.
+      const st = await fs.stat(path.join(src, 'same.bin'));
+      await fs.writeFile(path.join(src, 'same.bin'), Buffer.alloc(4000, 'b'));
+      await fs.utimes(path.join(src, 'same.bin'), st.atime, st.mtime);
+      await c.waitJob('queued on the source', job.body.id, (j) => (j.stats.replication?.opsQueued ?? 0) > 0);
       for (let i = 0; i < 3; i++) await fs.writeFile(path.join(src, `chunk${i}.bin`), randomData(1024 * 1024));
       await c.waitJob('auto-disconnect reported', job.body.id, (j) => (j.stats.replication?.autoDisconnects ?? 0) > 0, 30_000);
       const events = await c.api('GET', `/v1/events?job=${job.body.id}`);

@@ -31,6 +31,8 @@ export interface MirrorParams {
   compression: number;
   peer: PeerClient;
   after: string | null;
+  /** Files whose content is compared even when size and time match (changes to them were lost with the queue). */
+  checkContent?: ReadonlySet<string>;
   stats: MirrorStats;
   verify?: VerifyReport;
   signal: AbortSignal;
@@ -164,7 +166,9 @@ export class MirrorRun {
     try {
       for await (const batch of this.batches()) {
         if (this.p.signal.aborted) break;
-        const entries = batch.filter((b): b is Extract<WalkItem, { kind: 'entry' }> => b.kind === 'entry').map((b) => b.entry);
+        const check = this.p.checkContent;
+        const entries = batch.filter((b): b is Extract<WalkItem, { kind: 'entry' }> => b.kind === 'entry')
+          .map((b) => (check?.has(b.entry.path) && b.entry.type === 'file' ? { ...b.entry, checkContent: true as const } : b.entry));
         const res = await this.manifest(batch, entries);
         if (sending) await sending;
         sending = null;

@@ -9,6 +9,7 @@ import type { MirrorStatus, TargetDataState } from '../../shared/states';
 import { TandemError } from '../../shared/errors';
 import { backoffDelay } from '../../shared/backoff';
 import { randomId } from '../../shared/tokens';
+import { normalizeAbsolutePath } from '../../shared/paths';
 import { PeerClient } from '../peer/client';
 import type { AgentLogger } from '../log';
 import { readJson, writeFileAtomic } from '../state-store';
@@ -29,6 +30,8 @@ const MirrorState = z.object({
   newerOnly: z.boolean(),
   status: z.enum(['running', 'paused', 'stopped', 'complete']),
   cursor: z.string().nullable(),
+  /** Files whose content the mirror compares even when size and time match (see `autoMirror`). */
+  checkContent: z.array(z.string()).optional(),
   stats: z.any(),
 });
 const VerifyState = z.object({
@@ -60,6 +63,8 @@ const TARGET_PAUSED_RETRY_MS = 2000;
 /** After an auto-disconnect: a moment for the disk, then a look at the free space every few seconds until there is room. */
 const AUTO_RECONNECT_DELAY_MS = 1000;
 const ROOM_RECHECK_MS = 2000;
+/** Lost paths an automatic mirror checks by content one by one; beyond this it compares every file by blocks. */
+const CHECK_CONTENT_MAX = 100_000;
 
 /** What the change capture and the sender are built from: a change restarts them. */
 const captureSettings = (d: DesiredJob): string => {
@@ -259,7 +264,11 @@ export class SourceJob {
       jobId: this.jobId, dataDir: this.ctx.dataDir, limits, log: this.ctx.log, onChange: this.ctx.onChange,
       compression: spec.compression === 'off' ? 0 : spec.compression,
       peer: () => this.peer,
-      onExhausted: (reason) => { void this.removeLostLeftovers(); void this.autoMirror(`queue exhausted: ${reason}`); },
+      onExhausted: (reason) => {
+        const lost = this.replicator?.lostPaths();
+        void this.removeLostLeftovers();
+        void this.autoMirror(`queue exhausted: ${reason}`, lost ?? undefined);
+      },
       onRemirror: (reason) => void this.autoMirror(`the target asked for it: ${reason}`),
       onResend: (paths) => void this.capture?.resend(paths).catch((err) => this.ctx.log.warn({ job: this.jobId, err }, 'sending paths again failed')),
     });
@@ -316,13 +325,19 @@ export class SourceJob {
   }
 
   /** Auto-disconnect / crash recovery (manual): a difference mirror with block checksums, started by the source. */
-  private async autoMirror(reason: string): Promise<void> {
+  private async autoMirror(reason: string, lost?: { paths: string[]; complete: boolean }): Promise<void> {
     this.ctx.log.warn({ job: this.jobId, reason }, 'starting an automatic difference mirror');
     await this.halt();
     const id = randomId('auto');
     this.autoMirrorId = id;
+    // Changes lost with the queue may have kept a file's size and time (a rewrite within one clock tick), which a
+    // difference mirror takes for identical: the files they touched have their content compared. When the list
+    // is incomplete or very long, every file is compared by blocks instead.
+    const compareAll = !!lost && (!lost.complete || lost.paths.length > CHECK_CONTENT_MAX);
     this.state.mirror = {
-      mirrorId: id, mode: 'different', blockChecksum: true, newerOnly: false, status: 'running', cursor: null, stats: emptyMirrorStats(id),
+      mirrorId: id, mode: compareAll ? 'all' : 'different', blockChecksum: true, newerOnly: false, status: 'running', cursor: null,
+      ...(lost && !compareAll && lost.paths.length ? { checkContent: lost.paths } : {}),
+      stats: emptyMirrorStats(id),
     };
     // A new connection follows the auto-disconnect (manual: the connection id bumps on auto-reconnect).
     this.connection = { id: null, since: null, error: null };
@@ -540,6 +555,7 @@ export class SourceJob {
       jobId: this.jobId, mirrorId: m.mirrorId, purpose: 'mirror', rules: this.spec.rules, mode: m.mode, newerOnly: m.newerOnly,
       blockChecksum: m.blockChecksum, orphans: this.spec.orphans, compression: this.spec.compression === 'off' ? 0 : this.spec.compression,
       peer: this.peer, after: m.cursor, stats, signal,
+      checkContent: m.checkContent ? new Set(m.checkContent.map((p) => normalizeAbsolutePath(p))) : undefined,
       onBatch: async (cursor) => {
         if (cursor) m.cursor = cursor;
         await this.save();

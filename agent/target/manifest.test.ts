@@ -62,3 +62,20 @@ describe('orphans inside a directory the source no longer has', () => {
     await expect(fs.access(path.join(root, 'gone'))).rejects.toThrow();
   });
 });
+
+describe('a file whose size and time match', () => {
+  const entry = async (extra: Record<string, unknown> = {}) => {
+    const st = await fs.stat(path.join(root, 'keep/a'));
+    return { path: `${SRC}/keep/a`, type: 'file' as const, size: st.size, meta: { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs }, ...extra };
+  };
+  const ask = async (e: ManifestRequest['entries'][number]) =>
+    (await answerManifest(replicaFs(), { ...request({ action: 'keep' }), blockChecksum: true, entries: [e], dirs: [] })).needs[0];
+
+  it('is identical for a difference mirror, even with block checksums', async () => {
+    expect(await ask(await entry())).toMatchObject({ action: 'skip', reason: 'identical' });
+  });
+
+  it('has its blocks compared when the source lost changes to it (checkContent)', async () => {
+    expect(await ask(await entry({ checkContent: true }))).toMatchObject({ action: 'blocks' });
+  });
+});

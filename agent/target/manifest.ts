@@ -48,7 +48,7 @@ async function needFor(replica: ReplicaFs, req: ManifestRequest, e: ManifestEntr
   }
   if (!st?.isFile()) return { action: 'whole', reason: st ? 'not_a_file' : 'missing' };
   if (req.newerOnly && st.mtimeMs >= e.meta.mtimeMs && !sameTime(st.mtimeMs, e.meta.mtimeMs)) return { action: 'skip', reason: 'target_newer' };
-  const sameData = st.size === e.size && sameTime(st.mtimeMs, e.meta.mtimeMs);
+  const sameData = !e.checkContent && st.size === e.size && sameTime(st.mtimeMs, e.meta.mtimeMs);
   if (req.mode === 'different' && sameData && !req.blockChecksum) {
     return metaDiffers(st, e.meta, false) ? { action: 'meta', reason: 'metadata' } : { action: 'skip', reason: 'identical' };
   }

@@ -41,5 +41,10 @@ export const ManifestEntry = z.object({
   target: z.string().max(4096).optional(),
   /** Set on the second and later names of a hard-linked file: the first name seen. */
   linkOf: AbsPath.optional(),
+  /**
+   * The source lost changes to this file with its queue, and they may have kept its size and time: compare the
+   * content (by blocks with `blockChecksum`), not only the metadata.
+   */
+  checkContent: z.literal(true).optional(),
 });
 export type ManifestEntry = z.infer<typeof ManifestEntry>;
