@@ -185,6 +185,23 @@ describe('ApplySession (in-order apply)', () => {
     await expect(fs.stat(path.join(root, 'a'))).rejects.toThrow(/ENOENT/);
     expect(await fs.readFile(path.join(root, 'sub', 'b'), 'utf8')).toBe('hello WORLD');
   });
+
+  it('a write after its directory was renamed and made again lands in the new file, not through a handle on the moved one', async () => {
+    const s = new ApplySession(replica);
+    const none = Buffer.alloc(0);
+    await s.apply(...whole('/log/x', 'old'));
+    await s.apply({ op: 'write', path: `${SRC}/log/x`, offset: 3 }, Buffer.from('+more'));
+    await s.apply({ op: 'rename', path: `${SRC}/log.1`, from: `${SRC}/log` }, none);
+    await s.apply({ op: 'mkdir', path: `${SRC}/log`, meta: meta(0o755, 1_600_000_000) }, none);
+    await s.apply({ op: 'truncate', path: `${SRC}/log/x`, size: 0 }, none);
+    await s.apply({ op: 'write', path: `${SRC}/log/x`, offset: 0 }, Buffer.from('new'));
+    await s.apply({ op: 'delete', path: `${SRC}/log.1` }, none);
+    await s.apply({ op: 'mkdir', path: `${SRC}/log.1`, meta: meta(0o755, 1_600_000_000) }, none);
+    await s.apply({ op: 'truncate', path: `${SRC}/log.1/y`, size: 0 }, none);
+    await s.commit();
+    expect(await fs.readFile(path.join(root, 'log', 'x'), 'utf8')).toBe('new');
+    expect(await fs.readdir(path.join(root, 'log.1'))).toEqual(['y']);
+  });
 });
 
 describe('file times on the target', () => {

@@ -246,6 +246,13 @@ export class ApplySession {
     }
   }
 
+  /** Closes the handle on `target` and every handle below it (when it is a directory). */
+  private async closeHandlesAt(target: string, sync: boolean): Promise<void> {
+    await this.closeHandle(target, sync);
+    const below = `${target}/`;
+    for (const open of [...this.handles.keys()]) if (open.startsWith(below)) await this.closeHandle(open, sync);
+  }
+
   private async dropIncoming(target: string): Promise<void> {
     const inc = this.incoming.get(target);
     if (!inc) return;
@@ -338,8 +345,9 @@ export class ApplySession {
     if (op.op === 'rename') {
       const from = await this.replica.resolve(op.from);
       const to = await this.replica.resolve(op.path);
-      await this.closeHandle(from, true);
-      await this.closeHandle(to, false);
+      // Open handles below a renamed (or replaced) directory name files that are no longer there.
+      await this.closeHandlesAt(from, true);
+      await this.closeHandlesAt(to, false);
       await this.ensureParent(to);
       removeAny(to);
       fss.renameSync(from, to);
@@ -410,7 +418,7 @@ export class ApplySession {
         return;
       }
       case 'delete': {
-        await this.closeHandle(target, false);
+        await this.closeHandlesAt(target, false);
         removeAny(target);
         this.dirtyDirs.add(path.posix.dirname(target));
         this.forget();
