@@ -404,14 +404,17 @@ describe('continuous replication', () => {
     await c.api('DELETE', `/v1/jobs/${job.body.id}`);
   });
 
-  it('a disk queue too small: auto-disconnect, events raised, then an automatic difference mirror makes the trees identical, content lost with the queue too', async () => {
+  it('a disk queue made too small while the job runs: auto-disconnect, events raised, then an automatic difference mirror makes the trees identical, content lost with the queue too', async () => {
     const src = await tempDir('src');
     const dst = await tempDir('dst');
-    expect((await c.api('PATCH', '/v1/servers/alpha', { settings: { queue: { memoryMaxMB: 0, diskMaxMB: 1 } } })).status).toBe(200);
     try {
       await fs.writeFile(path.join(src, 'same.bin'), Buffer.alloc(4000, 'a'));
       const job = await c.api('POST', '/v1/jobs', filesJob('overflow', src, dst));
       await c.waitJob('protecting', job.body.id, protecting);
+      // Changed while the job runs: the running job's queue takes the new limits.
+      expect((await c.api('PATCH', '/v1/servers/alpha', { settings: { queue: { memoryMaxMB: 0, diskMaxMB: 1 } } })).status).toBe(200);
+      await c.waitJob('new queue limits in force', job.body.id,
+        (j) => j.stats.replication?.limits?.diskMaxBytes === 1024 * 1024 && j.stats.replication.limits.memoryMaxBytes === 0);
       // Paused: nothing drains the queue, so 3 MB of changes overflow its 1 MB.
       await c.api('POST', `/v1/jobs/${job.body.id}/pause`);
       await c.waitJob('paused', job.body.id, (j) => j.transmitMode === 'paused');

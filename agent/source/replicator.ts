@@ -148,6 +148,16 @@ export class Replicator {
     this.journal.clear();
   }
 
+  /** The server's queue settings, on every poll: a change applies to this running job's queue from now on. */
+  setLimits(limits: Partial<QueueLimits>): void {
+    if (!this.queue) return;
+    const next = resolveQueueLimits(limits);
+    if (JSON.stringify(next) === JSON.stringify(this.queue.limits)) return;
+    this.queue.setLimits(next);
+    this.o.log.info({ job: this.o.jobId, limits: next }, 'queue limits changed');
+    this.o.onChange();
+  }
+
   /** Whether the queue has room again after an auto-disconnect (see `roomToReconnect`). */
   async roomToReconnect(): Promise<{ ok: true } | { ok: false; reason: string }> {
     return roomToReconnect(this.queue.limits, await this.queue.freeBytesNow());
@@ -311,6 +321,12 @@ export class Replicator {
         wireRawBytes: this.wire.rawBytes, wireCompressedBytes: this.wire.wireBytes,
         queueState: q.state, exhaustedReason: this.exhaustedReason, autoDisconnects: this.autoDisconnects,
         blocked: this.targetBlocked, lastError: this.lastError,
+        // The limits in force (server settings; unlimited disk as null).
+        limits: {
+          memoryMaxBytes: this.queue.limits.memoryMaxBytes,
+          diskMaxBytes: Number.isFinite(this.queue.limits.diskMaxBytes) ? this.queue.limits.diskMaxBytes : null,
+          diskFreeMinBytes: this.queue.limits.diskFreeMinBytes,
+        },
       },
     };
   }

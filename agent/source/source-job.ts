@@ -142,6 +142,7 @@ export class SourceJob {
     const epochChanged = d.epoch !== this.desired.epoch;
     const captureChanged = captureSettings(d) !== captureSettings(this.desired);
     this.desired = d;
+    this.replicator?.setLimits(this.ctx.queueLimits());
     if (captureChanged && this.replicating) {
       // Edited rules or replication settings: the capture starts again with them (the queue is kept). A changed set
       // comes with the hub's difference-mirror request, handled below, which also makes the capture's new baseline.

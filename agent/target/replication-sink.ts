@@ -90,7 +90,7 @@ export class ReplicationSink {
     if (this.state.remirror) this.remirrorReason ??= this.state.remirror;
     for (const p of (await readJson(this.missingFile, z.array(z.string()))) ?? []) this.missing.add(p);
     // Everything lands on disk before it is acknowledged, so the target queue needs no memory tier.
-    this.queue = await ReplicationQueue.open(path.join(this.o.dir, 'queue'), resolveQueueLimits({ ...this.o.limits, memoryMaxBytes: 0 }));
+    this.queue = await ReplicationQueue.open(path.join(this.o.dir, 'queue'), targetQueueLimits(this.o.limits));
     if (this.queue.problem?.state === 'broken') {
       // Every parked op was on disk before it was acknowledged, so after a crash the queue normally still holds all
       // of them: they are applied as usual. Only when some are missing is a difference mirror the way back.
@@ -153,6 +153,14 @@ export class ReplicationSink {
     this.remirrorReason = `more than ${MISSING_MAX_PATHS} replicated operations found their path missing on the target`;
     this.state.remirror = this.remirrorReason;
     this.o.log.warn({ job: this.o.jobId, reason: this.remirrorReason }, 'asking the source for a difference mirror');
+  }
+
+  /** The server's queue settings changed: the target's queue uses them from now on. */
+  setLimits(limits: Partial<QueueLimits>): void {
+    const next = targetQueueLimits(limits);
+    if (!this.queue || JSON.stringify(next) === JSON.stringify(this.queue.limits)) return;
+    this.queue.setLimits(next);
+    this.o.log.info({ job: this.o.jobId, limits: next }, 'target queue limits changed');
   }
 
   setPaused(paused: boolean): void {
@@ -398,4 +406,9 @@ export class ReplicationSink {
     this.stateFile?.close();
     this.stateFile = null;
   }
+}
+
+/** Everything lands on disk before it is acknowledged, so the target queue needs no memory tier. */
+function targetQueueLimits(limits: Partial<QueueLimits> = {}): QueueLimits {
+  return resolveQueueLimits({ ...limits, memoryMaxBytes: 0 });
 }

@@ -192,6 +192,7 @@ export class TargetJob {
     // A failover's epoch change waits for its queue step (apply or discard) before the clean slate.
     if (epochChanged && d.state !== 'failing_over') await this.serial(() => this.sink.resetForEpoch(d.epoch));
     this.sink.setPaused(targetPaused && d.state !== 'failing_over');
+    this.sink.setLimits(this.ctx.queueLimits?.() ?? {});
     // Stop discards the queues (manual): what the target still held must not land after the next start's mirror.
     if (d.run === 'stopped' && this.sink.stats().queuedOps > 0) {
       const dropped = await this.serial(() => this.sink.discardQueued());

@@ -346,6 +346,16 @@ describe('ReplicationQueue exhaustion', () => {
     await q.close();
   });
 
+  it('takes new limits while open: later enqueues are measured against them, what is queued stays', async () => {
+    const q = await open({ memoryMaxBytes: 10 * OP_BYTES });
+    await enqueueMany(q, 1, 3);
+    q.setLimits({ ...q.limits, memoryMaxBytes: 3 * OP_BYTES, diskMaxBytes: 0 });
+    expect(q.limits.memoryMaxBytes).toBe(3 * OP_BYTES);
+    expect(q.stats()).toMatchObject({ memoryOps: 3 });
+    expect(await q.enqueue(op(4))).toMatchObject({ ok: false, problem: { cause: 'memory_full' } });
+    await q.close();
+  });
+
   it('does not save memory to disk at shutdown past the free-space minimum', async () => {
     const statfs = async () => ({ bavail: OP_BYTES, bsize: 1 });
     const q = await open({ diskFreeMinBytes: 1, statfs });

@@ -70,7 +70,7 @@ export class ReplicationQueue {
 
   private constructor(
     readonly dir: string,
-    readonly limits: QueueLimits,
+    private limitsNow: QueueLimits,
     /** What `open` found on disk. */
     readonly recovery: QueueRecovery,
     private readonly store: SegmentStore,
@@ -141,6 +141,21 @@ export class ReplicationQueue {
     return queue;
   }
 
+  /** The limits in force (server settings); `setLimits` changes them while the queue is open. */
+  get limits(): QueueLimits {
+    return this.limitsNow;
+  }
+
+  /**
+   * The server's queue settings changed: later enqueues are measured against the new limits. What is queued stays
+   * where it is (memory above a lowered memory limit drains as the target acknowledges). An exhausted queue is not
+   * revived here: the job reconnects through its own check (`roomToReconnect`).
+   */
+  setLimits(limits: QueueLimits): void {
+    this.limitsNow = limits;
+    this.freeSpace.invalidate();
+  }
+
   /** The exhausted/broken condition, or null while the queue accepts ops. */
   get problem(): QueueProblem | null {
     return this.problemState;
@@ -161,7 +176,7 @@ export class ReplicationQueue {
       const size = encodedRecordBytes(record);
 
       const diskHasUnacked = (this.store.lastSeq ?? 0) > this.ackedSeq;
-      const toMemory = !diskHasUnacked && this.memory.bytes + size <= this.limits.memoryMaxBytes;
+      const toMemory = !diskHasUnacked && this.memory.bytes + size <= this.limitsNow.memoryMaxBytes;
       if (!toMemory) {
         const refusal = await this.checkDiskRoom(size);
         if (refusal) return { ok: false, problem: await this.fail(refusal) };
@@ -399,7 +414,7 @@ export class ReplicationQueue {
         if (refusal) {
           summary.droppedOps = pending;
           this.problemState = describeProblem('ops_lost', {
-            limits: this.limits, dir: this.dir,
+            limits: this.limitsNow, dir: this.dir,
             detail: `${pending} queued operations held in memory could not be saved at shutdown: ${refusal.reason}`,
           }, this.now());
         }
@@ -428,23 +443,23 @@ export class ReplicationQueue {
   }
 
   private async checkDiskRoom(bytes: number): Promise<QueueProblem | null> {
-    const ctx = { limits: this.limits, dir: this.dir };
-    if (!isDiskQueueEnabled(this.limits)) return describeProblem('memory_full', ctx, this.now());
-    if (this.store.bytes + bytes > this.limits.diskMaxBytes) return describeProblem('disk_limit', ctx, this.now());
+    const ctx = { limits: this.limitsNow, dir: this.dir };
+    if (!isDiskQueueEnabled(this.limitsNow)) return describeProblem('memory_full', ctx, this.now());
+    if (this.store.bytes + bytes > this.limitsNow.diskMaxBytes) return describeProblem('disk_limit', ctx, this.now());
     let free: number;
     try {
-      free = await this.freeSpace.freeBytes(bytes, this.limits.diskFreeMinBytes);
+      free = await this.freeSpace.freeBytes(bytes, this.limitsNow.diskFreeMinBytes);
     } catch (err) {
       return this.ioProblem(err);
     }
-    if (free - bytes < this.limits.diskFreeMinBytes) {
+    if (free - bytes < this.limitsNow.diskFreeMinBytes) {
       return describeProblem('disk_free', { ...ctx, freeBytes: free }, this.now());
     }
     return null;
   }
 
   private ioProblem(err: unknown): QueueProblem {
-    return describeProblem('io_error', { limits: this.limits, dir: this.dir, detail: errorText(err) }, this.now());
+    return describeProblem('io_error', { limits: this.limitsNow, dir: this.dir, detail: errorText(err) }, this.now());
   }
 
   /** Enters the exhausted/broken state and records it so it survives a restart. */
