@@ -6,13 +6,14 @@ import {
   truncate, utimes, writeFile,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { renameSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RuleInput } from '../../../shared/rules';
 import { ChangeCapture, type ChangeCaptureOptions } from './change-capture';
 import { utimeOf } from '../../target/apply';
 import { fsWatchDir, type WatchFunction } from './dir-watcher';
+import { OverflowSentinel } from './overflow-sentinel';
 import type { CaptureWarning, CapturedOp } from './types';
 import { burstWhileBlocked, MAX_QUEUED_EVENTS, QUEUE_FILLABLE } from '../../../test/support/inotify-queue';
 
@@ -428,6 +429,18 @@ describe('ChangeCapture: missed events', () => {
     expect(h.warnings[0]!.message).toMatch(/max_queued_events/);
     await h.expectReplicaEqual();
   }, 120_000);
+
+  it('warns, with the fallback and the fix, when lost events cannot be detected (no place for the canary directory)', async () => {
+    const notADir = join(tmpdir(), `tandem-not-a-dir-${process.pid}`);
+    writeFileSync(notADir, '');
+    try {
+      const h = await setup(async () => {}, { overflow: new OverflowSentinel({ parentDir: notADir }), rescanIntervalMs: 600_000 });
+      expect(h.warnings.map((w) => w.code)).toEqual(['overflow_undetected']);
+      expect(h.warnings[0]!.message).toMatch(/found only by the periodic rescan \(every 10 min\).*writable/);
+    } finally {
+      rmSync(notADir, { force: true });
+    }
+  });
 
   it('an overflow warns and a targeted rescan finds the changes', async () => {
     let deaf = false;

@@ -279,7 +279,10 @@ export class ChangeCapture {
     // comparison below; from now on the status counts them as waiting (the baseline adds them as it goes).
     this.hashCursor = '';
     // Before the first watch: events lost while the baseline is taken count too.
-    this.unsubscribeOverflow = this.overflow?.subscribe(() => void this.eventsLost().catch(nop));
+    this.unsubscribeOverflow = this.overflow?.subscribe(() => void this.eventsLost().catch(nop), (reason) => {
+      const every = this.opts.rescanIntervalMs > 0 ? `the periodic rescan (every ${Math.round(this.opts.rescanIntervalMs / 60_000)} min)` : 'a verify (tandem job verify ID)';
+      this.warn('overflow_undetected', `Lost file change events cannot be detected on this agent (${reason}): changes missed when the kernel's inotify queue overflows are found only by ${every}. The detector keeps a small directory in /dev/shm (else the temp dir): check that it is writable, then restart the agent.`);
+    });
     this.watchAnchors();
     const baseline = !found;
     const lost = options.lostPaths ?? [];

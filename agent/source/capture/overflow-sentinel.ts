@@ -81,12 +81,14 @@ export type OverflowListener = () => void;
 
 /** The source of "events were lost" for a capture: subscribe while watching, and report each event seen. */
 export interface OverflowSource {
-  subscribe(listener: OverflowListener): () => void;
+  /** `unavailable` hears (at once, or later) that losses cannot be detected, and why. */
+  subscribe(listener: OverflowListener, unavailable?: (reason: string) => void): () => void;
   noteEvent(): void;
 }
 
 export class OverflowSentinel implements OverflowSource {
   private readonly listeners = new Set<OverflowListener>();
+  private readonly unavailableListeners = new Map<OverflowListener, (reason: string) => void>();
   private tracker = new CanaryTracker();
   private dir: string | null = null;
   private watch: DirWatch | null = null;
@@ -103,10 +105,13 @@ export class OverflowSentinel implements OverflowSource {
     this.eventsPerTick = opts.eventsPerTick ?? 2048;
   }
 
-  subscribe(listener: OverflowListener): () => void {
+  subscribe(listener: OverflowListener, unavailable?: (reason: string) => void): () => void {
     this.listeners.add(listener);
+    if (unavailable) this.unavailableListeners.set(listener, unavailable);
     if (this.listeners.size === 1) this.start();
+    else if (this.failed !== null) unavailable?.(this.failed);
     return () => {
+      this.unavailableListeners.delete(listener);
       if (!this.listeners.delete(listener)) return;
       if (this.listeners.size === 0) this.stop();
     };
@@ -147,6 +152,7 @@ export class OverflowSentinel implements OverflowSource {
   private fail(reason: string): void {
     this.failed = reason;
     this.stop();
+    for (const hear of this.unavailableListeners.values()) hear(reason);
   }
 
   /** Puts the next canary in and takes the one before out. */

@@ -19,7 +19,7 @@ export interface CapturedOp {
  * - read_failed: a file or directory could not be read; it is retried by the next rescan.
  * - capture_failed: an unexpected error in a capture batch; a full light rescan was scheduled.
  */
-export type CaptureWarningCode = 'watch_limit' | 'watch_overflow' | 'watch_failed' | 'read_failed' | 'capture_failed';
+export type CaptureWarningCode = 'watch_limit' | 'watch_overflow' | 'overflow_undetected' | 'watch_failed' | 'read_failed' | 'capture_failed';
 
 export interface CaptureWarning {
   code: CaptureWarningCode;
