@@ -61,6 +61,12 @@ export async function validateJob(deps: HubDeps, orgId: string, draft: JobDraft,
       for (const loop of findMappingLoops(rules, pathMapping, sourceName)) {
         items.push({ severity: 'error', code: 'target_inside_protected_set', message: `Target path "${loop.targetPath}" is inside this job's own protected set ("${loop.sourceRoot}"): it would replicate into itself. Map it elsewhere.` });
       }
+    } else if (source.machineId === target.machineId) {
+      // Two agents on one host (or hosts cloned with one /etc/machine-id): if they share a file system, the replica
+      // would be the protected data itself, which the target also makes read-only. Only a warning: clones are separate.
+      for (const loop of findMappingLoops(rules, pathMapping, sourceName)) {
+        items.push({ severity: 'warning', code: 'target_may_be_protected_set', message: `"${source.name}" and "${target.name}" report the same machine id: if they share a file system, target path "${loop.targetPath}" is inside this job's own protected set ("${loop.sourceRoot}"), so the job would replicate into itself and make it read-only. Map it elsewhere, or give cloned hosts their own machine id (systemd-machine-id-setup).` });
+      }
     }
     let targetRoots: string[] = [];
     try {
