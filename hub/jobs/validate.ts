@@ -43,9 +43,13 @@ export async function validateJob(deps: HubDeps, orgId: string, draft: JobDraft,
   if (!source) items.push({ severity: 'error', code: 'source_unknown', message: `Source server "${draft.source}" is not enrolled. Run \`tandem server ls\` to see servers.` });
   if (!target) items.push({ severity: 'error', code: 'target_unknown', message: `Target server "${draft.target}" is not enrolled. Run \`tandem server ls\` to see servers.` });
 
-  const [dup] = await deps.db.select({ id: jobs.id }).from(jobs)
-    .where(and(eq(jobs.orgId, orgId), eq(jobs.name, draft.name), ...(jobId ? [ne(jobs.id, jobId)] : [])));
-  if (dup) items.push({ severity: 'error', code: 'job_name_taken', message: `A job named "${draft.name}" already exists; choose another name.` });
+  // Jobs are found by id or name, so a name that is another job's id would make that id point at two jobs.
+  const [dup] = await deps.db.select({ id: jobs.id, name: jobs.name }).from(jobs)
+    .where(and(eq(jobs.orgId, orgId), or(eq(jobs.name, draft.name), eq(jobs.id, draft.name)), ...(jobId ? [ne(jobs.id, jobId)] : [])));
+  if (dup) {
+    const taken = dup.name === draft.name ? `A job named "${draft.name}" already exists` : `"${draft.name}" is the id of another job`;
+    items.push({ severity: 'error', code: 'job_name_taken', message: `${taken}; choose another name.` });
+  }
 
   const { rules, pathMapping } = draft.spec;
   if (!rules.some((r) => r.type === 'include')) {
