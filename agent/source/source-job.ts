@@ -560,7 +560,11 @@ export class SourceJob {
       transmitMode: fenced ? 'error' : rep?.transmitMode ?? (running ? 'active' : 'stopped'),
       // The capture's own figures: what it watches and tracks, and how many files still wait for a block index.
       replication: rep ? { ...rep.replication, capture: this.capture?.stats() ?? null } : undefined,
-      warnings: [...this.captureWarnings.values()].map((w) => ({ code: w.code, message: w.message })),
+      warnings: [
+        ...[...this.captureWarnings.values()].map((w) => ({ code: w.code, message: w.message })),
+        // Nothing is sent to a peer that is not the registered one: the job is unprotected until that is resolved.
+        ...(this.peer.certMismatch ? [{ code: 'peer_cert_mismatch', message: this.peer.certMismatch }] : []),
+      ],
       probes: this.services?.recent(),
       sourceSteps: this.sourceSteps,
       fenced: fenced ?? null,
