@@ -1,4 +1,4 @@
-// The target's data port over real HTTPS: forged, stale and mis-scoped job tokens and path-escaping frames are refused.
+// The target's data port over real HTTPS: forged, stale and mis-scoped job tokens and path-escaping or NUL-carrying frames are refused.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -92,6 +92,30 @@ describe('target data port', () => {
     expect(await fs.readdir(outside)).toEqual([]);
     await expect(fs.access('/etc/evil')).rejects.toThrow();
     expect(job.report().refusedPaths).toBe(3);
+  });
+
+  it('refuses paths with a NUL byte in any path field (a C string would end there), applies the rest, and counts the refusals', async () => {
+    await fs.writeFile(path.join(dst, 'victim.txt'), 'untouched');
+    const before = job.report().refusedPaths ?? 0;
+    const body = Buffer.concat([
+      // Cut at the NUL, this would be ${src}/victim.txt: a file op that overwrites another file.
+      frame({ op: 'file', path: `${src}/victim.txt\0.tmp`, offset: 0, final: true, size: 4, meta }, Buffer.from('evil')),
+      // The NUL hides a climb out of the replica from a check that stops reading at it.
+      frame({ op: 'mkdir', path: `${src}/x\0/../../../etc/evil-dir`, meta: { ...meta, mode: 0o755 } }),
+      frame({ op: 'rename', path: `${src}/renamed.txt`, from: `${src}/victim.txt\0` }),
+      frame({ op: 'hardlink', path: `${src}/linked.txt`, existing: `${src}/victim.txt\0` }),
+      frame({ op: 'delete', path: `${src}/victim.txt\0` }),
+      frame({ op: 'file', path: `${src}/fine.txt`, offset: 0, final: true, size: 4, meta }, Buffer.from('fine')),
+    ]);
+    const r = await post('/v1/data/apply?job=job_1', body, await token({}));
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.applied).toBe(1);
+    expect(r.body.refused.map((x: any) => x.code)).toEqual(['path_invalid', 'path_invalid', 'path_invalid', 'path_invalid', 'path_invalid']);
+    expect(await fs.readFile(path.join(dst, 'fine.txt'), 'utf8')).toBe('fine');
+    expect(await fs.readFile(path.join(dst, 'victim.txt'), 'utf8')).toBe('untouched');
+    expect((await fs.readdir(dst)).sort()).toEqual(['escape', 'fine.txt', 'ok.txt', 'victim.txt']);
+    await expect(fs.access('/etc/evil-dir')).rejects.toThrow();
+    expect(job.report().refusedPaths).toBe(before + 5);
   });
 
   it('refuses an oversized frame before reading it, and garbage frames', async () => {

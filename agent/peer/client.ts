@@ -7,7 +7,8 @@ import { TandemError } from '../../shared/errors';
 import type { PeerInfo } from '../../shared/protocol/jobs';
 import { zodMessageOf } from '../zod-message';
 
-export function pinnedDispatcher(fingerprint: string): Agent {
+/** `onCheck` hears each new connection's verdict: the refusal when the certificate is not the pinned one, else null. */
+export function pinnedDispatcher(fingerprint: string, onCheck?: (refusal: TandemError | null) => void): Agent {
   // No TLS session reuse: a resumed session carries no peer certificate, so the pin could not be checked.
   const base = buildConnector({ rejectUnauthorized: false, maxCachedSessions: 0 });
   return new Agent({
@@ -18,8 +19,11 @@ export function pinnedDispatcher(fingerprint: string): Agent {
         const fp = (socket as TLSSocket).getPeerCertificate?.()?.fingerprint256;
         if (fp !== fingerprint) {
           socket.destroy();
-          return cb(new TandemError('peer_cert_mismatch', `The peer at ${opts.hostname}:${opts.port} presented certificate ${fp ?? 'none'}, not the registered ${fingerprint}. Refusing to send data.`, 502), null);
+          const refusal = new TandemError('peer_cert_mismatch', `The peer at ${opts.hostname}:${opts.port} presented certificate ${fp ?? 'none'}, not the registered ${fingerprint}. Refusing to send data. If that agent's certificate was replaced on purpose (a new <data-dir>/tls), enrol it again so the hub registers the new one; otherwise find out what is answering on that address.`, 502);
+          onCheck?.(refusal);
+          return cb(refusal, null);
         }
+        onCheck?.(null);
         cb(null, socket);
       });
     },
@@ -29,9 +33,11 @@ export function pinnedDispatcher(fingerprint: string): Agent {
 export class PeerClient {
   private dispatcher: Agent;
   readonly baseUrl: string;
+  /** Why the last new connection was refused when the peer's certificate was not the pinned one; null once one matches. */
+  certMismatch: string | null = null;
 
   constructor(readonly peer: PeerInfo, private token: () => string) {
-    this.dispatcher = pinnedDispatcher(peer.fingerprint);
+    this.dispatcher = pinnedDispatcher(peer.fingerprint, (refusal) => { this.certMismatch = refusal?.message ?? null; });
     const host = peer.addresses[0] ?? '127.0.0.1';
     this.baseUrl = `https://${host.includes(':') ? `[${host}]` : host}:${peer.port}`;
   }

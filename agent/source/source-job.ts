@@ -628,6 +628,8 @@ export class SourceJob {
       warnings: [
         ...[...this.captureWarnings.values()].map((w) => ({ code: w.code, message: w.message })),
         ...(this.waitingForRoom ? [{ code: 'queue_waiting_for_space', message: this.waitingForRoom }] : []),
+        // Nothing is sent to a peer that is not the registered one: the job is unprotected until that is resolved.
+        ...(this.peer.certMismatch ? [{ code: 'peer_cert_mismatch', message: this.peer.certMismatch }] : []),
       ],
       probes: this.services?.recent(),
       sourceSteps: this.sourceSteps,

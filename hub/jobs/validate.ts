@@ -43,9 +43,13 @@ export async function validateJob(deps: HubDeps, orgId: string, draft: JobDraft,
   if (!source) items.push({ severity: 'error', code: 'source_unknown', message: `Source server "${draft.source}" is not enrolled. Run \`tandem server ls\` to see servers.` });
   if (!target) items.push({ severity: 'error', code: 'target_unknown', message: `Target server "${draft.target}" is not enrolled. Run \`tandem server ls\` to see servers.` });
 
-  const [dup] = await deps.db.select({ id: jobs.id }).from(jobs)
-    .where(and(eq(jobs.orgId, orgId), eq(jobs.name, draft.name), ...(jobId ? [ne(jobs.id, jobId)] : [])));
-  if (dup) items.push({ severity: 'error', code: 'job_name_taken', message: `A job named "${draft.name}" already exists; choose another name.` });
+  // Jobs are found by id or name, so a name that is another job's id would make that id point at two jobs.
+  const [dup] = await deps.db.select({ id: jobs.id, name: jobs.name }).from(jobs)
+    .where(and(eq(jobs.orgId, orgId), or(eq(jobs.name, draft.name), eq(jobs.id, draft.name)), ...(jobId ? [ne(jobs.id, jobId)] : [])));
+  if (dup) {
+    const taken = dup.name === draft.name ? `A job named "${draft.name}" already exists` : `"${draft.name}" is the id of another job`;
+    items.push({ severity: 'error', code: 'job_name_taken', message: `${taken}; choose another name.` });
+  }
 
   const { rules, pathMapping } = draft.spec;
   if (!rules.some((r) => r.type === 'include')) {
@@ -60,6 +64,12 @@ export async function validateJob(deps: HubDeps, orgId: string, draft: JobDraft,
     if (source.id === target.id) {
       for (const loop of findMappingLoops(rules, pathMapping, sourceName)) {
         items.push({ severity: 'error', code: 'target_inside_protected_set', message: `Target path "${loop.targetPath}" is inside this job's own protected set ("${loop.sourceRoot}"): it would replicate into itself. Map it elsewhere.` });
+      }
+    } else if (source.machineId === target.machineId) {
+      // Two agents on one host (or hosts cloned with one /etc/machine-id): if they share a file system, the replica
+      // would be the protected data itself, which the target also makes read-only. Only a warning: clones are separate.
+      for (const loop of findMappingLoops(rules, pathMapping, sourceName)) {
+        items.push({ severity: 'warning', code: 'target_may_be_protected_set', message: `"${source.name}" and "${target.name}" report the same machine id: if they share a file system, target path "${loop.targetPath}" is inside this job's own protected set ("${loop.sourceRoot}"), so the job would replicate into itself and make it read-only. Map it elsewhere, or give cloned hosts their own machine id (systemd-machine-id-setup).` });
       }
     }
     let targetRoots: string[] = [];

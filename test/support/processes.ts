@@ -44,10 +44,12 @@ export interface Proc {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-function startProcess(args: string[], readyPattern: RegExp, env: NodeJS.ProcessEnv = {}): Promise<Proc & { match: RegExpMatchArray }> {
+/** `launcher`: a command that runs the node command line it is given (e.g. in its own mount namespace); it must exec it. */
+function startProcess(args: string[], readyPattern: RegExp, env: NodeJS.ProcessEnv = {}, launcher: string[] = []): Promise<Proc & { match: RegExpMatchArray }> {
   // TANDEM_TEST_NODE_ARGS passes node flags to hub and agent processes (e.g. --cpu-prof for profiling a benchmark).
   const nodeArgs = (process.env.TANDEM_TEST_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, TANDEM_BIN, ...args], {
+  const command = [...launcher, process.execPath, ...nodeArgs, TANDEM_BIN, ...args];
+  const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -99,13 +101,13 @@ export interface AgentProc extends Proc {
   dataDir: string;
 }
 
-export async function startAgentProcess(opts: { name: string; token?: string; dataDir?: string; port?: number; pollWait?: number; extraArgs?: string[] }): Promise<AgentProc> {
+export async function startAgentProcess(opts: { name: string; token?: string; dataDir?: string; port?: number; pollWait?: number; extraArgs?: string[]; launcher?: string[] }): Promise<AgentProc> {
   const dataDir = opts.dataDir ?? (await tempDir(`agent-${opts.name}`));
   const port = opts.port ?? (await freePort());
   const args = ['agent', '--name', opts.name, '--data-dir', dataDir, '--port', String(port), '--listen', '127.0.0.1',
     '--advertise', '127.0.0.1', '--poll-wait', String(opts.pollWait ?? 5), '--log-level', process.env.TANDEM_TEST_LOG ?? 'warn', ...(opts.extraArgs ?? [])];
   if (opts.token) args.push('--token', opts.token);
-  const p = await startProcess(args, /running as (\S+); data port (\d+)/);
+  const p = await startProcess(args, /running as (\S+); data port (\d+)/, {}, opts.launcher);
   return { ...p, serverId: p.match[1]!, dataPort: Number(p.match[2]), dataDir };
 }
 
