@@ -8,6 +8,16 @@ const src: JobReport = { jobId: 'j', role: 'source', epoch: 1, at: now, mirrorSt
 const tgt: JobReport = { jobId: 'j', role: 'target', epoch: 1, at: now };
 
 describe('rollUpJobStatus', () => {
+  it('while a restore sends the replica back, the mirror status is restoring, with its progress', () => {
+    const reverse: JobReport = { ...src, jobId: 'j~restore', mirror: { ...mirror, bytesSent: 250, bytesSkipped: 0 } };
+    const base = { sourceReport: null, targetReport: tgt, sourceReportAt: null, targetReportAt: now, now, calculateSize: true };
+    const v = rollUpJobStatus({ ...base, state: 'restoring', restoreReport: reverse });
+    expect(v).toMatchObject({ mirrorStatus: 'restoring', activity: 'Restoring 25%' });
+    // Before it connects it waits; once the restore is done the job moves on and the restore report no longer counts.
+    expect(rollUpJobStatus({ ...base, state: 'restoring', restoreReport: { ...reverse, mirrorStatus: 'waiting' } }).mirrorStatus).toBe('waiting');
+    expect(rollUpJobStatus({ ...base, state: 'restored', restoreReport: reverse }).mirrorStatus).toBe('unknown');
+  });
+
   it('a mirroring job shows percent, remaining and ETA from the source report', () => {
     const v = rollUpJobStatus({ state: 'mirroring', sourceReport: src, targetReport: tgt, sourceReportAt: now, targetReportAt: now, now, calculateSize: true });
     expect(v).toMatchObject({ health: 'healthy', mirrorStatus: 'in_progress', targetDataState: 'mirroring', activity: 'Mirroring 50%' });

@@ -17,7 +17,11 @@ export interface JobStatusInput {
   targetReportAt: number | null;
   now: number;
   calculateSize: boolean;
+  /** While restoring: the report of the reverse job (the target sending the replica back to the source). */
+  restoreReport?: JobReport | null;
 }
+
+const RESTORING_STATES: ReadonlySet<string> = new Set(['restoring', 'restoring_after_failback']);
 
 export interface JobStatusView {
   health: JobHealth;
@@ -39,7 +43,11 @@ export function rollUpJobStatus(i: JobStatusInput): JobStatusView {
   // Outside the protecting states (failed over, restoring, failing back…) the source does not replicate.
   const replicating = RUNNING_STATES.has(i.state);
 
-  const mirrorStatus: MirrorStatus = stopped ? 'stopped' : src?.mirrorStatus ?? 'unknown';
+  // A restore is a mirror the other way: while it sends, the job's mirror status is the manual's "Restoring".
+  const restore = RESTORING_STATES.has(i.state) && i.restoreReport && fresh(i.restoreReport.at) ? i.restoreReport : null;
+  const mirrorStatus: MirrorStatus = stopped ? 'stopped'
+    : restore ? (restore.mirrorStatus === 'in_progress' ? 'restoring' : restore.mirrorStatus ?? 'unknown')
+      : src?.mirrorStatus ?? 'unknown';
   // The target knows best that an operation cannot be applied: it keeps retrying while the source, idle, reports ready.
   const targetBlocked = !!tgt?.replication?.blocked;
   const replicationStatus: ReplicationStatus = !replicating ? 'stopped' : targetBlocked ? 'failed' : src?.replicationStatus ?? 'unknown';
@@ -51,6 +59,7 @@ export function rollUpJobStatus(i: JobStatusInput): JobStatusView {
 
   let activity = jobActivity(i.state);
   if (i.state === 'mirroring' && src?.mirror) activity += progressSuffix(src.mirror, i.calculateSize);
+  if (restore?.mirror && !restore.mirrorComplete) activity += progressSuffix(restore.mirror, i.calculateSize);
   if (src?.lastError && ['starting', 'mirroring', 'protecting', 'paused'].includes(i.state)) activity += ` (${src.lastError})`;
 
   let health: JobHealth = 'healthy';

@@ -17,6 +17,7 @@ export function jobView(job: JobRow, now: number, names: { source?: string; targ
     targetReportAt: job.targetStatusAt,
     now,
     calculateSize: spec.mirror?.calculateSize ?? true,
+    restoreReport: (job.controls.restoreStatus as JobReport | undefined) ?? null,
   });
   return {
     id: job.id,
