@@ -1,5 +1,6 @@
 // PATCH /v1/jobs/:id of a job's name and settings (not its protected set) with a real hub and agents on 127.0.0.1:
-// what GET shows afterwards, what is refused, and that edited settings take effect on the agents.
+// what GET shows afterwards (a merge patch keeps what it leaves out), what is refused, and that edited settings take
+// effect on the agents.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -92,6 +93,100 @@ describe('PATCH /v1/jobs/:id', () => {
     expect(after.name).toBe('bad-values');
     expect(after.spec).toEqual(created.body.spec);
     expect((await patch('job_doesnotexist', { compression: 5 })).status).toBe(404);
+    await c.api('DELETE', `/v1/jobs/${id}`);
+  });
+
+  it('editing one field of a settings object keeps the others (RFC 7396 merge); arrays are replaced whole', async () => {
+    const schedule = { cron: '0 3 * * *', timezone: 'Europe/Berlin' };
+    const created = await c.api('POST', '/v1/jobs', filesJob('merge-fields', await tempDir('src'), await tempDir('dst'), {
+      start: false,
+      verify: { schedule, mirrorDifferences: false, newerOnly: true },
+      mirror: { mode: 'all', blockChecksum: false },
+      failoverMonitor: { addresses: ['127.0.0.1', '::1'], failoverTimeSec: 60 },
+    }));
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.id;
+    const spec = created.body.spec;
+    expect(spec.verify).toEqual({ schedule, mirrorDifferences: false, newerOnly: true, blockChecksum: false });
+
+    const verify = await patch(id, { verify: { mirrorDifferences: true } });
+    expect(verify.status, JSON.stringify(verify.body)).toBe(200);
+    const expected = { ...spec, verify: { schedule, mirrorDifferences: true, newerOnly: true, blockChecksum: false } };
+    expect(verify.body.spec).toEqual(expected);
+    expect((await c.job(id)).spec).toEqual(expected);
+
+    expect((await patch(id, { mirror: { newerOnly: true } })).status).toBe(200);
+    expected.mirror = { mode: 'all', newerOnly: true, blockChecksum: false, calculateSize: true };
+    expect((await c.job(id)).spec).toEqual(expected);
+
+    expect((await patch(id, { failoverMonitor: { failoverTimeSec: 120 } })).status).toBe(200);
+    expected.failoverMonitor = { ...spec.failoverMonitor, failoverTimeSec: 120 };
+    expect(expected.failoverMonitor.addresses).toEqual(['127.0.0.1', '::1']);
+    expect((await c.job(id)).spec).toEqual(expected);
+    // An array is a value, not an object: the patch's list replaces the stored one.
+    expect((await patch(id, { failoverMonitor: { addresses: ['::1'] } })).status).toBe(200);
+    expected.failoverMonitor = { ...expected.failoverMonitor, addresses: ['::1'] };
+    expect((await c.job(id)).spec).toEqual(expected);
+    await c.api('DELETE', `/v1/jobs/${id}`);
+  });
+
+  it('null removes an optional setting such as verify.schedule; where a setting cannot be removed, null gets 400 naming the field', async () => {
+    const schedule = { cron: '0 3 * * *', timezone: 'UTC' };
+    const created = await c.api('POST', '/v1/jobs', filesJob('merge-null', await tempDir('src'), await tempDir('dst'), {
+      start: false, verify: { schedule, mirrorDifferences: false, blockChecksum: true },
+    }));
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.id;
+    const removed = await patch(id, { verify: { schedule: null } });
+    expect(removed.status, JSON.stringify(removed.body)).toBe(200);
+    const expected = { ...created.body.spec, verify: { mirrorDifferences: false, newerOnly: false, blockChecksum: true } };
+    expect(removed.body.spec).toEqual(expected);
+    expect((await c.job(id)).spec).toEqual(expected);
+
+    const refused: Array<[unknown, string]> = [
+      [{ verify: { mirrorDifferences: null } }, 'verify.mirrorDifferences'],
+      [{ verify: null }, 'verify'],
+      [{ compression: null }, 'compression'],
+      [{ rules: null }, 'rules'],
+      [{ pathMapping: { mode: null } }, 'pathMapping.mode'],
+      [{ mirror: { blockChecksum: null } }, 'mirror.blockChecksum'],
+      [{ name: null }, 'name'],
+    ];
+    for (const [body, field] of refused) {
+      const r = await patch(id, body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.body.error.code, JSON.stringify(body)).toBe('invalid_request');
+      expect(r.body.error.message, JSON.stringify(body)).toContain(field);
+    }
+    expect((await c.job(id)).spec).toEqual(expected);
+    await c.api('DELETE', `/v1/jobs/${id}`);
+  });
+
+  it('orphans merge too: keep and back to move reuses the stored moveTo; move left without a moveTo gets 400 naming it', async () => {
+    const moveTo = await tempDir('moved');
+    const created = await c.api('POST', '/v1/jobs', filesJob('merge-orphans', await tempDir('src'), await tempDir('dst'), {
+      start: false, orphans: { action: 'move', moveTo },
+    }));
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.id;
+    const orphans = async () => (await c.job(id)).spec.orphans;
+    expect((await patch(id, { orphans: { action: 'keep' } })).status).toBe(200);
+    expect(await orphans()).toEqual({ action: 'keep', moveTo });
+    expect((await patch(id, { orphans: { action: 'move' } })).status).toBe(200);
+    expect(await orphans()).toEqual({ action: 'move', moveTo });
+    // "move" needs moveTo (OrphanSettings' refinement), checked on the merged settings as on create.
+    for (const body of [{ orphans: { moveTo: null } }, { orphans: { action: 'move', moveTo: null } }]) {
+      const r = await patch(id, body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.body.error).toEqual({ code: 'invalid_request', message: expect.stringContaining('orphans.moveTo') });
+    }
+    expect(await orphans()).toEqual({ action: 'move', moveTo });
+    expect((await patch(id, { orphans: { action: 'delete', moveTo: null } })).status).toBe(200);
+    expect(await orphans()).toEqual({ action: 'delete' });
+    const r = await patch(id, { orphans: { action: 'move' } });
+    expect(r.status).toBe(400);
+    expect(r.body.error).toEqual({ code: 'invalid_request', message: expect.stringContaining('orphans.moveTo is required when action is "move"') });
+    expect(await orphans()).toEqual({ action: 'delete' });
     await c.api('DELETE', `/v1/jobs/${id}`);
   });
 

@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import { and, eq, inArray } from 'drizzle-orm';
 import { JobCreate, JobPatch, MirrorControl, VerifyRequest, FilesJobSpec, FailoverRequest, RestoreRequest, FailbackRequest } from '../../shared/jobs/definition';
+import { mergePatch } from '../../shared/jobs/merge-patch';
 import { failoverOrder } from '../failover/evaluate';
 import { claimJobSeat, releaseJobSeat } from '../licensing/enforce';
 import { queueCommand, commandView } from '../commands/queue';
@@ -25,7 +26,7 @@ documentRoutes([
   { method: 'post', path: '/v1/jobs', summary: 'Create (and by default start) a files job', auth: 'admin', body: JobCreate },
   { method: 'get', path: '/v1/jobs', summary: 'List jobs with status', auth: 'read' },
   { method: 'get', path: '/v1/jobs/{id}', summary: 'Show a job: state, health, mirror/replication status and stats', auth: 'read' },
-  { method: 'patch', path: '/v1/jobs/{id}', summary: 'Edit a job (validated)', auth: 'admin', body: JobPatch },
+  { method: 'patch', path: '/v1/jobs/{id}', summary: 'Edit a job: a JSON merge patch (RFC 7396) of its name and settings; objects merge, arrays replace, null removes an optional setting; validated as on create', auth: 'admin', body: JobPatch },
   { method: 'delete', path: '/v1/jobs/{id}', summary: 'Stop and delete a job', auth: 'admin' },
   { method: 'post', path: '/v1/jobs/{id}/start', summary: 'Start (or resume) protection; a start after stop remirrors', auth: 'admin' },
   { method: 'post', path: '/v1/jobs/{id}/stop', summary: 'Stop protection, discarding queues', auth: 'admin' },
@@ -135,7 +136,9 @@ export const jobRoutes = new Hono<HubEnv>()
     const job = await findJob(deps.db, orgId, c.req.param('id'));
     const body = await parseBody(c, JobPatch);
     const { name, ...changes } = body;
-    const spec = FilesJobSpec.parse({ ...(job.spec as object), ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) });
+    // Merged into the stored settings (RFC 7396), so editing one field keeps the others; the result is validated as on
+    // create, cross-field rules included (a ZodError is a 400 naming the field).
+    const spec = FilesJobSpec.parse(mergePatch(job.spec, changes));
     const result = await validateJob(deps, orgId, { name: name ?? job.name, source: job.sourceServerId, target: job.targetServerId, spec }, job.id);
     if (!result.ok) {
       throw new TandemError('job_invalid', `The change is not valid: ${result.items.filter((i) => i.severity === 'error').map((i) => i.message).join(' ')}`, 422, { items: result.items });

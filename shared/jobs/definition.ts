@@ -5,6 +5,7 @@ import { RulesSchema } from '../rules';
 import { PathMappingSchema } from '../paths';
 import { AbsolutePathSchema } from '../paths/absolute-path';
 import { FailoverMonitorSchema, FailoverOptionsSchema, SnapshotSettingsSchema, CronScheduleSchema } from './failover-settings';
+import { mergePatchSchema } from './merge-patch';
 
 export const MirrorSettings = z.strictObject({
   /** all: send every file; different: only files whose size or modification time differ. */
@@ -69,19 +70,14 @@ export const JobCreate = z.strictObject({
 });
 export type JobCreate = z.output<typeof JobCreate>;
 
-export const JobPatch = z.strictObject({
-  name: JobName.optional(),
-  rules: FilesJobSpec.shape.rules.optional(),
-  pathMapping: PathMappingSchema.optional(),
-  mirror: MirrorSettings.optional(),
-  orphans: OrphanSettings.optional(),
-  compression: Compression.optional(),
-  verify: VerifySettings.optional(),
-  replication: ReplicationSettings.optional(),
-  failoverMonitor: FailoverMonitorSchema.optional(),
-  failover: FailoverOptionsSchema.optional(),
-  snapshots: SnapshotSettingsSchema.optional(),
-});
+/**
+ * An edit of a job: a JSON merge patch (RFC 7396) of its name and settings. What the patch leaves out keeps its stored
+ * value, objects merge key by key, arrays are replaced whole, and null removes an optional setting (verify.schedule,
+ * orphans.moveTo, a failover script...). The merged settings are validated with FilesJobSpec, exactly as on create.
+ */
+export const JobPatch = mergePatchSchema(z.strictObject({ name: JobName, ...FilesJobSpec.shape }))
+  .describe('A JSON merge patch (RFC 7396): objects merge, arrays replace, null removes an optional setting');
+export type JobPatch = z.output<typeof JobPatch>;
 
 export const MirrorControl = z.strictObject({
   action: z.enum(['start', 'pause', 'resume', 'stop']),
