@@ -57,12 +57,15 @@ describe.skipIf(!canMount)('disk queue on a full file system', () => {
     const job = await c.api('POST', '/v1/jobs', filesJob('queue-fs', src, dst));
     expect(job.status).toBe(201);
     const protecting = (j: any) => j.state === 'protecting' && j.mirrorStatus === 'idle' && j.targetDataState === 'ok';
-    await c.waitJob('protecting', job.body.id, protecting);
+    await c.waitJob('protecting, with the limits in force', job.body.id,
+      (j) => protecting(j) && j.stats.replication?.limits?.memoryMaxBytes === 0 && j.stats.replication.limits.diskFreeMinBytes === 8 * MiB);
 
     // Something else fills the volume: 4 MB stay free, below the 8 MB minimum.
     const ballast = path.join(mnt, 'ballast');
     const { bavail, bsize } = statfsSync(mnt);
     await fs.writeFile(ballast, Buffer.alloc(bavail * bsize - 4 * MiB, 1));
+    // The queue reads free space at most once a second (unless it nears the minimum by its own writes).
+    await new Promise((r) => setTimeout(r, 1500));
     await fs.writeFile(path.join(src, 'during.bin'), randomData(256 * 1024));
 
     const waiting = await c.waitJob('waiting for free space', job.body.id,
