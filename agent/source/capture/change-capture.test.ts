@@ -410,6 +410,19 @@ describe('ChangeCapture: each kind of change', () => {
     expect(ops.map((o) => o.op)).toEqual([{ op: 'delete', path: h.src }]);
   });
 
+  it('renaming a directory above the protected root moves the root out too: everything under it is deleted, and back in', async () => {
+    const h = await setup(async (src) => {
+      await mkdir(join(src, 'a', 'b', 'root', 'd'), { recursive: true });
+      await writeFile(join(src, 'a', 'b', 'root', 'd', 'f'), 'f');
+    }, { rules: (src) => [{ path: join(src, 'a', 'b', 'root'), type: 'include' }] });
+    const root = join(h.src, 'a', 'b', 'root');
+    await rename(join(h.src, 'a'), join(h.src, 'a2'));
+    expect((await h.drain()).map((o) => o.op)).toEqual([{ op: 'delete', path: root }]);
+    await rename(join(h.src, 'a2'), join(h.src, 'a'));
+    const back = await h.drain();
+    expect(back.map((o) => o.op.path)).toEqual(expect.arrayContaining([root, join(root, 'd'), join(root, 'd', 'f')]));
+  });
+
   it('a scripted mix of changes leaves the replica identical', async () => {
     const h = await setup(async (src) => {
       await mkdir(join(src, 'a'));

@@ -244,7 +244,7 @@ export class ChangeCapture {
     this.watches = new WatchSet(
       options.watch ?? fsWatchDir,
       (dirKey, event, filename) => this.onWatchEvent(dirKey, event, filename),
-      (parent, name) => this.addDirty({ kind: 'path', path: posix.join(parent, name), content: true }),
+      (parent, name) => this.onAnchorEvent(posix.join(parent, name)),
       (dirKey, err) => this.onWatchError(dirKey, err),
     );
   }
@@ -741,15 +741,26 @@ export class ChangeCapture {
     this.warn('read_failed', `Cannot read ${path} (${(err as Error)?.message ?? String(err)}); it is retried every ${this.opts.unwatchedRescanMs / 1000} s. Check permissions and disk health.`, path);
   }
 
-  /** Watches each root's parent for the root's name (root renamed away, deleted, or created later). */
+  /**
+   * Watches the parent of each root, and of each directory above it, for that one name: the root renamed away,
+   * deleted or created later, directly or by a rename of a directory above it (which moves it out of the set too).
+   */
   private watchAnchors(): void {
     for (const root of this.roots) {
-      const parent = posix.dirname(root);
-      if (parent === root || this.anchored.has(root)) continue;
-      const failure = this.watches.ensureAnchor(parent, posix.basename(root));
-      if (!failure) this.anchored.add(root);
-      else if (failure.outcome === 'gone') this.unwatched.add(root); // probed by the periodic rescan
-      else this.watchFailed(failure, root);
+      for (let at = root; posix.dirname(at) !== at; at = posix.dirname(at)) {
+        if (this.anchored.has(at)) continue;
+        const failure = this.watches.ensureAnchor(posix.dirname(at), posix.basename(at));
+        if (!failure) this.anchored.add(at);
+        else if (failure.outcome === 'gone') this.unwatched.add(root); // probed by the periodic rescan
+        else this.watchFailed(failure, root);
+      }
+    }
+  }
+
+  /** A root, or a directory above roots, appeared or vanished under its name: each root there is looked at. */
+  private onAnchorEvent(path: string): void {
+    for (const root of this.roots) {
+      if (root === path || root.startsWith(`${path}/`)) this.addDirty({ kind: 'path', path: root, content: true });
     }
   }
 
