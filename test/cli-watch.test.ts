@@ -20,8 +20,8 @@ const CLEAR = '\x1b[2J\x1b[H';
 const BAR = /\[#*-*\] \d{1,3}\.\d%/;
 
 /** Runs `tandem job show ID --watch` and collects its output; `frames()` splits it at each redraw. */
-function watch(jobId: string) {
-  const child = spawn(process.execPath, [TANDEM_BIN, '--hub', c.hub.url, '--api-token', c.hub.adminToken, 'job', 'show', jobId, '--watch'], {
+function watch(jobId: string, extra: string[] = []) {
+  const child = spawn(process.execPath, [TANDEM_BIN, '--hub', c.hub.url, '--api-token', c.hub.adminToken, ...extra, 'job', 'show', jobId, '--watch'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -29,7 +29,7 @@ function watch(jobId: string) {
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { err += d; });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  return { child, exited, stderr: () => err, frames: () => out.split(CLEAR).slice(1) };
+  return { child, exited, stderr: () => err, stdout: () => out, frames: () => out.split(CLEAR).slice(1) };
 }
 
 describe('tandem job show --watch', () => {
@@ -73,6 +73,17 @@ describe('tandem job show --watch', () => {
     expect(ended, 'the watch ends within 5 s of Ctrl-C').not.toBeNull();
     expect(ended!.signal === 'SIGINT' || ended!.code === 0 || ended!.code === 130, JSON.stringify(ended)).toBe(true);
     expect(w.stderr()).toBe('');
+  });
+
+  it('with --json it writes one JSON document per line and refresh, without screen codes', async () => {
+    const job = await c.api('POST', '/v1/jobs', filesJob('watched-json', await tempDir('src'), await tempDir('dst'), { start: false }));
+    const w = watch(job.body.id, ['--json']);
+    const lines = await waitFor('two JSON lines', () => { const l = w.stdout().split('\n').filter(Boolean); return l.length >= 2 && l; }, 15_000, 50);
+    for (const line of lines) expect(JSON.parse(line)).toMatchObject({ id: job.body.id, name: 'watched-json', state: 'stopped' });
+    expect(w.stdout()).not.toContain(CLEAR);
+    w.child.kill('SIGINT');
+    await w.exited;
+    await c.api('DELETE', `/v1/jobs/${job.body.id}`);
   });
 
   it('a watched job that is deleted ends the watch with the hub\'s error and a non-zero exit', async () => {

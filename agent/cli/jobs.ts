@@ -1,7 +1,7 @@
 // `tandem job …`: create, list, show (with --watch and a progress bar), remove, and the job controls.
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { hubClient, output, table } from './context';
+import { globals, hubClient, output, table } from './context';
 
 interface JobView {
   id: string; name: string; state: string; health: string; activity: string; mirrorStatus: string; replicationStatus: string;
@@ -93,7 +93,7 @@ export function registerJobCommands(program: Command): void {
       res.items.map((j) => [j.id, j.name, j.source.name, j.target.name, j.health, j.activity, j.mirrorStatus, j.replicationStatus, j.targetDataState])));
   });
   job.command('show <job>')
-    .option('--watch', 'refresh every second until interrupted')
+    .option('--watch', 'refresh every second until interrupted (with --json: one JSON line per refresh)')
     .action(async (id: string, o, cmd: Command) => {
       const client = hubClient(cmd);
       const get = () => client.call<JobView>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
@@ -102,9 +102,12 @@ export function registerJobCommands(program: Command): void {
         output(cmd, j, () => renderJob(j));
         return;
       }
+      const json = globals(cmd).json;
       for (;;) {
         const j = await get();
-        process.stdout.write(`\x1b[2J\x1b[H${renderJob(j)}\n\n(refreshing every second; Ctrl-C to stop)\n`);
+        // With --json, a stream a script can read line by line (no screen control codes).
+        if (json) process.stdout.write(`${JSON.stringify(j)}\n`);
+        else process.stdout.write(`\x1b[2J\x1b[H${renderJob(j)}\n\n(refreshing every second; Ctrl-C to stop)\n`);
         await new Promise((r) => setTimeout(r, 1000));
       }
     });
