@@ -38,6 +38,8 @@ export interface MirrorParams {
   signal: AbortSignal;
   /** Called after each acknowledged batch with the new cursor. */
   onBatch: (cursor: string | null) => Promise<void>;
+  /** Wraps each batch's reading and sending (the source holds replication meanwhile). */
+  aroundBatch?: <T>(send: () => Promise<T>) => Promise<T>;
 }
 
 export function emptyMirrorStats(mirrorId: string | null): MirrorStats {
@@ -223,8 +225,8 @@ export class MirrorRun {
     if (this.p.purpose === 'verify') {
       await this.tallyVerify(entries, res);
     } else {
-      const frames = coalesce(this.framesFor(batch, entries, res.needs));
-      await this.p.peer.stream(`/v1/data/apply?job=${encodeURIComponent(this.p.jobId)}`, frames, ApplyAnswer, this.p.signal);
+      const send = () => this.p.peer.stream(`/v1/data/apply?job=${encodeURIComponent(this.p.jobId)}`, coalesce(this.framesFor(batch, entries, res.needs)), ApplyAnswer, this.p.signal);
+      await (this.p.aroundBatch ? this.p.aroundBatch(send) : send());
       this.p.stats.wireRawBytes = this.p.stats.wireRawBytes + this.wire.rawBytes;
       this.p.stats.wireCompressedBytes = this.p.stats.wireCompressedBytes + this.wire.wireBytes;
       this.wire.rawBytes = 0;

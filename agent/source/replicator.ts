@@ -49,6 +49,11 @@ export class Replicator {
   private running = false;
   private paused = false;
   private wakeUp: (() => void) | null = null;
+  /** Mirror batches being read and sent (see `holdDuring`): no replication request starts meanwhile. */
+  private holds = 0;
+  /** A replication request (or idle exchange) is on its way to the target. */
+  private exchanging = false;
+  private exchangeDone: Array<() => void> = [];
   private loop: Promise<void> | null = null;
   private abort = new AbortController();
   private attempt = 0;
@@ -201,8 +206,40 @@ export class Replicator {
     });
   }
 
+  /**
+   * Runs `fn` (a mirror batch: read from the source and sent) with replication held: a request already on its way
+   * finishes first, and none starts until `fn` is done. So a change made while the batch reads the files reaches the
+   * target after the batch, never before it (a rename applied first would leave the batch's copy under the old name).
+   */
+  async holdDuring<T>(fn: () => Promise<T>): Promise<T> {
+    this.holds++;
+    try {
+      while (this.exchanging) await new Promise<void>((resolve) => this.exchangeDone.push(resolve));
+      return await fn();
+    } finally {
+      this.holds--;
+      if (this.holds === 0) this.wakeUp?.();
+    }
+  }
+
+  /** One request to the target, unless a mirror batch holds replication (then null: try again later). */
+  private async exchange<T>(fn: () => Promise<T>): Promise<T | null> {
+    if (this.holds > 0) return null;
+    this.exchanging = true;
+    try {
+      return await fn();
+    } finally {
+      this.exchanging = false;
+      for (const done of this.exchangeDone.splice(0)) done();
+    }
+  }
+
   private async sendLoop(): Promise<void> {
     while (this.running) {
+      if (this.holds > 0) {
+        await this.wait(1000);
+        continue;
+      }
       if (this.paused) {
         await this.wait(1000);
         continue;
@@ -231,7 +268,8 @@ export class Replicator {
             yield* encodeFrameParts({ type: FrameType.fileOp, header: { seq: r.seq, op: r.header }, payload: r.payload }, { compressLevel: level, counter: wire, gate }).parts;
           }
         }
-        const res = await this.o.peer().stream(`/v1/data/replicate?job=${encodeURIComponent(this.o.jobId)}`, frames(), ReplicateAnswer, this.abort.signal);
+        const res = await this.exchange(() => this.o.peer().stream(`/v1/data/replicate?job=${encodeURIComponent(this.o.jobId)}`, frames(), ReplicateAnswer, this.abort.signal));
+        if (res === null) continue;
         const acked = Math.min(res.ackedSeq, records.at(-1)!.seq);
         if (acked > stats.ackedSeq) {
           const n = records.filter((r) => r.seq <= acked);
@@ -270,7 +308,8 @@ export class Replicator {
   private async idleExchange(): Promise<void> {
     try {
       const nothing = (async function* (): AsyncGenerator<Buffer> {})();
-      const res = await this.o.peer().stream(`/v1/data/replicate?job=${encodeURIComponent(this.o.jobId)}`, nothing, ReplicateAnswer, this.abort.signal);
+      const res = await this.exchange(() => this.o.peer().stream(`/v1/data/replicate?job=${encodeURIComponent(this.o.jobId)}`, nothing, ReplicateAnswer, this.abort.signal));
+      if (res === null) return;
       this.connected = true;
       this.lastContactAt = Date.now();
       this.lastError = null;

@@ -557,6 +557,7 @@ export class SourceJob {
       blockChecksum: m.blockChecksum, orphans: this.spec.orphans, compression: this.spec.compression === 'off' ? 0 : this.spec.compression,
       peer: this.peer, after: m.cursor, stats, signal,
       checkContent: m.checkContent ? new Set(m.checkContent.map((p) => normalizeAbsolutePath(p))) : undefined,
+      aroundBatch: (send) => (this.replicator ? this.replicator.holdDuring(send) : send()),
       onBatch: async (cursor) => {
         if (cursor) m.cursor = cursor;
         await this.save();
