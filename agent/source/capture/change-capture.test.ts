@@ -14,6 +14,7 @@ import { ChangeCapture, type ChangeCaptureOptions } from './change-capture';
 import { utimeOf } from '../../target/apply';
 import { fsWatchDir, type WatchFunction } from './dir-watcher';
 import { OverflowSentinel } from './overflow-sentinel';
+import Database from 'better-sqlite3';
 import type { CaptureWarning, CapturedOp } from './types';
 import { burstWhileBlocked, MAX_QUEUED_EVENTS, QUEUE_FILLABLE } from '../../../test/support/inotify-queue';
 
@@ -621,6 +622,32 @@ describe('ChangeCapture: index persistence', () => {
     expect(writes[0].op).toMatchObject({ offset: 98_304 });
     expect(writes[0].payload?.length).toBe(4096);
     expect(kinds(ops).sort()).toEqual(['delete', 'file', 'meta', 'write']);
+    await h.expectReplicaEqual();
+  });
+
+  it('an index keyed by device and inode number alone (an earlier version) is re-keyed at start: nothing is sent again', async () => {
+    const h = await setup(async (src) => {
+      await writeFile(join(src, 'big'), Buffer.alloc(256 * KiB, 6));
+      await mkdir(join(src, 'd'));
+      await writeFile(join(src, 'd', 'f'), 'f');
+      await link(join(src, 'd', 'f'), join(src, 'd', 'f2'));
+    });
+    await h.cap.stop();
+    // What an earlier version wrote: keys without the birth time.
+    const db = new Database(join(h.base, 'index', 'tree.db'));
+    for (const table of ['inode', 'name', 'hashes']) {
+      db.prepare(`UPDATE ${table} SET key = substr(key, 1, instr(substr(key, instr(key, ':') + 1), ':') + instr(key, ':') - 1) WHERE key LIKE '%:%:%'`).run();
+    }
+    expect(db.prepare(`SELECT count(*) FROM inode WHERE key LIKE '%:%:%'`).pluck().get()).toBe(0);
+    db.close();
+    await h.restart();
+    expect(await h.drain()).toEqual([]);
+    // The block index came along: one changed block is sent, not the file.
+    const fh = await open(join(h.src, 'big'), 'r+');
+    await fh.write(Buffer.alloc(3, 8), 0, 3, 100_000);
+    await fh.close();
+    const ops = await h.drain();
+    expect(kinds(ops)).toEqual(['write', 'meta']);
     await h.expectReplicaEqual();
   });
 

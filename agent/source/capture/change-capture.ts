@@ -11,7 +11,7 @@ import { resolveBatch, type DirtyItem } from './batch-resolver';
 import { fsWatchDir, WatchSet, type WatchEventType, type WatchFailure, type WatchFunction } from './dir-watcher';
 import { sendFileChanges, sendWholeFile, type EmitOp } from './file-content';
 import { IndexStore } from './index-store';
-import { isGone, observePath } from './observe';
+import { devInoOf, inodeKey, isGone, observePath } from './observe';
 import { movesAheadOfMirror } from './mirror-race';
 import { RenameLog } from './rename-log';
 import { planOps, RACY_MARGIN_MS } from './plan-ops';
@@ -265,6 +265,7 @@ export class ChangeCapture {
     if (loaded.unreadable) {
       this.warn('capture_failed', `The change-capture index could not be read (${loaded.unreadable}); it was rebuilt from the disk, so changes made while the agent was stopped may not have reached the target. Run a difference mirror of the job (tandem job mirror ID start --mode different).`);
     }
+    if (found) this.rekeyDevInoIndex();
     // Entries the rules no longer cover (the job's rules changed) are forgotten, not deleted on the
     // target: leaving the set through a rule change is the orphan processing's call, not ours.
     const rules = JSON.stringify(this.options.rules);
@@ -490,8 +491,8 @@ export class ChangeCapture {
     const path = dir === '/' ? `/${name}` : `${dir}/${name}`;
     if (this.linkChecked.has(path) || this.tree.has(path)) return;
     this.linkChecked.add(path);
-    const st = lstatSync(path, { throwIfNoEntry: false });
-    if (st && st.isFile() && st.nlink > 1) this.linkSeenAt.set(path, `${st.dev}:${st.ino}`);
+    const st = lstatSync(path, { throwIfNoEntry: false, bigint: true });
+    if (st && st.isFile() && st.nlink > 1n) this.linkSeenAt.set(path, inodeKey(st));
   }
 
   /** A dirty item for a path the model has: as a name in its directory where possible, which follows that directory's moves. */
@@ -704,6 +705,28 @@ export class ChangeCapture {
     const later = (ms: number) => setTimeout(fire, ms).unref();
     const entry = { timer: later(Math.max(0, due - now)), firstAt };
     this.verifyTimers.set(path, entry);
+  }
+
+  /**
+   * An index written before keys had the birth time (`inodeKey`): each inode whose path still names the same device
+   * and inode number gets its full key. Any other keeps the old one, and the comparison that follows sees what is at
+   * its path now as another object, which is what it is.
+   */
+  private rekeyDevInoIndex(): void {
+    let rekeyed = 0;
+    for (const { key, path } of this.tree.devInoKeys()) {
+      let st;
+      try {
+        st = path === null ? undefined : lstatSync(path, { bigint: true, throwIfNoEntry: false });
+      } catch {
+        continue; // not there as it was (ENOTDIR, EACCES): the comparison decides
+      }
+      if (st && devInoOf(st) === key) {
+        this.tree.rekey(key, inodeKey(st));
+        rekeyed++;
+      }
+    }
+    if (rekeyed) this.log.info({ rekeyed }, 'capture index: inode keys now include the birth time');
   }
 
   /** Closes watches of directories that left the set; schedules the index commit. */

@@ -7,6 +7,7 @@ import type { FileMeta } from '../../../shared/protocol/ops';
 import { BlockDiffer, shouldRegrade } from './block-diff';
 import { fileHashes, type FileHashes } from './tree-index';
 import type { CapturedOp } from './types';
+import { inodeKey } from './observe';
 
 /** Largest payload of one `file` chunk or `write` op (fits a data frame). */
 export const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -31,12 +32,12 @@ async function readFully(fh: FileHandle, buf: Buffer, position: number): Promise
  */
 async function openExpected(path: string, expectKey: string | undefined): Promise<{ fh: FileHandle; size: number }> {
   const fh = await open(path, 'r');
-  const st = await fh.stat();
-  if (expectKey !== undefined && `${st.dev}:${st.ino}` !== expectKey) {
+  const st = await fh.stat({ bigint: true });
+  if (expectKey !== undefined && inodeKey(st) !== expectKey) {
     await fh.close();
     throw Object.assign(new Error(`${path} is now another file`), { code: 'ENOENT' });
   }
-  return { fh, size: st.size };
+  return { fh, size: Number(st.size) };
 }
 
 /**

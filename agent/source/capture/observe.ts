@@ -13,6 +13,18 @@ export const isGone = (err: unknown): boolean => GONE.has((err as NodeJS.ErrnoEx
 const toMs = (ns: bigint): number => Number(ns / 1000n) / 1000;
 
 /**
+ * The identity of a file system object: device, inode number and birth time. Inode numbers are reused at once (ext4
+ * gives a freed number to the next file or directory made, often within the same batch of events), and an object
+ * taken for another one loses data: a new directory read as the old one moved, a resend that follows a key to
+ * whatever now has that number. The birth time tells them apart; where the file system keeps none it is 0, and the
+ * key is as good as device and inode number alone.
+ */
+export const inodeKey = (st: { dev: bigint; ino: bigint; birthtimeNs: bigint }): string => `${st.dev}:${st.ino}:${st.birthtimeNs}`;
+
+/** The part of `inodeKey` that indexes written before the birth time was in it used as the whole key. */
+export const devInoOf = (st: { dev: bigint; ino: bigint }): string => `${st.dev}:${st.ino}`;
+
+/**
  * The state of a path, or null when nothing replicable is there (missing, or a fifo, socket or
  * device). Other errors (EACCES, EIO) are thrown: not being able to look is not a deletion.
  */
@@ -27,7 +39,7 @@ export async function observePath(path: string): Promise<Observed | null> {
   const kind = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : null;
   if (kind === null) return null;
   const obs: Observed = {
-    key: `${st.dev}:${st.ino}`,
+    key: inodeKey(st),
     kind,
     size: kind === 'file' ? Number(st.size) : 0,
     mtimeMs: toMs(st.mtimeNs),

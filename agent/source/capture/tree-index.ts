@@ -152,6 +152,12 @@ export class TreeIndex {
       readHashes: this.db.prepare('SELECT block_size, file_size, hashed_at, digests FROM hashes WHERE key = ?').raw(),
       writeHashes: this.db.prepare('INSERT OR REPLACE INTO hashes (key, block_size, file_size, hashed_at, digests) VALUES (?, ?, ?, ?, ?)'),
       setHashed: this.db.prepare('UPDATE inode SET hashed = ? WHERE key = ?'),
+      // Keys of the form dev:ino (one colon), written before the birth time was part of the key, with one name each.
+      devInoKeys: this.db.prepare(`SELECT i.key, (SELECT n.path FROM name n WHERE n.key = i.key LIMIT 1) FROM inode i
+        WHERE i.key NOT LIKE '%:%:%'`).raw(),
+      rekeyInode: this.db.prepare('UPDATE inode SET key = @to WHERE key = @from'),
+      rekeyNames: this.db.prepare('UPDATE name SET key = @to WHERE key = @from'),
+      rekeyHashes: this.db.prepare('UPDATE hashes SET key = @to WHERE key = @from'),
       // A subtree is @path and the names between @lo and @hi (subtreeOf).
       dirsIn: this.db.prepare(`SELECT n.key FROM name n JOIN inode i ON i.key = n.key
         WHERE (n.path = @path OR (n.path > @lo AND n.path < @hi)) AND i.kind = 'dir'`).pluck(),
@@ -312,6 +318,21 @@ export class TreeIndex {
   countUnhashedFiles(): number {
     this.flushHashes();
     return this.q.countUnhashed.get() as number;
+  }
+
+  /** Inodes still keyed `dev:ino` (an index written before `inodeKey` had the birth time), each with one of its paths. */
+  devInoKeys(): Array<{ key: string; path: string | null }> {
+    this.flushHashes();
+    return (this.q.devInoKeys.all() as Array<[string, string | null]>).map(([key, path]) => ({ key, path }));
+  }
+
+  /** Gives an inode (its names and hashes) a new key. */
+  rekey(from: string, to: string): void {
+    this.flushHashes();
+    this.dropCachedHashes(from);
+    this.q.rekeyInode.run({ from, to });
+    this.q.rekeyNames.run({ from, to });
+    this.q.rekeyHashes.run({ from, to });
   }
 
   getMeta(k: string): string | undefined {

@@ -32,7 +32,7 @@ export type EntryKind = 'file' | 'dir' | 'symlink';
 
 /** What lstat reports at a path. Other file types (fifos, sockets, devices) are not replicated. */
 export interface Observed {
-  /** `${dev}:${ino}`: identity used to pair renames and find hard links. */
+  /** `${dev}:${ino}:${birthtimeNs}` (see `inodeKey`): identity used to pair renames and find hard links. */
   key: string;
   kind: EntryKind;
   size: number;
