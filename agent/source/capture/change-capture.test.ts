@@ -638,6 +638,7 @@ describe('ChangeCapture: index persistence', () => {
     for (const table of ['inode', 'name', 'hashes']) {
       db.prepare(`UPDATE ${table} SET key = substr(key, 1, instr(substr(key, instr(key, ':') + 1), ':') + instr(key, ':') - 1) WHERE key LIKE '%:%:%'`).run();
     }
+    db.prepare(`DELETE FROM meta WHERE k = 'keyFormat'`).run();
     expect(db.prepare(`SELECT count(*) FROM inode WHERE key LIKE '%:%:%'`).pluck().get()).toBe(0);
     db.close();
     await h.restart();

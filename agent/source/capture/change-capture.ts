@@ -139,6 +139,9 @@ const HASH_PAGE = 256;
 const AWAITING_COUNT_MS = 2_000;
 /** Meta entry of the index: the rules it was filtered with (a start with other rules drops what they exclude). */
 const RULES_META = 'rules';
+/** Set once the index's keys include the birth time (`inodeKey`), so the look for older keys runs once. */
+const KEY_FORMAT_META = 'keyFormat';
+const KEY_FORMAT = 'dev:ino:btime';
 
 /** Collects ops and hands them on in order, in groups bounded by payload size. */
 class OpSink {
@@ -265,7 +268,8 @@ export class ChangeCapture {
     if (loaded.unreadable) {
       this.warn('capture_failed', `The change-capture index could not be read (${loaded.unreadable}); it was rebuilt from the disk, so changes made while the agent was stopped may not have reached the target. Run a difference mirror of the job (tandem job mirror ID start --mode different).`);
     }
-    if (found) this.rekeyDevInoIndex();
+    if (found && this.tree.getMeta(KEY_FORMAT_META) !== KEY_FORMAT) this.rekeyDevInoIndex();
+    this.tree.setMeta(KEY_FORMAT_META, KEY_FORMAT);
     // Entries the rules no longer cover (the job's rules changed) are forgotten, not deleted on the
     // target: leaving the set through a rule change is the orphan processing's call, not ours.
     const rules = JSON.stringify(this.options.rules);
