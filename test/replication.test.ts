@@ -59,6 +59,13 @@ async function scriptedWriter(root: string, rounds: number) {
   await fs.rename(p('w/b'), p('w/c'));
 }
 
+/** Rewrites a file (of 'a's) with as many 'b's and puts its time back: size and time say nothing changed. */
+async function rewriteKeepingSizeAndTime(file: string) {
+  const st = await fs.stat(file);
+  await fs.writeFile(file, Buffer.alloc(st.size, 'b'));
+  await fs.utimes(file, st.atime, st.mtime);
+}
+
 /** Pauses the target (beta) and makes `change` on the source; resolves once the change is held in the target's queue. */
 async function holdOnPausedTarget(jobId: string, change: () => Promise<unknown>) {
   expect((await c.api('POST', '/v1/servers/beta/target-pause')).status).toBe(200);
@@ -250,9 +257,7 @@ describe('continuous replication', () => {
     await c.api('POST', `/v1/jobs/${job.body.id}/pause`);
     await c.waitJob('paused', job.body.id, (j) => j.transmitMode === 'paused');
     // Rewritten within what the file system sees as the same instant (same size, same time): only the content says so.
-    const st = await fs.stat(path.join(src, 'same.bin'));
-    await fs.writeFile(path.join(src, 'same.bin'), Buffer.alloc(4000, 'b'));
-    await fs.utimes(path.join(src, 'same.bin'), st.atime, st.mtime);
+    await rewriteKeepingSizeAndTime(path.join(src, 'same.bin'));
     await c.waitJob('queued on the source', job.body.id, (j) => (j.stats.replication?.opsQueued ?? 0) > 0);
     await new Promise((r) => setTimeout(r, 1500)); // the capture's index records the change
     await c.restartSource('SIGKILL'); // the queued change is lost with the queue
@@ -419,9 +424,7 @@ describe('continuous replication', () => {
       await c.api('POST', `/v1/jobs/${job.body.id}/pause`);
       await c.waitJob('paused', job.body.id, (j) => j.transmitMode === 'paused');
       // A rewrite that keeps size and time, lost with the queue: the difference mirror must compare its content.
-      const st = await fs.stat(path.join(src, 'same.bin'));
-      await fs.writeFile(path.join(src, 'same.bin'), Buffer.alloc(4000, 'b'));
-      await fs.utimes(path.join(src, 'same.bin'), st.atime, st.mtime);
+      await rewriteKeepingSizeAndTime(path.join(src, 'same.bin'));
       await c.waitJob('queued on the source', job.body.id, (j) => (j.stats.replication?.opsQueued ?? 0) > 0);
       for (let i = 0; i < 3; i++) await fs.writeFile(path.join(src, `chunk${i}.bin`), randomData(1024 * 1024));
       await c.waitJob('auto-disconnect reported', job.body.id, (j) => (j.stats.replication?.autoDisconnects ?? 0) > 0, 30_000);

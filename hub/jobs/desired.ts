@@ -3,8 +3,8 @@
 import { eq, or, inArray } from 'drizzle-orm';
 import type { DesiredJob } from '../../shared/protocol/jobs';
 import { signHubJwt } from '../../shared/tokens';
-import type { JobState } from '../../shared/states';
 import { effectiveMonitor } from '../../shared/jobs/monitor-target';
+import { RESTORING_STATES, RUNNING_STATES } from '../../shared/jobs/job-state';
 import type { FilesJobSpec } from '../../shared/jobs/definition';
 import { mapSourcePath, mappedTargetRoots } from '../../shared/paths';
 import { jobs, servers } from '../db/schema';
@@ -27,9 +27,6 @@ export async function jobToken(deps: HubDeps, scope: { job: string; epoch: numbe
   return token;
 }
 
-/** States in which the agents run the job's data plane. */
-const RUNNING: ReadonlySet<string> = new Set<JobState>(['starting', 'mirroring', 'protecting', 'paused', 'failover_condition_met']);
-const RESTORING: ReadonlySet<string> = new Set<JobState>(['restoring', 'restoring_after_failback']);
 
 type ServerRow = typeof servers.$inferSelect;
 const peerOf = (s: ServerRow) => ({ serverId: s.id, name: s.name, addresses: s.addresses, port: s.dataPort, fingerprint: s.certFingerprint });
@@ -67,7 +64,7 @@ export async function desiredJobsFor(deps: HubDeps, serverId: string): Promise<D
     for (const role of ['source', 'target'] as const) {
       if ((role === 'source' ? job.sourceServerId : job.targetServerId) !== serverId) continue;
       out.push({
-        ...base, jobId: job.id, role, run: RUNNING.has(job.state) ? 'running' : 'stopped', sourceName: source.name,
+        ...base, jobId: job.id, role, run: RUNNING_STATES.has(job.state) ? 'running' : 'stopped', sourceName: source.name,
         spec: { ...spec, failoverMonitor: effectiveMonitor(spec.failoverMonitor, source.addresses) },
         peer: peerOf(role === 'source' ? target : source),
         jobToken: await jobToken(deps, { job: job.id, epoch: job.epoch, src: job.sourceServerId, tgt: job.targetServerId }),
@@ -76,7 +73,7 @@ export async function desiredJobsFor(deps: HubDeps, serverId: string): Promise<D
       });
     }
     const restore = job.controls.restore as { id: string } | undefined;
-    if (RESTORING.has(job.state) && restore) {
+    if (RESTORING_STATES.has(job.state) && restore) {
       // Roles swap: the target sends its replica, the source receives.
       const id = job.id + RESTORE_SUFFIX;
       const role = serverId === job.targetServerId ? 'source' : 'target';

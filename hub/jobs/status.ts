@@ -2,9 +2,8 @@
 // from the hub's lifecycle state and the latest reports of the two agents.
 import type { JobReport, MirrorStats } from '../../shared/protocol/jobs';
 import type { JobHealth, MirrorStatus, ReplicationStatus, TargetDataState, TransmitMode, JobState } from '../../shared/states';
-import { jobActivity } from '../../shared/jobs/job-state';
+import { jobActivity, RESTORING_STATES, RUNNING_STATES } from '../../shared/jobs/job-state';
 
-const RUNNING_STATES: ReadonlySet<string> = new Set(['starting', 'mirroring', 'protecting', 'paused', 'failover_condition_met']);
 
 /** A report older than this is not trusted: the agent is probably down. */
 export const REPORT_STALE_MS = 60_000;
@@ -21,7 +20,7 @@ export interface JobStatusInput {
   restoreReport?: JobReport | null;
 }
 
-const RESTORING_STATES: ReadonlySet<string> = new Set(['restoring', 'restoring_after_failback']);
+
 
 export interface JobStatusView {
   health: JobHealth;

@@ -24,6 +24,11 @@ export type JobCommand = z.infer<typeof JobCommand>;
 /** Marks the one transition whose target is "wherever the job was before the failover condition was met". */
 export const RESUME_STATE = 'resume_state' as const;
 
+/** States in which the agents run the job's data plane (mirror and replication from source to target). */
+export const RUNNING_STATES: ReadonlySet<string> = new Set<JobState>(['starting', 'mirroring', 'protecting', 'paused', 'failover_condition_met']);
+/** States in which a restore's reverse job sends the replica back to the source. */
+export const RESTORING_STATES: ReadonlySet<string> = new Set<JobState>(['restoring', 'restoring_after_failback']);
+
 type TransitionRow = readonly [from: JobState, command: JobCommand, to: JobState | typeof RESUME_STATE, bumpEpoch: boolean];
 
 /**
