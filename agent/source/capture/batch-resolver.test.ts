@@ -1,5 +1,6 @@
 // The resolver's walk of a large tree in slices: everything is found, and the queue of names waiting to be looked
 // at stays bounded (a breadth-first walk would queue every name of the tree before looking at one).
+import { renameSync } from 'node:fs';
 import { link, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -146,5 +147,53 @@ describe('resolveBatch and directories moved during the batch', () => {
     expect(plan).toContainEqual({ op: 'delete', path: join(root, 'b', 'd') });
     expect(tree.has(join(root, 'b', 'd'))).toBe(false);
     expect(tree.has(join(root, 'b'))).toBe(true);
+  });
+});
+
+describe('resolveBatch and a directory moved while its names are being looked at', () => {
+  it('names listed under the old path are looked at again where the move is found to have put them', async () => {
+    // Seen in the random-writer runs: `x` moves into `a/m/d` and is listed there; before its names are looked at,
+    // `a/m` moves into a new directory that this batch lists too. The names looked up under the old path stood as a
+    // second copy there: for a hard link, a link the source never had, left on the target for good.
+    const root = await mkdtemp(join(tmpdir(), 'tandem-moved-'));
+    dirs.push(root);
+    await mkdir(join(root, 'a', 'm', 'd'), { recursive: true });
+    await mkdir(join(root, 'src', 'x'), { recursive: true });
+    await writeFile(join(root, 'src', 'x', 'f'), 'file');
+    await writeFile(join(root, 'k'), 'linked');
+    await link(join(root, 'k'), join(root, 'src', 'x', 'h'));
+    const tree = new TreeIndex();
+    let movedDuringBatch = false;
+    const ctx = {
+      tree, isTracked: () => true, mayContainIncluded: () => true,
+      watchDir: () => {}, cannotRead: (_path: string, err: unknown) => { throw err; },
+      isCandidate: (path: string) => {
+        // Just before the new directory `n/q` is looked at (the names of `x` have been looked at by then).
+        if (tree.size > 0 && path === join(root, 'n', 'q') && !movedDuringBatch) {
+          movedDuringBatch = true;
+          renameSync(join(root, 'a', 'm'), join(root, 'n', 'q', 'm2'));
+        }
+        return true;
+      },
+    };
+    planOps((await resolveBatch([{ kind: 'rescan', path: root, deep: true }], ctx)).observations, tree);
+    const dKey = tree.get(join(root, 'a', 'm', 'd'))!.key;
+    const rootKey = tree.get(root)!.key;
+
+    await rename(join(root, 'src', 'x'), join(root, 'a', 'm', 'd', 'x'));
+    await mkdir(join(root, 'n', 'q'), { recursive: true });
+    const { observations } = await resolveBatch([
+      { kind: 'entry', dirKey: dKey, name: 'x', content: false },
+      { kind: 'entry', dirKey: rootKey, name: 'n', content: false },
+    ], ctx);
+    expect(movedDuringBatch).toBe(true);
+    const underA = (p: string) => p.startsWith(join(root, 'a') + '/');
+    expect(observations.filter((o) => o.now !== null && underA(o.path)).map((o) => o.path)).toEqual([]);
+    const plan = planOps(observations, tree);
+    const moved = join(root, 'n', 'q', 'm2', 'd', 'x');
+    expect(plan.filter((s) => 'path' in s && underA(s.path) && s.op !== 'delete')).toEqual([]);
+    expect([...tree.entries()].map(([p]) => p).filter(underA)).toEqual([]);
+    expect(tree.get(join(moved, 'h'))?.key).toBe(tree.get(join(root, 'k'))?.key);
+    expect(tree.has(join(moved, 'f'))).toBe(true);
   });
 });

@@ -9,14 +9,17 @@ import { Fifo } from './fifo';
 
 /** Something that needs looking at in the next batch. */
 export type DirtyItem =
-  /** A name in a watched directory, identified by the directory's inode (its path may have changed). */
-  | { kind: 'entry'; dirKey: string; name: string; content: boolean; verify?: boolean }
+  /**
+   * A name in a watched or listed directory, identified by the directory's inode (its path may have changed).
+   * `deep` rescans it if it is a directory.
+   */
+  | { kind: 'entry'; dirKey: string; name: string; content: boolean; verify?: boolean; deep?: boolean }
   /** A path (anchor events, retries, deferred verification). `deep` rescans it if it is a directory. */
   | { kind: 'path'; path: string; content: boolean; deep?: boolean; verify?: boolean }
   /** List a directory and compare it with the model (watch overflow, watch limit, periodic rescan). */
   | { kind: 'rescan'; path: string; deep: boolean }
-  /** A new directory's listing put off by a long walk (see maxQueued); it is already watched. */
-  | { kind: 'list'; path: string; content: boolean; deep: boolean; modelledAt?: string };
+  /** A new directory's listing put off by a long walk (see maxQueued); it is already watched. `dirKey`: its inode. */
+  | { kind: 'list'; path: string; dirKey?: string; content: boolean; deep: boolean; modelledAt?: string };
 
 export interface ResolverContext {
   tree: TreeIndex;
@@ -115,6 +118,15 @@ class BatchResolution {
         this.origin.delete(path);
         if (current !== undefined) this.push({ kind: 'entry', dirKey: o.dirKey, name: o.name, content: stale.content, verify: stale.verify });
       }
+      // A directory seen at one path and then, later in the batch, at another (it moved while the batch was being
+      // looked at): the first sighting is out of date. Whatever is at that path now is looked at again.
+      for (const [path, o] of [...this.obs]) {
+        const latest = o.now?.kind === 'dir' ? this.moved.get(o.now.key) : undefined;
+        if (latest === undefined || latest === path) continue;
+        this.obs.delete(path);
+        this.origin.delete(path);
+        this.push({ kind: 'path', path, content: o.content, verify: o.verify });
+      }
       if (this.queue.length === 0 || this.obs.size >= max) break;
     }
     // Only a batch cut short by the limit hands work on (one that ran out of rounds keeps its old behaviour: the
@@ -145,13 +157,15 @@ class BatchResolution {
   private async handle(item: DirtyItem): Promise<void> {
     if (item.kind === 'rescan') return this.rescan(item.path, item.deep);
     if (item.kind === 'list') {
-      await this.list(item.path, item.content, item.deep, item.modelledAt);
+      // Put off: the directory may have moved since (its names are then looked up where it is now).
+      const dir = item.dirKey === undefined ? item.path : this.dirPath(item.dirKey);
+      if (dir !== undefined) await this.list(dir, item.dirKey, item.content, item.deep, item.modelledAt);
       return;
     }
     const path = this.itemPath(item);
     if (path === undefined) return; // its directory is no longer known (deleted meanwhile)
     if (item.kind === 'entry') {
-      await this.observe(path, item.content, { origin: { dirKey: item.dirKey, name: item.name }, verify: item.verify });
+      await this.observe(path, item.content, { origin: { dirKey: item.dirKey, name: item.name }, verify: item.verify, deep: item.deep });
     } else {
       await this.observe(path, item.content, { deep: item.deep, verify: item.verify });
     }
@@ -211,7 +225,7 @@ class BatchResolution {
       this.moved.set(now.key, path);
       if (watchable) {
         this.ctx.watchDir(now.key, path, false);
-        await this.listSoon(path, true, false);
+        await this.listSoon(path, now.key, true, false);
       }
     } else if ((this.moved.get(now.key) ?? known) !== path) {
       // Moved (again: the latest sighting wins, so names in it found before are looked at again where it is now).
@@ -222,7 +236,7 @@ class BatchResolution {
         // listing catches entries made before the renewed watch. The model's entries of the directory that the
         // listing lacks were removed (or moved away) since the model last saw it: nothing else would look for them
         // when the removal happened unwatched (the agent was down, the watch queue overflowed).
-        await this.listSoon(path, false, opts.deep ?? false, known);
+        await this.listSoon(path, now.key, false, opts.deep ?? false, known);
       }
     } else if (opts.deep && watchable) {
       this.push({ kind: 'rescan', path, deep: true });
@@ -230,16 +244,19 @@ class BatchResolution {
   }
 
   /** Lists a directory now, or (the queue being long) once the names queued before it have been looked at. */
-  private async listSoon(dir: string, content: boolean, deep: boolean, modelledAt?: string): Promise<void> {
-    if (this.crowded()) this.push({ kind: 'list', path: dir, content, deep, modelledAt });
-    else await this.list(dir, content, deep, modelledAt);
+  private async listSoon(dir: string, dirKey: string, content: boolean, deep: boolean, modelledAt?: string): Promise<void> {
+    if (this.crowded()) this.push({ kind: 'list', path: dir, dirKey, content, deep, modelledAt });
+    else await this.list(dir, dirKey, content, deep, modelledAt);
   }
 
   /**
    * Queues a look at every entry of `dir`; with `modelledAt` (where the model has this directory), also at each
    * entry the model has there that the listing lacks, under its name in `dir`, so that the planner removes it.
+   * The names are queued as names in the directory `dirKey`, not as paths: should the directory (or one above it)
+   * move before they are looked at, or after, within this batch, they are looked at again where it is now. A name
+   * looked up at the old path a moment before the move would otherwise stand as a second, stale copy there.
    */
-  private async list(dir: string, content: boolean, deep: boolean, modelledAt?: string): Promise<string[] | undefined> {
+  private async list(dir: string, dirKey: string | undefined, content: boolean, deep: boolean, modelledAt?: string): Promise<string[] | undefined> {
     if (this.listed.has(dir)) return undefined;
     this.listed.add(dir);
     let names: string[] | null;
@@ -250,8 +267,8 @@ class BatchResolution {
       return undefined;
     }
     if (names === null) return undefined;
-    for (const name of names) this.push({ kind: 'path', path: join(dir, name), content, deep });
-    if (modelledAt !== undefined) this.pushVanished(dir, names, modelledAt);
+    for (const name of names) this.push(this.nameIn(dir, dirKey, name, content, deep));
+    if (modelledAt !== undefined) this.pushVanished(dir, dirKey, names, modelledAt);
     return names;
   }
 
@@ -263,16 +280,22 @@ class BatchResolution {
     const self = this.obs.get(dir)?.now;
     if (!self || self.kind !== 'dir' || !this.ctx.mayContainIncluded(dir)) return;
     this.ctx.watchDir(self.key, dir, false);
-    const names = await this.list(dir, false, deep);
-    if (names) this.pushVanished(dir, names, dir);
+    const names = await this.list(dir, self.key, false, deep);
+    if (names) this.pushVanished(dir, self.key, names, dir);
   }
 
   /** Queues a look at each entry the model has in the directory at `modelledAt` whose name `names` lacks. */
-  private pushVanished(dir: string, names: readonly string[], modelledAt: string): void {
+  private pushVanished(dir: string, dirKey: string | undefined, names: readonly string[], modelledAt: string): void {
     const present = new Set(names);
     for (const child of this.ctx.tree.childPaths(modelledAt)) {
       const name = posix.basename(child);
-      if (!present.has(name)) this.push({ kind: 'path', path: join(dir, name), content: false });
+      if (!present.has(name)) this.push(this.nameIn(dir, dirKey, name, false, false));
     }
+  }
+
+  private nameIn(dir: string, dirKey: string | undefined, name: string, content: boolean, deep: boolean): DirtyItem {
+    return dirKey === undefined
+      ? { kind: 'path', path: join(dir, name), content, deep }
+      : { kind: 'entry', dirKey, name, content, ...(deep ? { deep } : {}) };
   }
 }
