@@ -202,6 +202,28 @@ describe('ApplySession (in-order apply)', () => {
     expect(await fs.readFile(path.join(root, 'log', 'x'), 'utf8')).toBe('new');
     expect(await fs.readdir(path.join(root, 'log.1'))).toEqual(['y']);
   });
+
+  it('links a new name only to the file the source expects there; another file at that path is not linked to', async () => {
+    const none = Buffer.alloc(0);
+    const m = meta(0o644, 1_600_000_000.123456);
+    const s = new ApplySession(replica);
+    await s.apply(...whole('/orig', 'original data', m));
+    await s.apply({ op: 'hardlink', path: `${SRC}/link`, existing: `${SRC}/orig`, expect: { size: 13, mtimeMs: m.mtimeMs } }, none);
+    // The path now holds other data (a mirror sent a file renamed over it since): the link would join the wrong file.
+    await s.apply(...whole('/later', 'newer data from another file', m));
+    await s.apply({ op: 'rename', path: `${SRC}/orig`, from: `${SRC}/later` }, none);
+    const refused = await s.apply({ op: 'hardlink', path: `${SRC}/link2`, existing: `${SRC}/orig`, expect: { size: 13, mtimeMs: m.mtimeMs } }, none)
+      .then(() => null, (err: unknown) => err);
+    const otherTime = await s.apply({ op: 'hardlink', path: `${SRC}/link3`, existing: `${SRC}/link`, expect: { size: 13, mtimeMs: m.mtimeMs + 1 } }, none)
+      .then(() => null, (err: unknown) => err);
+    await s.commit();
+    expect((await fs.stat(path.join(root, 'link'))).nlink).toBe(1); // its other name was replaced by the rename
+    expect(await fs.readFile(path.join(root, 'link'), 'utf8')).toBe('original data');
+    expect(refused).toMatchObject({ code: 'link_source_changed' });
+    expect(otherTime).toMatchObject({ code: 'link_source_changed' });
+    await expect(fs.lstat(path.join(root, 'link2'))).rejects.toThrow(/ENOENT/);
+    await expect(fs.lstat(path.join(root, 'link3'))).rejects.toThrow(/ENOENT/);
+  });
 });
 
 describe('file times on the target', () => {

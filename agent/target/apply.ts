@@ -24,6 +24,8 @@ const MAX_CONCURRENT_OPS = 64;
 const MAX_CONCURRENT_BYTES = 64 * 1024 * 1024;
 /** Writes up to this size are made synchronously (page cache copy); larger ones go through the thread pool. */
 const SYNC_WRITE_MAX = 1024 * 1024;
+/** A time set here is the source's to the microsecond (see utimeOf); anything further off is another time. */
+const MTIME_SLACK_MS = 0.002;
 
 const fdatasync = promisify(fss.fdatasync);
 const fsync = promisify(fss.fsync);
@@ -399,6 +401,9 @@ export class ApplySession {
         const a = fss.lstatSync(existing);
         const b = fss.lstatSync(target, { throwIfNoEntry: false });
         if (b && a.ino === b.ino && a.dev === b.dev) return;
+        if (op.expect && !(a.isFile() && a.size === op.expect.size && Math.abs(a.mtimeMs - op.expect.mtimeMs) < MTIME_SLACK_MS)) {
+          throw new TandemError('link_source_changed', `"${op.existing}" here is not the file "${op.path}" is to be linked to (${a.size} bytes instead of ${op.expect.size}, or another time); the source is asked to send both again.`, 409);
+        }
         const tmp = tempPathFor(target);
         await this.ensureParent(target);
         removeAny(tmp);

@@ -71,6 +71,20 @@ describe('ReplicationSink', () => {
     await sink.close();
   });
 
+  it('a hard link to a path that holds another file here is not made, not blocking, and the link is asked for again', async () => {
+    const sink = await openSink();
+    const none = Buffer.alloc(0);
+    const r = await sink.receive([
+      file(1, '/orig', 'newer content'),
+      { seq: 2, op: { op: 'hardlink', path: `${SRC}/link`, existing: `${SRC}/orig`, expect: { size: 3, mtimeMs: meta.mtimeMs } }, payload: none },
+      file(3, '/next', 'applied'),
+    ]);
+    expect(r).toMatchObject({ ackedSeq: 3, blocked: null, resend: [`${SRC}/link`] });
+    await expect(fs.lstat(path.join(root, 'link'))).rejects.toThrow(/ENOENT/);
+    expect(await fs.readFile(path.join(root, 'next'), 'utf8')).toBe('applied');
+    await sink.close();
+  });
+
   it('a truncate where the target has a symlink is not applied through it, not blocking, and the file is asked for whole', async () => {
     const outside = path.join(work, 'outside.txt');
     await fs.writeFile(outside, 'not part of the replica');

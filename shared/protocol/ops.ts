@@ -23,8 +23,16 @@ export const FileOp = z.discriminatedUnion('op', [
   z.object({ op: z.literal('write'), path: AbsPath, offset: z.number().int().min(0) }),
   z.object({ op: z.literal('truncate'), path: AbsPath, size: z.number().int().min(0) }),
   z.object({ op: z.literal('symlink'), path: AbsPath, target: z.string().max(4096), meta: FileMeta.optional() }),
-  /** `path` becomes another name for the already-replicated file `existing`. */
-  z.object({ op: z.literal('hardlink'), path: AbsPath, existing: AbsPath }),
+  /**
+   * `path` becomes another name for the already-replicated file `existing`. `expect`: the size and time the source
+   * takes `existing` to have on the target at this point of the stream. A target whose `existing` differs holds
+   * another file's data there (a mirror sent the path's newer content, from a file renamed over it since); it does
+   * not link, and asks for the file to be sent again.
+   */
+  z.object({
+    op: z.literal('hardlink'), path: AbsPath, existing: AbsPath,
+    expect: z.object({ size: z.number().int().min(0), mtimeMs: z.number() }).optional(),
+  }),
   z.object({ op: z.literal('meta'), path: AbsPath, meta: FileMeta }),
   z.object({ op: z.literal('delete'), path: AbsPath }),
   z.object({ op: z.literal('rename'), path: AbsPath, from: AbsPath }),

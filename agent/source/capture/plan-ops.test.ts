@@ -150,6 +150,19 @@ describe('planOps', () => {
     expect(brief(planOps([seen('/r/b', { ...A, nlink: 2 })], t))).toEqual(['hardlink /r/b = /r/a']);
   });
 
+  it('a hard link to a file says what the target has there at that point: the size and time before this batch', () => {
+    const R = dir(), A = file({ size: 10, mtimeMs: 1000.25 });
+    const t = treeOf([['/r', R], ['/r/a', A]]);
+    // Written and linked in one batch: the link comes first, the content after it.
+    const ops = planOps([seen('/r/b', { ...A, nlink: 2, size: 20, mtimeMs: 2000 }, true), seen('/r/a', { ...A, nlink: 2, size: 20, mtimeMs: 2000 }, true)], t);
+    expect(ops[0]).toEqual({ op: 'hardlink', path: '/r/b', existing: '/r/a', expect: { size: 10, mtimeMs: 1000.25 } });
+    expect(ops.slice(1).map((o) => o.op)).toEqual(['sendChanges', 'meta']);
+    // A size the model does not know (a read that failed) says nothing.
+    const U = file({ size: -1 });
+    const t2 = treeOf([['/r', R], ['/r/u', U]]);
+    expect(planOps([seen('/r/v', { ...U, nlink: 2, size: 5 })], t2)[0]).toEqual({ op: 'hardlink', path: '/r/v', existing: '/r/u' });
+  });
+
   it('a second name of a symlink is a hard link too, not a rename that takes the first name away', () => {
     const R = dir(), L = obj('symlink');
     const t = treeOf([['/r', R], ['/r/a', L]]);

@@ -265,7 +265,9 @@ class Planner {
     if (this.isHardLink(path, want)) {
       const existing = this.tree.pathsOf(want.key).find((q) => q !== path)!;
       const node = this.tree.node(want.key)!;
-      this.out.push({ op: 'hardlink', path, existing });
+      // What the target has at `existing` once the ops before this one are applied (a size of -1: not known).
+      const expect = node.kind === 'file' && node.size >= 0 ? { expect: { size: node.size, mtimeMs: node.mtimeMs } } : {};
+      this.out.push({ op: 'hardlink', path, existing, ...expect });
       this.linkName(path, node, want);
       return;
     }
