@@ -1,4 +1,4 @@
-import { appendFile, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -65,6 +65,40 @@ describe('MirrorRun: what a whole file carries', () => {
       expect(whole?.op).toMatchObject({ size: 150, meta: { mtimeMs: 1_700_000_000_000 } });
     } finally {
       await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('tells which paths it found gone when it came to send them, once their batch is sent', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'tandem-mirror-'));
+    const root = join(work, 'set');
+    try {
+      await mkdir(root);
+      await writeFile(join(root, 'stays'), 'kept');
+      await writeFile(join(root, 'goes'), 'moved away after the walk');
+      const peer = {
+        async json<T>(_path: string, body: unknown): Promise<T> {
+          const req = body as ManifestRequest;
+          await rename(join(root, 'goes'), join(work, 'moved-out')).catch(() => {});
+          const needs = req.entries.map((e: ManifestEntry) => (e.type === 'file' ? { action: 'whole', reason: 'missing' } : { action: 'skip', reason: 'identical' }));
+          return { needs, orphans: { found: 0, removed: 0, moved: 0, kept: 0, paths: [] } } as T;
+        },
+        async stream<T>(_path: string, frames: AsyncIterable<Buffer>): Promise<T> {
+          for await (const f of decodeFrames(frames)) void f;
+          return { applied: 0, refused: [], bytes: 0 } as T;
+        },
+      } as unknown as PeerClient;
+      const missed: string[][] = [];
+      const batches: Array<string | null> = [];
+      const run = new MirrorRun({
+        jobId: 'j', mirrorId: 'm', purpose: 'mirror', rules: [{ path: root, type: 'include', recursive: true }], mode: 'all',
+        newerOnly: false, blockChecksum: false, orphans: { action: 'keep' }, compression: 0, peer, after: null,
+        stats: emptyMirrorStats('m'), signal: new AbortController().signal,
+        onBatch: async (cursor) => { batches.push(cursor); }, onMissed: (paths) => missed.push([...paths, `after ${batches.length} batch`]),
+      });
+      await run.run();
+      expect(missed).toEqual([[join(root, 'goes'), 'after 1 batch']]);
+    } finally {
+      await rm(work, { recursive: true, force: true });
     }
   });
 });

@@ -40,6 +40,11 @@ export interface MirrorParams {
   onBatch: (cursor: string | null) => Promise<void>;
   /** Wraps each batch's reading and sending (the source holds replication meanwhile). */
   aroundBatch?: <T>(send: () => Promise<T>) => Promise<T>;
+  /**
+   * Paths the mirror did not send because they were gone when it came to them (told after each batch). Whatever was
+   * there may have been moved to a place the mirror has passed, which it will not come back to.
+   */
+  onMissed?: (paths: string[]) => void;
 }
 
 export function emptyMirrorStats(mirrorId: string | null): MirrorStats {
@@ -146,6 +151,7 @@ export class MirrorRun {
   readonly wire: FrameByteCounter = createByteCounter();
   private readonly gate = new CompressionGate();
   private startedMs = Date.now();
+  private readonly missedPaths: string[] = [];
   private bytesAtStart: number;
 
   constructor(private p: MirrorParams) {
@@ -193,7 +199,8 @@ export class MirrorRun {
     let batch: WalkItem[] = [];
     let entries = 0;
     let bytes = 0;
-    for await (const item of walkProtectedSet(this.p.rules, { after: this.p.after, signal: this.p.signal })) {
+    const onVanished = (p: string) => this.missed(p);
+    for await (const item of walkProtectedSet(this.p.rules, { after: this.p.after, signal: this.p.signal, onVanished })) {
       if (this.p.signal.aborted) return;
       batch.push(item);
       if (item.kind !== 'entry') continue;
@@ -236,6 +243,12 @@ export class MirrorRun {
     this.updateThroughput();
     const last = entries.at(-1)?.path ?? null;
     await this.p.onBatch(last);
+    if (this.missedPaths.length) this.p.onMissed?.(this.missedPaths.splice(0));
+  }
+
+  /** `path` was gone when the mirror came to it: it sent nothing for it. */
+  private missed(path: string): void {
+    if (this.p.purpose === 'mirror' && this.p.onMissed) this.missedPaths.push(path);
   }
 
   private encode(op: FileOp, payload?: Buffer): Buffer[] {
@@ -261,6 +274,7 @@ export class MirrorRun {
       let metaNow = e.meta;
       if (need.action === 'mkdir' || need.action === 'symlink' || need.action === 'hardlink' || need.action === 'meta') {
         const now = currentState(e.path);
+        if (!now) this.missed(e.path);
         if (!now || now.type !== e.type) continue;
         metaNow = now.meta;
         if (need.action === 'hardlink') {
@@ -289,7 +303,10 @@ export class MirrorRun {
           break;
         case 'whole': {
           const file = openNow(e.path);
-          if (!file) break;
+          if (!file) {
+            this.missed(e.path);
+            break;
+          }
           if (!file.st.isFile()) { fss.closeSync(file.fd); break; } // no longer a file: replication sends what it is
           // A file with other names (which replication may already have linked on the target) is rewritten in
           // place: a whole-file op lands as a temp file renamed over this name, splitting it from those names there.
@@ -313,6 +330,7 @@ export class MirrorRun {
         case 'blocks': {
           let source: BlockHashes;
           const before = currentState(e.path); // its time as of before the read (a change during the read sends its own)
+          if (!before) this.missed(e.path);
           if (!before || before.type !== 'file') break;
           try {
             source = await hashFile(e.path, { blockSize: need.blockSize });

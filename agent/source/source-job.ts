@@ -558,6 +558,9 @@ export class SourceJob {
       peer: this.peer, after: m.cursor, stats, signal,
       checkContent: m.checkContent ? new Set(m.checkContent.map((p) => normalizeAbsolutePath(p))) : undefined,
       aroundBatch: (send) => (this.replicator ? this.replicator.holdDuring(send) : send()),
+      // Gone when the mirror came to it, and perhaps moved to where the mirror has been: replication sends it again.
+      onMissed: (paths) => void this.capture?.resend(paths, 'the mirror found them gone (moved or deleted)')
+        .catch((err) => this.ctx.log.warn({ job: this.jobId, err }, 'sending paths again failed')),
       onBatch: async (cursor) => {
         if (cursor) m.cursor = cursor;
         await this.save();

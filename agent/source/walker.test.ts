@@ -1,4 +1,4 @@
-import { link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -52,5 +52,24 @@ describe('walkProtectedSet', () => {
     const resumed = await entries(root, join(root, 'b', 'second'));
     expect(resumed.map((e) => e.path.slice(root.length))).toEqual(['/c', '/c/solo', '/c/third']);
     expect([join(root, 'a', 'first'), join(root, 'b', 'second')]).toContain(resumed.find((e) => e.path.endsWith('third'))?.linkOf);
+  });
+
+  it('tells of a name it listed that was gone when it came to it (moved behind the walk), and of nothing else', async () => {
+    const root = await tree();
+    const vanished: string[] = [];
+    const seen: string[] = [];
+    const rules = [{ path: root, type: 'include' as const, recursive: true }];
+    for await (const item of walkProtectedSet(rules, { onVanished: (p) => vanished.push(p) })) {
+      if (item.kind !== 'entry') continue;
+      seen.push(item.entry.path.slice(root.length));
+      // The root was listed with a, b and c; while the walk is in `a`, `c` moves into `a` (already listed there).
+      if (item.entry.path === join(root, 'a', 'plain')) await rename(join(root, 'c'), join(root, 'a', 'c-moved'));
+    }
+    expect(vanished).toEqual([join(root, 'c')]);
+    expect(seen).not.toContain('/c');
+    expect(seen).not.toContain('/a/c-moved');
+    const quiet: string[] = [];
+    for await (const item of walkProtectedSet(rules, { onVanished: (p) => quiet.push(p) })) void item;
+    expect(quiet).toEqual([]);
   });
 });

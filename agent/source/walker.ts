@@ -31,6 +31,8 @@ export interface WalkOptions {
   /** Resume after this path (the last entry fully acknowledged); everything up to it is skipped. */
   after?: string | null;
   signal?: AbortSignal;
+  /** Hears of each name the walk listed but found gone when it came to it (and of a directory gone before it was read). */
+  onVanished?: (path: string) => void;
 }
 
 function readlinkOrEmpty(p: string): string {
@@ -104,7 +106,10 @@ export async function* walkProtectedSet(rules: RuleInput[], opts: WalkOptions = 
     try {
       names = (await fs.readdir(dir)).sort();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // vanished while walking: replication catches up
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') { // vanished while walking: replication catches up
+        opts.onVanished?.(dir);
+        return;
+      }
       throw err;
     }
     const present: string[] = [];
@@ -121,7 +126,10 @@ export async function* walkProtectedSet(rules: RuleInput[], opts: WalkOptions = 
       } catch {
         continue;
       }
-      if (!st) continue;
+      if (!st) {
+        opts.onVanished?.(p);
+        continue;
+      }
       const descend = st.isDirectory() && (included || matcher.mayContainIncluded(p));
       if (!included && !descend) continue;
       if (!st.isFile() && !st.isDirectory() && !st.isSymbolicLink()) continue; // sockets, fifos, devices are not replicated

@@ -363,12 +363,13 @@ export class ChangeCapture {
 
   /**
    * The target found these paths missing (an operation on them had nothing to act on, e.g. a rename from a path
-   * the running mirror had not brought yet, to one it had already passed). The index forgets that the target has
+   * the running mirror had not brought yet, to one it had already passed), or the mirror found them gone when it came
+   * to them (it sent nothing for them, and what was there may have moved behind it). The index forgets that the target has
    * them, every name of the same file included, and they are sent again whole from what the source has now. What
    * the target does have there (a part a mirror or an earlier resend brought, since moved or removed on the source)
    * is deleted first, so the target ends with exactly what is sent.
    */
-  async resend(paths: readonly string[]): Promise<void> {
+  async resend(paths: readonly string[], why = 'the target lacks paths an operation needed'): Promise<void> {
     if (!this.running) return;
     // What the paths name now, in the model: batches queued before this one may move them before it runs (the
     // object is then sent from where it went, not looked for where it was).
@@ -389,7 +390,7 @@ export class ChangeCapture {
       // Never a protected root itself: that would empty the whole replica for a moment.
       await this.execute([...names].filter((n) => !this.roots.includes(n)).map((path) => ({ op: 'delete' as const, path })));
       for (const name of names) this.mergeDirty({ kind: 'path', path: name, content: true });
-      this.log.info({ paths: paths.length, first: paths[0] }, 'the target lacks paths an operation needed: sending them again');
+      this.log.info({ paths: paths.length, first: paths[0] }, `${why}: sending them again`);
       await this.runBatch();
     });
   }
