@@ -65,7 +65,7 @@ const readAsync = (fd: number, buf: Buffer, position: number) =>
   new Promise<number>((resolve, reject) => fss.read(fd, buf, 0, buf.length, position, (err, n) => (err ? reject(err) : resolve(n))));
 
 /** A file opened for sending, with what it is now (size, metadata, other names). Null when it is gone. */
-function openNow(path: string): { fd: number; st: fss.Stats } | null {
+function openNow(path: string): { fd: number; st: fss.BigIntStats } | null {
   let fd: number;
   try {
     fd = fss.openSync(path, 'r');
@@ -73,7 +73,7 @@ function openNow(path: string): { fd: number; st: fss.Stats } | null {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null; // deleted since the walk: replication sends the delete
     throw err;
   }
-  return { fd, st: fss.fstatSync(fd) };
+  return { fd, st: fss.fstatSync(fd, { bigint: true }) };
 }
 
 /**
@@ -82,9 +82,9 @@ function openNow(path: string): { fd: number; st: fss.Stats } | null {
  * target lacked the file then), and a copy capped at the walked size with the walked time would put older data
  * back over it. Whatever changes after this read reaches the target after this batch, through replication.
  */
-async function* readChunks(path: string, fd: number, st: fss.Stats): AsyncGenerator<{ op: Extract<FileOp, { op: 'file' }>; payload: Buffer }> {
+async function* readChunks(path: string, fd: number, st: fss.BigIntStats): AsyncGenerator<{ op: Extract<FileOp, { op: 'file' }>; payload: Buffer }> {
   const meta = metaOf(st);
-  const size = st.size;
+  const size = Number(st.size);
   if (size <= SMALL_FILE_BYTES) {
     const buf = Buffer.allocUnsafe(size);
     let n = 0;
@@ -137,10 +137,10 @@ async function readRange(path: string, offset: number, length: number): Promise<
 
 /** What a walked path is now (ops are sent a while after the walk): its type and inode, or null when it is gone. */
 function currentState(path: string): { type: 'file' | 'dir' | 'symlink' | 'other'; ino: number; dev: number; nlink: number; meta: FileMeta } | null {
-  const st = fss.lstatSync(path, { throwIfNoEntry: false });
+  const st = fss.lstatSync(path, { bigint: true, throwIfNoEntry: false });
   if (!st) return null;
   const type = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
-  return { type, ino: st.ino, dev: st.dev, nlink: st.nlink, meta: metaOf(st) };
+  return { type, ino: Number(st.ino), dev: Number(st.dev), nlink: Number(st.nlink), meta: metaOf(st) };
 }
 
 function targetHashes(need: Extract<Need, { action: 'blocks' }>): BlockHashes {
@@ -310,7 +310,7 @@ export class MirrorRun {
           if (!file.st.isFile()) { fss.closeSync(file.fd); break; } // no longer a file: replication sends what it is
           // A file with other names (which replication may already have linked on the target) is rewritten in
           // place: a whole-file op lands as a temp file renamed over this name, splitting it from those names there.
-          const inPlace = file.st.nlink > 1;
+          const inPlace = file.st.nlink > 1n;
           try {
             for await (const chunk of readChunks(e.path, file.fd, file.st)) {
               if (!inPlace) yield* this.encode(chunk.op, chunk.payload);

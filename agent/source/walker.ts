@@ -3,7 +3,7 @@
 import fs from 'node:fs/promises';
 import fss from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Stats } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
 import type { ManifestEntry, FileMeta } from '../../shared/protocol/ops';
 import { compileRules, protectedRoots, type RuleInput } from '../../shared/rules';
 import { joinAbsolute } from '../../shared/paths';
@@ -13,7 +13,17 @@ export type WalkItem =
   /** After a directory's contents: the names the source has there (for orphans) and its metadata (applied last). */
   | { kind: 'dirDone'; path: string; names: string[]; meta: FileMeta };
 
-export const metaOf = (st: Stats): FileMeta => ({ mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs });
+/**
+ * A file time in milliseconds, cut to whole microseconds from the nanoseconds: the finest time the target can set
+ * (utimes), and never rounded up. The `mtimeMs` double of a plain stat can be a few hundred nanoseconds off, enough to
+ * land in the next millisecond; a copy made from it then differed from the source in every comparison by millisecond.
+ */
+export const timeMsOf = (ns: bigint): number => Number(ns / 1000n) / 1000;
+
+/** Mode, owner and time of an object, from a bigint stat (see timeMsOf). */
+export const metaOf = (st: BigIntStats): FileMeta => ({
+  mode: Number(st.mode) & 0o7777, uid: Number(st.uid), gid: Number(st.gid), mtimeMs: timeMsOf(st.mtimeNs),
+});
 
 /** Depth-first order of two absolute paths: compares segment by segment. */
 export function dfsCompare(a: string, b: string): number {
@@ -86,13 +96,13 @@ export async function* walkProtectedSet(rules: RuleInput[], opts: WalkOptions = 
     }
   }
 
-  function entryOf(p: string, st: Stats, target?: string): ManifestEntry {
+  function entryOf(p: string, st: BigIntStats, target?: string): ManifestEntry {
     if (st.isDirectory()) return { path: p, type: 'dir', size: 0, meta: metaOf(st) };
     const e: ManifestEntry = st.isSymbolicLink()
       ? { path: p, type: 'symlink', size: 0, meta: metaOf(st), target }
-      : { path: p, type: 'file', size: st.size, meta: metaOf(st) };
+      : { path: p, type: 'file', size: Number(st.size), meta: metaOf(st) };
     // Hard links: files, and symlinks too (link(2) does not follow them).
-    if (st.nlink > 1) {
+    if (st.nlink > 1n) {
       const key = `${st.dev}:${st.ino}`;
       const first = hardLinks.get(key);
       if (first) e.linkOf = first;
@@ -101,7 +111,7 @@ export async function* walkProtectedSet(rules: RuleInput[], opts: WalkOptions = 
     return e;
   }
 
-  async function* visitDir(dir: string, dirSt: Stats): AsyncGenerator<WalkItem> {
+  async function* visitDir(dir: string, dirSt: BigIntStats): AsyncGenerator<WalkItem> {
     let names: string[];
     try {
       names = (await fs.readdir(dir)).sort();
@@ -120,9 +130,9 @@ export async function* walkProtectedSet(rules: RuleInput[], opts: WalkOptions = 
       const included = matcher.isIncluded(p);
       // Synchronous lstat: a metadata lookup is far cheaper than a thread-pool trip; yield now and then.
       if (++statted % 256 === 0) await nextTurn();
-      let st: Stats | undefined;
+      let st: BigIntStats | undefined;
       try {
-        st = fss.lstatSync(p, { throwIfNoEntry: false });
+        st = fss.lstatSync(p, { bigint: true, throwIfNoEntry: false });
       } catch {
         continue;
       }
@@ -151,9 +161,9 @@ export async function* walkProtectedSet(rules: RuleInput[], opts: WalkOptions = 
   }
 
   for (const root of [...protectedRoots(rules)].sort(dfsCompare)) {
-    let st: Stats;
+    let st: BigIntStats;
     try {
-      st = await fs.lstat(root);
+      st = await fs.lstat(root, { bigint: true });
     } catch {
       continue; // a root that does not exist yet is simply empty
     }

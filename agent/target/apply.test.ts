@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +7,7 @@ import type { FileMeta, FileOp } from '../../shared/protocol/ops';
 import { ApplySession } from './apply';
 import { GroupSync } from './group-sync';
 import { ReplicaFs } from './replica-fs';
+import { walkProtectedSet } from '../source/walker';
 
 const SRC = '/srcroot';
 let root: string;
@@ -242,6 +244,30 @@ describe('file times on the target', () => {
       expect(st.mtimeNs).toBe(BigInt(ms + 1) * 1_000_000n);
     }
     expect((await fs.stat(path.join(root, 'd'), { bigint: true })).mtimeNs).toBe(BigInt(times[1]!) * 1_000_000n);
+  });
+
+  it('a source time with nanoseconds lands on its microsecond, cut, never rounded into the next (or the next millisecond)', async () => {
+    // Fine-grained kernel times have nanoseconds; utimes sets microseconds. What the source walks is sent cut to them.
+    const src = await fs.mkdtemp(path.join(os.tmpdir(), 'tandem-times-'));
+    try {
+      const nanos = ['1796576706.267999900', '1796576706.268000100', '1796576706.000499999', '1796576706.999999999'];
+      for (const [i, t] of nanos.entries()) {
+        await fs.writeFile(path.join(src, `f${i}`), 'x');
+        execFileSync('touch', ['-m', '-d', `@${t}`, path.join(src, `f${i}`)]);
+      }
+      const ops: Array<[FileOp, Buffer]> = [];
+      for await (const item of walkProtectedSet([{ path: src, type: 'include', recursive: true }])) {
+        if (item.kind === 'entry' && item.entry.type === 'file') ops.push(whole(`/${path.basename(item.entry.path)}`, 'x', item.entry.meta));
+      }
+      expect(await submitAll(ops)).toEqual([]);
+      for (const i of nanos.keys()) {
+        const source = (await fs.stat(path.join(src, `f${i}`), { bigint: true })).mtimeNs;
+        const copy = (await fs.stat(path.join(root, `f${i}`), { bigint: true })).mtimeNs;
+        expect(copy).toBe(source / 1000n * 1000n);
+      }
+    } finally {
+      await fs.rm(src, { recursive: true, force: true });
+    }
   });
 });
 

@@ -14,23 +14,31 @@ export interface TreeEntry {
   linkGroup?: string;
 }
 
+/**
+ * Times are compared to the microsecond, cut from the nanoseconds: what utimes can set (Node cannot set a finer time),
+ * so what the target can match. Comparing whole milliseconds of the `mtimeMs` doubles instead flags a copy of a time a
+ * few hundred nanoseconds before a millisecond, which the double rounds up to it.
+ */
+const timeMs = (ns: bigint): number => Number(ns / 1000n) / 1000;
+
 export async function snapshotTree(root: string, opts: { dirMtimes?: boolean } = {}): Promise<Record<string, TreeEntry>> {
   const out: Record<string, TreeEntry> = {};
-  const inodes = new Map<number, string>();
+  const inodes = new Map<bigint, string>();
   async function visit(dir: string, rel: string) {
     for (const name of (await fs.readdir(dir)).sort()) {
       if (name.startsWith('.tandem.')) continue;
       const p = path.join(dir, name);
       const r = rel ? `${rel}/${name}` : name;
-      const st = await fs.lstat(p);
+      const st = await fs.lstat(p, { bigint: true });
+      const mode = Number(st.mode) & 0o7777;
       if (st.isDirectory()) {
-        out[r] = { type: 'dir', mode: st.mode & 0o7777, mtimeMs: opts.dirMtimes === false ? 0 : Math.floor(st.mtimeMs), size: 0 };
+        out[r] = { type: 'dir', mode, mtimeMs: opts.dirMtimes === false ? 0 : timeMs(st.mtimeNs), size: 0 };
         await visit(p, r);
       } else if (st.isSymbolicLink()) {
         out[r] = { type: 'symlink', mode: 0, mtimeMs: 0, size: 0, target: await fs.readlink(p) };
       } else {
-        const e: TreeEntry = { type: 'file', mode: st.mode & 0o7777, mtimeMs: Math.floor(st.mtimeMs), size: st.size, hash: createHash('sha256').update(await fs.readFile(p)).digest('hex') };
-        if (st.nlink > 1) {
+        const e: TreeEntry = { type: 'file', mode, mtimeMs: timeMs(st.mtimeNs), size: Number(st.size), hash: createHash('sha256').update(await fs.readFile(p)).digest('hex') };
+        if (st.nlink > 1n) {
           e.linkGroup = inodes.get(st.ino) ?? r;
           inodes.set(st.ino, e.linkGroup);
         }

@@ -4,13 +4,13 @@
 // capture makes one per changed path.
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import type { Observed } from './types';
+import { timeMsOf } from '../walker';
 
 /** Errors that mean "nothing is there (any more)", as opposed to "could not look". */
 const GONE = new Set(['ENOENT', 'ENOTDIR']);
 
 export const isGone = (err: unknown): boolean => GONE.has((err as NodeJS.ErrnoException)?.code ?? '');
 
-const toMs = (ns: bigint): number => Number(ns / 1000n) / 1000;
 
 /**
  * The identity of a file system object: device, inode number and birth time. Inode numbers are reused at once (ext4
@@ -42,8 +42,8 @@ export async function observePath(path: string): Promise<Observed | null> {
     key: inodeKey(st),
     kind,
     size: kind === 'file' ? Number(st.size) : 0,
-    mtimeMs: toMs(st.mtimeNs),
-    ctimeMs: toMs(st.ctimeNs),
+    mtimeMs: timeMsOf(st.mtimeNs),
+    ctimeMs: timeMsOf(st.ctimeNs),
     mode: Number(st.mode) & 0o7777,
     uid: Number(st.uid),
     gid: Number(st.gid),
