@@ -55,5 +55,8 @@ export async function randomWriterDuringMirror(c: Cluster, seed: number, o: Rand
     throw new Error(`${(err as Error).message}; differences: ${last.slice(0, 10).join(' | ')}; last operations: ${log.slice(-30).join('; ')}`);
   }
   await c.api('DELETE', `/v1/jobs/${job.body.id}`);
+  // Each run leaves about 200 MB of trees; a fuzz run of hundreds of seeds would fill the disk. A failed run keeps
+  // them for a look.
+  await Promise.all([src, dst, outside].map((d) => fs.rm(d, { recursive: true, force: true })));
   return counts;
 }
