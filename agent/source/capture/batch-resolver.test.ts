@@ -197,3 +197,40 @@ describe('resolveBatch and a directory moved while its names are being looked at
     expect(tree.has(join(moved, 'f'))).toBe(true);
   });
 });
+
+describe('resolveBatch and a directory that goes after a name in it was looked at', () => {
+  it('the name is looked at again, so it is not planned back under a directory the source no longer has there', async () => {
+    // Seen in the random-writer runs: a file in `d/sub` is looked at, then `d` is moved away before it is looked at
+    // itself. The file stood present under a `d` found gone: the plan deleted `d` and put the file back below it,
+    // and the target kept directories the source never had there.
+    const root = await mkdtemp(join(tmpdir(), 'tandem-odds-'));
+    dirs.push(root);
+    await mkdir(join(root, 'd', 'sub'), { recursive: true });
+    await writeFile(join(root, 'd', 'sub', 'f'), 'x');
+    const tree = new TreeIndex();
+    let moved = false;
+    const ctx = {
+      tree, isTracked: () => true, mayContainIncluded: () => true,
+      watchDir: () => {}, cannotRead: (_path: string, err: unknown) => { throw err; },
+      isCandidate: (path: string) => {
+        if (tree.size > 0 && path === join(root, 'd') && !moved) {
+          moved = true;
+          renameSync(join(root, 'd'), join(root, 'elsewhere'));
+        }
+        return true;
+      },
+    };
+    planOps((await resolveBatch([{ kind: 'rescan', path: root, deep: true }], ctx)).observations, tree);
+    const subKey = tree.get(join(root, 'd', 'sub'))!.key;
+    const rootKey = tree.get(root)!.key;
+    await writeFile(join(root, 'd', 'sub', 'f'), 'written');
+    const { observations } = await resolveBatch([
+      { kind: 'entry', dirKey: subKey, name: 'f', content: true },
+      { kind: 'entry', dirKey: rootKey, name: 'd', content: false },
+    ], ctx);
+    expect(moved).toBe(true);
+    expect(observations.find((o) => o.path === join(root, 'd', 'sub', 'f'))?.now ?? null).toBeNull();
+    planOps(observations, tree);
+    expect([...tree.entries()].map(([p]) => p.slice(root.length)).sort()).toEqual(['']);
+  });
+});

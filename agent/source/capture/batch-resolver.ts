@@ -68,6 +68,9 @@ export function resolveBatch(items: readonly DirtyItem[], ctx: ResolverContext):
 class BatchResolution {
   private readonly queue: Fifo<DirtyItem>;
   private readonly obs = new Map<string, Observation>();
+  /** When each observation was taken, in order (a later look is the newer state). */
+  private readonly lookedAt = new Map<string, number>();
+  private looks = 0;
   /** For observations found through a watched directory: which directory and name, to re-resolve after a move. */
   private readonly origin = new Map<string, { dirKey: string; name: string }>();
   /** Directories found at a new path in this batch (moved or new), by inode. */
@@ -123,15 +126,46 @@ class BatchResolution {
       for (const [path, o] of [...this.obs]) {
         const latest = o.now?.kind === 'dir' ? this.moved.get(o.now.key) : undefined;
         if (latest === undefined || latest === path) continue;
-        this.obs.delete(path);
-        this.origin.delete(path);
-        this.push({ kind: 'path', path, content: o.content, verify: o.verify });
+        this.lookAgain(path);
       }
+      this.lookAgainAtOdds();
       if (this.queue.length === 0 || this.obs.size >= max) break;
     }
     // Only a batch cut short by the limit hands work on (one that ran out of rounds keeps its old behaviour: the
     // next event or rescan looks again), so slices always make progress.
     return { observations: [...this.obs.values()], leftover: this.obs.size >= max ? this.queue.toArray() : [] };
+  }
+
+  /**
+   * A name seen present below a directory that the batch then found gone (or no longer a directory) was seen before
+   * that directory went, moved or removed with it: planned as it stands, it would be put back under a path the source
+   * no longer has. The older of the two looks is taken again (a directory found gone and then a name below it present:
+   * the directory came back, and it is the one looked at again).
+   */
+  private lookAgainAtOdds(): void {
+    for (const [path, o] of [...this.obs]) {
+      if (!o.now || !this.obs.has(path)) continue;
+      for (let dir = posix.dirname(path); dir !== path; dir = posix.dirname(dir)) {
+        const above = this.obs.get(dir);
+        if (above !== undefined) {
+          if (above.now?.kind !== 'dir') this.lookAgain(this.lookedAt.get(path)! < this.lookedAt.get(dir)! ? path : dir);
+          break; // the nearest one looked at; those above it are checked against it in turn
+        }
+        if (dir === '/') break;
+      }
+    }
+  }
+
+  /** Drops the observation of `path` and queues a new look: through its directory if it was found as a name in one. */
+  private lookAgain(path: string): void {
+    const o = this.obs.get(path);
+    if (!o) return;
+    const origin = this.origin.get(path);
+    this.obs.delete(path);
+    this.origin.delete(path);
+    this.push(origin
+      ? { kind: 'entry', dirKey: origin.dirKey, name: origin.name, content: o.content, verify: o.verify }
+      : { kind: 'path', path, content: o.content, verify: o.verify });
   }
 
   /** Current path of a watched directory: its new path if it (or an ancestor) moved in this batch. */
@@ -197,6 +231,7 @@ class BatchResolution {
     const o: Observation = { path, now, content };
     if (opts.verify) o.verify = true;
     this.obs.set(path, o);
+    this.lookedAt.set(path, ++this.looks);
     if (opts.origin) this.origin.set(path, opts.origin);
     const modelled = this.ctx.tree.get(path)?.key;
     if (now === null || (modelled !== undefined && modelled !== now.key)) {
