@@ -71,7 +71,7 @@ describe('ReplicationSink', () => {
     await sink.close();
   });
 
-  it('a hard link to a path that holds another file here is not made, not blocking, and the link is asked for again', async () => {
+  it('a hard link to a path that holds another file here is not made, not blocking, and both names are asked for again', async () => {
     const sink = await openSink();
     const none = Buffer.alloc(0);
     const r = await sink.receive([
@@ -79,7 +79,7 @@ describe('ReplicationSink', () => {
       { seq: 2, op: { op: 'hardlink', path: `${SRC}/link`, existing: `${SRC}/orig`, expect: { size: 3, mtimeMs: meta.mtimeMs } }, payload: none },
       file(3, '/next', 'applied'),
     ]);
-    expect(r).toMatchObject({ ackedSeq: 3, blocked: null, resend: [`${SRC}/link`] });
+    expect(r).toMatchObject({ ackedSeq: 3, blocked: null, resend: [`${SRC}/link`, `${SRC}/orig`] });
     await expect(fs.lstat(path.join(root, 'link'))).rejects.toThrow(/ENOENT/);
     expect(await fs.readFile(path.join(root, 'next'), 'utf8')).toBe('applied');
     await sink.close();

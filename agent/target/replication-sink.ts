@@ -313,6 +313,9 @@ export class ReplicationSink {
             // already passed (it would never arrive).
             this.o.log.debug({ job: this.o.jobId, seq: o.seq, op: o.op.op, path: o.op.path }, 'operation on a missing path (or not a regular file) skipped; asking the source to send it again');
             this.noteMissing(o.op.path);
+            // The file to link to is not what the source has there: it is asked for again too (its content may be a
+            // part sent in place of data that never arrived, which a later write through the link cannot mend).
+            if (e.code === 'link_source_changed' && o.op.op === 'hardlink') this.noteMissing(o.op.existing);
           } else {
             const message = `${o.op.op} on "${o.op.path}" failed: ${e.message}`;
             if (!this.blocked || this.blocked.seq !== o.seq) {
