@@ -1,4 +1,4 @@
-import { appendFile, mkdir, mkdtemp, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -97,6 +97,48 @@ describe('MirrorRun: what a whole file carries', () => {
       });
       await run.run();
       expect(missed).toEqual([[join(root, 'goes'), 'after 1 batch']]);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+
+  it('never sends what a symlink put where a file was points to; the path is told as missed', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'tandem-mirror-'));
+    const root = join(work, 'set');
+    const secret = join(work, 'outside-secret');
+    try {
+      await mkdir(root);
+      await writeFile(secret, 'SECRET outside the protected set');
+      await writeFile(join(root, 'whole'), 'a file to send whole');
+      await writeFile(join(root, 'delta'), 'x'.repeat(10_000));
+      const sent: Array<{ op: FileOp; payload: Buffer }> = [];
+      const peer = {
+        async json<T>(_path: string, body: unknown): Promise<T> {
+          const req = body as ManifestRequest;
+          for (const name of ['whole', 'delta']) {
+            await rm(join(root, name));
+            await symlink(secret, join(root, name));
+          }
+          const needs = req.entries.map((e: ManifestEntry) => (e.path.endsWith('/whole') ? { action: 'whole', reason: 'missing' }
+            : e.path.endsWith('/delta') ? { action: 'blocks', reason: 'size_or_time', blockSize: 4096, fileSize: 0, digests: '' }
+            : { action: 'skip', reason: 'identical' }));
+          return { needs, orphans: { found: 0, removed: 0, moved: 0, kept: 0, paths: [] } } as T;
+        },
+        async stream<T>(_path: string, frames: AsyncIterable<Buffer>): Promise<T> {
+          for await (const f of decodeFrames(frames)) sent.push({ op: f.header as FileOp, payload: Buffer.from(f.payload) });
+          return { applied: sent.length, refused: [], bytes: 0 } as T;
+        },
+      } as unknown as PeerClient;
+      const missed: string[] = [];
+      const run = new MirrorRun({
+        jobId: 'j', mirrorId: 'm', purpose: 'mirror', rules: [{ path: root, type: 'include', recursive: true }], mode: 'all',
+        newerOnly: false, blockChecksum: true, orphans: { action: 'keep' }, compression: 0, peer, after: null,
+        stats: emptyMirrorStats('m'), signal: new AbortController().signal, onBatch: async () => {}, onMissed: (p) => missed.push(...p),
+      });
+      await run.run();
+      expect(sent.filter((s) => s.payload.includes('SECRET'))).toEqual([]);
+      expect(sent.filter((s) => s.op.path !== root && s.op.op !== 'meta')).toEqual([]);
+      expect(missed).toContain(join(root, 'whole')); // opened without following: found no file there
     } finally {
       await rm(work, { recursive: true, force: true });
     }

@@ -64,13 +64,17 @@ const COALESCE_BYTES = 256 * 1024;
 const readAsync = (fd: number, buf: Buffer, position: number) =>
   new Promise<number>((resolve, reject) => fss.read(fd, buf, 0, buf.length, position, (err, n) => (err ? reject(err) : resolve(n))));
 
+/** Opening found no file at the path: removed, its directory gone, or a symlink there now (O_NOFOLLOW). */
+const isGoneHere = (err: unknown): boolean => ['ENOENT', 'ENOTDIR', 'ELOOP'].includes((err as NodeJS.ErrnoException).code ?? '');
+
 /** A file opened for sending, with what it is now (size, metadata, other names). Null when it is gone. */
 function openNow(path: string): { fd: number; st: fss.BigIntStats } | null {
   let fd: number;
   try {
-    fd = fss.openSync(path, 'r');
+    // Never through a symlink put where the file was (ELOOP): it may point anywhere on this machine.
+    fd = fss.openSync(path, fss.constants.O_RDONLY | fss.constants.O_NOFOLLOW);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null; // deleted since the walk: replication sends the delete
+    if (isGoneHere(err)) return null; // deleted, or something else there since the walk: replication sends what it is
     throw err;
   }
   return { fd, st: fss.fstatSync(fd, { bigint: true }) };
@@ -124,8 +128,15 @@ export async function* coalesce(parts: AsyncIterable<Buffer>, target = COALESCE_
   if (heldBytes) yield held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
 }
 
-async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
-  const fh = await fs.open(path, 'r');
+/** A range of the file at `path`; null when the file is no longer there (or a symlink is, which is never followed). */
+async function readRange(path: string, offset: number, length: number): Promise<Buffer | null> {
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(path, fss.constants.O_RDONLY | fss.constants.O_NOFOLLOW);
+  } catch (err) {
+    if (isGoneHere(err)) return null;
+    throw err;
+  }
   try {
     const buf = Buffer.allocUnsafe(length);
     const { bytesRead } = await fh.read(buf, 0, length, offset);
@@ -335,13 +346,20 @@ export class MirrorRun {
           try {
             source = await hashFile(e.path, { blockSize: need.blockSize });
           } catch (err) {
-            if ((err as NodeJS.ErrnoException).code === 'ENOENT') break;
-            throw err;
+            if (!isGoneHere(err)) throw err;
+            this.missed(e.path);
+            break;
           }
           const plan = planBlockDelta(source, targetHashes(need));
+          let gone = false;
           for (const r of splitRanges(plan.ranges, CHUNK_BYTES)) {
             const data = await readRange(e.path, r.offset, r.length);
+            if (!data) { gone = true; break; }
             yield* this.encode({ op: 'write', path: e.path, offset: r.offset }, data);
+          }
+          if (gone) {
+            this.missed(e.path); // the blocks sent so far are mended when replication sends it again
+            break;
           }
           if (plan.truncate || need.fileSize !== plan.finalSize) yield* this.encode({ op: 'truncate', path: e.path, size: plan.finalSize });
           yield* this.encode({ op: 'meta', path: e.path, meta: before.meta });

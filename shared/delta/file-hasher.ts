@@ -30,7 +30,8 @@ const readAsync = (fd: number, buf: Buffer, offset: number, length: number, posi
  */
 export async function hashFile(path: string, options: HashFileOptions = {}): Promise<BlockHashes> {
   // Non-blocking: a FIFO put where the file was must not stall the event loop (regular files ignore the flag).
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  // Never through a symlink put where the file was (ELOOP): it may point anywhere on this machine.
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   try {
     const size = fstatSync(fd).size;
     const blockSize = options.blockSize ?? chooseBlockSize(size);

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { hashBlocks } from '../../../shared/delta';
-import { sendFileChanges } from './file-content';
+import { hashBlocks, hashFile } from '../../../shared/delta';
+import { sendFileChanges, sendWholeFile } from './file-content';
+import { isGone } from './observe';
 import { fileHashes } from './tree-index';
 import type { CapturedOp } from './types';
 
@@ -79,5 +80,25 @@ describe('sendFileChanges payloads', () => {
       expect(o.op).toMatchObject({ op: 'write', offset: at });
       at += o.payload!.length;
     }
+  });
+});
+
+describe('reading a file where a symlink is now', () => {
+  it('never reads through it (it may point anywhere on the machine): the file is gone from that path', async () => {
+    const secret = join(dir, 'outside-secret');
+    await writeFile(secret, 'not part of the protected set');
+    const file = join(dir, 'was-a-file');
+    await symlink(secret, file);
+    const ops: CapturedOp[] = [];
+    const emit = async (o: CapturedOp) => void ops.push(o);
+    const meta = { mode: 0o644, uid: 0, gid: 0, mtimeMs: 0 };
+    const whole = await sendWholeFile(file, meta, emit).then(() => null, (err: unknown) => err);
+    const changes = await sendFileChanges(file, fileHashes(hashBlocks(Buffer.alloc(0), KiB), 0), emit).then(() => null, (err: unknown) => err);
+    const hashed = await hashFile(file).then(() => null, (err: unknown) => err);
+    for (const err of [whole, changes, hashed]) {
+      expect(err).toMatchObject({ code: 'ELOOP' });
+      expect(isGone(err)).toBe(true);
+    }
+    expect(ops).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 // Reads file content for the capture: whole new files as `file` chunks, or only the blocks that
 // differ from the block index as `write` ops. Memory stays bounded by a few read buffers whatever
 // the file size, because ops are handed on (and awaited) as they are produced.
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { chooseBlockSize, hashBlocks, type BlockHashes } from '../../../shared/delta';
 import type { FileMeta } from '../../../shared/protocol/ops';
@@ -31,7 +32,8 @@ async function readFully(fh: FileHandle, buf: Buffer, position: number): Promise
  * one's. A different file is reported as ENOENT: this one is gone from that path.
  */
 async function openExpected(path: string, expectKey: string | undefined): Promise<{ fh: FileHandle; size: number }> {
-  const fh = await open(path, 'r');
+  // Never through a symlink put where the file was: it may point anywhere on this machine (ELOOP: gone from here).
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   const st = await fh.stat({ bigint: true });
   if (expectKey !== undefined && inodeKey(st) !== expectKey) {
     await fh.close();

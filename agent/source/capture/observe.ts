@@ -7,7 +7,8 @@ import type { Observed } from './types';
 import { timeMsOf } from '../walker';
 
 /** Errors that mean "nothing is there (any more)", as opposed to "could not look". */
-const GONE = new Set(['ENOENT', 'ENOTDIR']);
+/** The object is no longer at the path: removed, its directory gone, or a symlink there now (ELOOP from O_NOFOLLOW). */
+const GONE = new Set(['ENOENT', 'ENOTDIR', 'ELOOP']);
 
 export const isGone = (err: unknown): boolean => GONE.has((err as NodeJS.ErrnoException)?.code ?? '');
 
