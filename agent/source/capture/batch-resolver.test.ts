@@ -150,6 +150,26 @@ describe('resolveBatch and directories moved during the batch', () => {
   });
 });
 
+/**
+ * A resolver context that renames `from` to `to` once, just before a batch looks at `lookAt` (after the first batch,
+ * which builds the model): a move made between two looks of one batch.
+ */
+function renamingBefore(tree: TreeIndex, lookAt: string, from: string, to: string) {
+  let done = false;
+  const ctx = {
+    tree, isTracked: () => true, mayContainIncluded: () => true,
+    watchDir: () => {}, cannotRead: (_path: string, err: unknown) => { throw err; },
+    isCandidate: (path: string) => {
+      if (tree.size > 0 && path === lookAt && !done) {
+        done = true;
+        renameSync(from, to);
+      }
+      return true;
+    },
+  };
+  return { ctx, renamed: () => done };
+}
+
 describe('resolveBatch and a directory moved while its names are being looked at', () => {
   it('names listed under the old path are looked at again where the move is found to have put them', async () => {
     // Seen in the random-writer runs: `x` moves into `a/m/d` and is listed there; before its names are looked at,
@@ -163,19 +183,8 @@ describe('resolveBatch and a directory moved while its names are being looked at
     await writeFile(join(root, 'k'), 'linked');
     await link(join(root, 'k'), join(root, 'src', 'x', 'h'));
     const tree = new TreeIndex();
-    let movedDuringBatch = false;
-    const ctx = {
-      tree, isTracked: () => true, mayContainIncluded: () => true,
-      watchDir: () => {}, cannotRead: (_path: string, err: unknown) => { throw err; },
-      isCandidate: (path: string) => {
-        // Just before the new directory `n/q` is looked at (the names of `x` have been looked at by then).
-        if (tree.size > 0 && path === join(root, 'n', 'q') && !movedDuringBatch) {
-          movedDuringBatch = true;
-          renameSync(join(root, 'a', 'm'), join(root, 'n', 'q', 'm2'));
-        }
-        return true;
-      },
-    };
+    // Just before the new directory `n/q` is looked at (the names of `x` have been looked at by then).
+    const { ctx, renamed } = renamingBefore(tree, join(root, 'n', 'q'), join(root, 'a', 'm'), join(root, 'n', 'q', 'm2'));
     planOps((await resolveBatch([{ kind: 'rescan', path: root, deep: true }], ctx)).observations, tree);
     const dKey = tree.get(join(root, 'a', 'm', 'd'))!.key;
     const rootKey = tree.get(root)!.key;
@@ -186,7 +195,7 @@ describe('resolveBatch and a directory moved while its names are being looked at
       { kind: 'entry', dirKey: dKey, name: 'x', content: false },
       { kind: 'entry', dirKey: rootKey, name: 'n', content: false },
     ], ctx);
-    expect(movedDuringBatch).toBe(true);
+    expect(renamed()).toBe(true);
     const underA = (p: string) => p.startsWith(join(root, 'a') + '/');
     expect(observations.filter((o) => o.now !== null && underA(o.path)).map((o) => o.path)).toEqual([]);
     const plan = planOps(observations, tree);
@@ -208,18 +217,7 @@ describe('resolveBatch and a directory that goes after a name in it was looked a
     await mkdir(join(root, 'd', 'sub'), { recursive: true });
     await writeFile(join(root, 'd', 'sub', 'f'), 'x');
     const tree = new TreeIndex();
-    let moved = false;
-    const ctx = {
-      tree, isTracked: () => true, mayContainIncluded: () => true,
-      watchDir: () => {}, cannotRead: (_path: string, err: unknown) => { throw err; },
-      isCandidate: (path: string) => {
-        if (tree.size > 0 && path === join(root, 'd') && !moved) {
-          moved = true;
-          renameSync(join(root, 'd'), join(root, 'elsewhere'));
-        }
-        return true;
-      },
-    };
+    const { ctx, renamed } = renamingBefore(tree, join(root, 'd'), join(root, 'd'), join(root, 'elsewhere'));
     planOps((await resolveBatch([{ kind: 'rescan', path: root, deep: true }], ctx)).observations, tree);
     const subKey = tree.get(join(root, 'd', 'sub'))!.key;
     const rootKey = tree.get(root)!.key;
@@ -228,7 +226,7 @@ describe('resolveBatch and a directory that goes after a name in it was looked a
       { kind: 'entry', dirKey: subKey, name: 'f', content: true },
       { kind: 'entry', dirKey: rootKey, name: 'd', content: false },
     ], ctx);
-    expect(moved).toBe(true);
+    expect(renamed()).toBe(true);
     expect(observations.find((o) => o.path === join(root, 'd', 'sub', 'f'))?.now ?? null).toBeNull();
     planOps(observations, tree);
     expect([...tree.entries()].map(([p]) => p.slice(root.length)).sort()).toEqual(['']);
