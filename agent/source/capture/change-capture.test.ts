@@ -694,6 +694,22 @@ describe('ChangeCapture: index persistence', () => {
     await h.expectReplicaEqual();
   });
 
+  it('resendLostFiles follows a lost file whose directory was renamed while the agent was down', async () => {
+    const h = await setup(async (src) => {
+      await mkdir(join(src, 'd'));
+      await writeFile(join(src, 'd', 'f'), 'f content');
+    });
+    await h.cap.stop();
+    await rename(join(h.src, 'd'), join(h.src, 'd2'));
+    h.cap = new ChangeCapture({ rules: [{ path: h.src, type: 'include' }], onOps: (o) => void h.ops.push(...o), indexDir: join(h.base, 'index'), batchMs: 20 });
+    const lost = [join(h.src, 'd', 'f')]; // journaled under the name it had when its operation was queued
+    await h.cap.start({ lostPaths: lost });
+    await h.cap.resendLostFiles(lost);
+    const ops = await h.drain();
+    expect(ops.filter((o) => o.op.op === 'file').map((o) => o.op.path)).toEqual([join(h.src, 'd2', 'f')]);
+    await h.expectReplicaEqual();
+  });
+
   it('start({ fresh: true }) takes a new baseline without emitting anything', async () => {
     const h = await setup((src) => writeFile(join(src, 'f'), 'f'));
     await h.cap.stop();

@@ -398,11 +398,13 @@ export class ChangeCapture {
   /**
    * Files whose latest operations were lost with the queue in a crash of the agent. What the target holds for
    * them is not known, and no comparison by size and time can tell: a change made within the same clock tick as the
-   * one before keeps both. They are sent again whole; directories are left to the difference mirror.
+   * one before keeps both. They are sent again whole; directories are left to the difference mirror. A path may name
+   * a file that has moved since (its directory renamed while the agent was down): it is followed to where it is now.
    */
   async resendLostFiles(paths: readonly string[]): Promise<void> {
     if (!this.running) return;
-    const files = paths.map((p) => normalizeAbsolutePath(p)).filter((p) => this.tree.get(p)?.kind === 'file');
+    const files = paths.map((p) => normalizeAbsolutePath(p)).map((p) => (this.tree.has(p) ? p : this.renames.follow(p)))
+      .filter((p) => this.tree.get(p)?.kind === 'file');
     if (files.length) await this.resend(files);
   }
 
