@@ -11,6 +11,7 @@ import type { RuleInput } from '../../shared/rules';
 import type { PeerClient } from '../peer/client';
 import { ApplyAnswer, ManifestAnswer, type ManifestRequest, type Need } from '../../shared/protocol/data-port';
 import { metaOf, walkProtectedSet, type WalkItem } from './walker';
+import { isGone } from './capture/observe';
 
 /** Data per frame for whole files and block ranges: 1 MiB streams through TLS better than larger pieces. */
 export const CHUNK_BYTES = 1024 * 1024;
@@ -64,9 +65,6 @@ const COALESCE_BYTES = 256 * 1024;
 const readAsync = (fd: number, buf: Buffer, position: number) =>
   new Promise<number>((resolve, reject) => fss.read(fd, buf, 0, buf.length, position, (err, n) => (err ? reject(err) : resolve(n))));
 
-/** Opening found no file at the path: removed, its directory gone, or a symlink there now (O_NOFOLLOW). */
-const isGoneHere = (err: unknown): boolean => ['ENOENT', 'ENOTDIR', 'ELOOP'].includes((err as NodeJS.ErrnoException).code ?? '');
-
 /** A file opened for sending, with what it is now (size, metadata, other names). Null when it is gone. */
 function openNow(path: string): { fd: number; st: fss.BigIntStats } | null {
   let fd: number;
@@ -74,7 +72,7 @@ function openNow(path: string): { fd: number; st: fss.BigIntStats } | null {
     // Never through a symlink put where the file was (ELOOP): it may point anywhere on this machine.
     fd = fss.openSync(path, fss.constants.O_RDONLY | fss.constants.O_NOFOLLOW);
   } catch (err) {
-    if (isGoneHere(err)) return null; // deleted, or something else there since the walk: replication sends what it is
+    if (isGone(err)) return null; // deleted, or something else there since the walk: replication sends what it is
     throw err;
   }
   return { fd, st: fss.fstatSync(fd, { bigint: true }) };
@@ -134,7 +132,7 @@ async function readRange(path: string, offset: number, length: number): Promise<
   try {
     fh = await fs.open(path, fss.constants.O_RDONLY | fss.constants.O_NOFOLLOW);
   } catch (err) {
-    if (isGoneHere(err)) return null;
+    if (isGone(err)) return null;
     throw err;
   }
   try {
@@ -346,7 +344,7 @@ export class MirrorRun {
           try {
             source = await hashFile(e.path, { blockSize: need.blockSize });
           } catch (err) {
-            if (!isGoneHere(err)) throw err;
+            if (!isGone(err)) throw err;
             this.missed(e.path);
             break;
           }

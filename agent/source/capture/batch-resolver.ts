@@ -116,10 +116,11 @@ class BatchResolution {
         const dir = this.dirPath(o.dirKey);
         const current = dir === undefined ? undefined : join(dir, o.name);
         if (current === path) continue;
-        const stale = this.obs.get(path)!;
-        this.obs.delete(path);
-        this.origin.delete(path);
-        if (current !== undefined) this.push({ kind: 'entry', dirKey: o.dirKey, name: o.name, content: stale.content, verify: stale.verify });
+        if (current !== undefined) this.lookAgain(path);
+        else {
+          this.obs.delete(path);
+          this.origin.delete(path);
+        }
       }
       // A directory seen at one path and then, later in the batch, at another (it moved while the batch was being
       // looked at): the first sighting is out of date. Whatever is at that path now is looked at again.

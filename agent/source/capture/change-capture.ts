@@ -376,8 +376,7 @@ export class ChangeCapture {
     // A path the model no longer has is followed through the renames planned since (it may have moved on).
     const wanted = paths.map((raw) => {
       const path = normalizeAbsolutePath(raw);
-      const moved = this.tree.has(path) ? path : this.renames.follow(path);
-      return { path, key: this.tree.get(moved)?.key };
+      return { path, key: this.tree.get(this.whereNow(path))?.key };
     });
     await this.enqueue(async () => {
       const names = new Set<string>();
@@ -403,9 +402,13 @@ export class ChangeCapture {
    */
   async resendLostFiles(paths: readonly string[]): Promise<void> {
     if (!this.running) return;
-    const files = paths.map((p) => normalizeAbsolutePath(p)).map((p) => (this.tree.has(p) ? p : this.renames.follow(p)))
-      .filter((p) => this.tree.get(p)?.kind === 'file');
+    const files = paths.map((p) => this.whereNow(normalizeAbsolutePath(p))).filter((p) => this.tree.get(p)?.kind === 'file');
     if (files.length) await this.resend(files);
+  }
+
+  /** Where the model has what was at `path`: the path itself, or where the renames planned since have moved it. */
+  private whereNow(path: string): string {
+    return this.tree.has(path) ? path : this.renames.follow(path);
   }
 
   /**

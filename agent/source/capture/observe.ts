@@ -6,12 +6,13 @@ import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import type { Observed } from './types';
 import { timeMsOf } from '../walker';
 
-/** Errors that mean "nothing is there (any more)", as opposed to "could not look". */
-/** The object is no longer at the path: removed, its directory gone, or a symlink there now (ELOOP from O_NOFOLLOW). */
+/**
+ * Errors that mean "nothing is there (any more)", as opposed to "could not look": removed, its directory gone, or a
+ * symlink there now where a file was opened with O_NOFOLLOW (ELOOP).
+ */
 const GONE = new Set(['ENOENT', 'ENOTDIR', 'ELOOP']);
 
 export const isGone = (err: unknown): boolean => GONE.has((err as NodeJS.ErrnoException)?.code ?? '');
-
 
 /**
  * The identity of a file system object: device, inode number and birth time. Inode numbers are reused at once (ext4
