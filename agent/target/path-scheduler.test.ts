@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PathScheduler, opPathsOverlap, tasksConflict } from './path-scheduler';
+import { PathScheduler, enclosingPaths, opPathsOverlap, tasksConflict } from './path-scheduler';
 
 function gate() {
   let open!: () => void;
@@ -29,7 +29,78 @@ describe('opPathsOverlap', () => {
   });
 });
 
+/** Deterministic pseudo-random numbers (mulberry32), so a failure names a reproducible case. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Paths from a tiny alphabet, so that equal, nested, prefix-sharing, relative and odd ('//', '') paths all occur. */
+function randomPath(r: () => number): string {
+  const parts = ['a', 'b', 'ab', '', '..'];
+  let p = r() < 0.8 ? '/' : '';
+  const n = Math.floor(r() * 4);
+  for (let i = 0; i < n; i++) p += (i ? '/' : '') + parts[Math.floor(r() * parts.length)];
+  return p;
+}
+
+describe('enclosingPaths', () => {
+  it('lists the directories a path is inside', () => {
+    expect(enclosingPaths('/a/b/c')).toEqual(['', '/a', '/a/b', '/']);
+    expect(enclosingPaths('/')).toEqual(['']);
+    expect(enclosingPaths('rel/x')).toEqual(['rel']);
+  });
+
+  it('says two paths overlap exactly when opPathsOverlap does (random paths, odd ones included)', () => {
+    const r = rng(7);
+    for (let i = 0; i < 20_000; i++) {
+      const a = randomPath(r);
+      const b = randomPath(r);
+      const byIndex = a === b || enclosingPaths(a).includes(b) || enclosingPaths(b).includes(a);
+      expect(byIndex, `${JSON.stringify(a)} vs ${JSON.stringify(b)}`).toBe(opPathsOverlap(a, b));
+    }
+  });
+});
+
 describe('PathScheduler', () => {
+  it('runs any two conflicting tasks in the order they were submitted, and overlaps the rest (random tasks)', async () => {
+    const r = rng(11);
+    const s = new PathScheduler({ maxTasks: 16, maxBytes: 1e9 });
+    const tasks: Array<{ paths: string[]; start: number; end: number }> = [];
+    let clock = 0;
+    let overlapped = false;
+    let running = 0;
+    for (let i = 0; i < 400; i++) {
+      const paths = r() < 0.2 ? [randomPath(r), randomPath(r)] : [randomPath(r)];
+      const t = { paths, start: -1, end: -1 };
+      tasks.push(t);
+      const waits = Math.floor(r() * 3);
+      await s.submit({
+        paths,
+        run: async () => {
+          t.start = clock++;
+          running++;
+          if (running > 1) overlapped = true;
+          for (let k = 0; k < waits; k++) await tick();
+          running--;
+          t.end = clock++;
+        },
+      });
+    }
+    await s.drain();
+    for (let i = 0; i < tasks.length; i++) {
+      for (let j = i + 1; j < tasks.length; j++) {
+        if (!tasksConflict(tasks[i]!.paths, tasks[j]!.paths)) continue;
+        expect(tasks[j]!.start, `task ${j} ${JSON.stringify(tasks[j]!.paths)} started before task ${i} ${JSON.stringify(tasks[i]!.paths)} ended`).toBeGreaterThan(tasks[i]!.end);
+      }
+    }
+    expect(overlapped).toBe(true);
+  });
+
   it('runs tasks on unrelated paths at the same time', async () => {
     const s = new PathScheduler({ maxTasks: 8, maxBytes: 1e9 });
     const g = gate();

@@ -34,14 +34,79 @@ export function tasksConflict(a: readonly string[], b: readonly string[]): boole
   return false;
 }
 
+/**
+ * The paths that `p` is inside, as opPathsOverlap sees them: `p` cut before each '/', and '/' for an absolute path.
+ * Two paths overlap exactly when they are equal or one is among the other's enclosing paths.
+ */
+export function enclosingPaths(p: string): string[] {
+  const out: string[] = [];
+  for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) out.push(p.slice(0, i));
+  if (p.length > 1 && p[0] === '/' && p[1] !== '/') out.push('/');
+  return out;
+}
+
 interface InFlight {
   paths: readonly string[];
   bytes: number;
   done: Promise<void>;
 }
 
+/** Admitted tasks by path, so finding the ones a new task conflicts with costs the depth of its paths, not the number admitted. */
+class InFlightIndex {
+  /** Tasks by each of their paths. */
+  private at = new Map<string, Set<InFlight>>();
+  /** Tasks by each of their paths and every path enclosing those. */
+  private within = new Map<string, Set<InFlight>>();
+
+  private static keys(paths: readonly string[]): { own: Set<string>; all: Set<string> } {
+    const own = new Set(paths);
+    const all = new Set<string>();
+    for (const p of own) {
+      all.add(p);
+      for (const e of enclosingPaths(p)) all.add(e);
+    }
+    return { own, all };
+  }
+
+  private static put(map: Map<string, Set<InFlight>>, key: string, f: InFlight): void {
+    let set = map.get(key);
+    if (!set) map.set(key, (set = new Set()));
+    set.add(f);
+  }
+
+  private static take(map: Map<string, Set<InFlight>>, key: string, f: InFlight): void {
+    const set = map.get(key);
+    if (!set) return;
+    set.delete(f);
+    if (!set.size) map.delete(key);
+  }
+
+  add(f: InFlight): void {
+    const { own, all } = InFlightIndex.keys(f.paths);
+    for (const k of own) InFlightIndex.put(this.at, k, f);
+    for (const k of all) InFlightIndex.put(this.within, k, f);
+  }
+
+  remove(f: InFlight): void {
+    const { own, all } = InFlightIndex.keys(f.paths);
+    for (const k of own) InFlightIndex.take(this.at, k, f);
+    for (const k of all) InFlightIndex.take(this.within, k, f);
+  }
+
+  /** The admitted tasks touching any of `paths`, anything inside them or any directory enclosing them. */
+  conflicting(paths: readonly string[]): Set<InFlight> {
+    const out = new Set<InFlight>();
+    for (const p of paths) {
+      for (const f of this.within.get(p) ?? []) out.add(f);
+      for (const e of enclosingPaths(p)) for (const f of this.at.get(e) ?? []) out.add(f);
+    }
+    return out;
+  }
+}
+
 export class PathScheduler {
   private inFlight = new Set<InFlight>();
+  private index = new InFlightIndex();
   private bytes = 0;
   /**
    * Submitters waiting for room; every finished task wakes them to check again. (A Promise.race over every
@@ -71,11 +136,11 @@ export class PathScheduler {
   async submit(task: PathTask): Promise<void> {
     const bytes = task.bytes ?? 0;
     while (this.full(bytes)) await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
-    const deps: Promise<void>[] = [];
-    for (const f of this.inFlight) if (tasksConflict(f.paths, task.paths)) deps.push(f.done);
+    const deps = [...this.index.conflicting(task.paths)].map((f) => f.done);
     const entry: InFlight = { paths: task.paths, bytes, done: Promise.resolve() };
     const finished = () => {
       this.inFlight.delete(entry);
+      this.index.remove(entry);
       this.bytes -= bytes;
       // All of them: a large task's bytes may make room for several small ones.
       const waiters = this.roomWaiters;
@@ -84,6 +149,7 @@ export class PathScheduler {
     };
     entry.done = (deps.length ? Promise.all(deps).then(task.run) : task.run()).then(finished, finished);
     this.inFlight.add(entry);
+    this.index.add(entry);
     this.bytes += bytes;
   }
 
