@@ -2,7 +2,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GroupSync, SyncfsHelper } from './group-sync';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { GroupSync, SyncfsHelper, syncfsHelperCommand } from './group-sync';
 
 /** A syncfs whose calls are counted and finish when the test says so. */
 function controlledSync() {
@@ -54,17 +55,46 @@ describe('GroupSync', () => {
   });
 });
 
+const hasProgram = (p: string) => spawnSync('sh', ['-c', `command -v ${p}`]).status === 0;
+
 describe('SyncfsHelper', () => {
-  it('syncs the file system of an existing directory, and says so when it cannot', async () => {
+  const variants = [
+    { name: 'shell running sync --file-system', argv: syncfsHelperCommand('none', false).argv, skip: false },
+    { name: 'perl making the system call', argv: syncfsHelperCommand(process.arch, true).argv, skip: !hasProgram('perl') || syncfsHelperCommand(process.arch, true).kind !== 'perl' },
+  ];
+  for (const v of variants) {
+    it.skipIf(v.skip)(`${v.name}: syncs the file system of an existing directory, and says so when it cannot`, async () => {
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tandem-syncfs-'));
+      const h = new SyncfsHelper(v.argv);
+      try {
+        expect(await h.syncfs(dir)).toBe(true);
+        expect(await h.syncfs(path.join(dir, 'no-such-dir'))).toBe(false);
+        expect(await h.syncfs(`${dir}\nx`)).toBe(false);
+        expect(await h.syncfs(dir)).toBe(true);
+      } finally {
+        h.close();
+        await fs.rm(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('uses perl only where the system call number is known, else the shell', () => {
+    expect(syncfsHelperCommand('x64', true).kind).toBe('perl');
+    expect(syncfsHelperCommand('arm64', true).kind).toBe('perl');
+    expect(syncfsHelperCommand('x64', false).kind).toBe('shell');
+    expect(syncfsHelperCommand('s390x', true).kind).toBe('shell');
+  });
+
+  // A wrong number would make some other system call: check the one perl makes is syncfs, on this machine's architecture.
+  it.skipIf(!hasProgram('strace') || !hasProgram('perl') || syncfsHelperCommand(process.arch, true).kind !== 'perl')('the perl helper makes the syncfs system call on the directory it is given', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tandem-syncfs-'));
-    const h = new SyncfsHelper();
+    const out = path.join(dir, 'trace');
     try {
-      expect(await h.syncfs(dir)).toBe(true);
-      expect(await h.syncfs(path.join(dir, 'no-such-dir'))).toBe(false);
-      expect(await h.syncfs(`${dir}\nx`)).toBe(false);
-      expect(await h.syncfs(dir)).toBe(true);
+      const argv = syncfsHelperCommand(process.arch, true).argv;
+      const answer = execFileSync('strace', ['-f', '-e', 'trace=syncfs', '-o', out, ...argv], { input: `${dir}\n`, encoding: 'utf8' });
+      expect(answer).toBe('ok\n');
+      expect(await fs.readFile(out, 'utf8')).toMatch(/syncfs\(\d+\)\s+= 0/);
     } finally {
-      h.close();
       await fs.rm(dir, { recursive: true, force: true });
     }
   });

@@ -2,26 +2,57 @@
 // and a device flush each, which on a virtual disk costs more than the data), the files that finish writing at
 // about the same time are made durable together by one syncfs(2) of their file system.
 //
-// Node has no syncfs binding, so it runs in a long-lived shell that calls coreutils `sync --file-system` once per
-// request line (a fork of that small shell, never of the agent). Where that is not available or fails, the
-// caller falls back to its own fdatasync: durability is never weakened, only batched.
+// Node has no syncfs binding, so a long-lived helper process makes the call, one request line at a time. Where
+// perl is installed and the system call's number is known for this architecture, perl makes the call itself;
+// otherwise a shell runs coreutils `sync --file-system` per request (a fork and exec each: about 4 ms of CPU on
+// the benchmark machine, some 800 times in a 20,000-file mirror). Where neither works, the caller falls back to
+// its own fdatasync: durability is never weakened, only batched.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 
-const HELPER = 'while IFS= read -r d; do if sync --file-system -- "$d" 2>/dev/null; then echo ok; else echo fail; fi; done';
+/** syncfs(2)'s number where it is certain: x86-64's table, and the generic table arm64 uses. */
+const SYSCALL_SYNCFS: Partial<Record<string, number>> = { x64: 306, arm64: 267 };
 
-/** Runs `sync --file-system DIR` requests one at a time in a persistent shell. */
+/** Opens the directory (any descriptor on the file system will do) and makes the system call on it. */
+const perlHelper = (syscallNr: number) =>
+  `$| = 1; while (my $d = <STDIN>) { chomp $d; my $ok = 0; if (sysopen(my $h, $d, 0)) { $ok = syscall(${syscallNr}, fileno($h)) == 0; close($h); } print $ok ? "ok\n" : "fail\n"; }`;
+
+const SHELL_HELPER = 'while IFS= read -r d; do if sync --file-system -- "$d" 2>/dev/null; then echo ok; else echo fail; fi; done';
+
+function onPath(program: string): boolean {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    try {
+      fs.accessSync(path.join(dir, program), fs.constants.X_OK);
+      return true;
+    } catch { /* not here */ }
+  }
+  return false;
+}
+
+/** The helper's command line: perl making the call where it can, else the shell running `sync --file-system`. */
+export function syncfsHelperCommand(arch: string = process.arch, hasPerl: boolean = onPath('perl')): { kind: 'perl' | 'shell'; argv: string[] } {
+  const nr = SYSCALL_SYNCFS[arch];
+  if (nr !== undefined && hasPerl) return { kind: 'perl', argv: ['perl', '-e', perlHelper(nr)] };
+  return { kind: 'shell', argv: ['/bin/sh', '-c', SHELL_HELPER] };
+}
+
+/** Runs syncfs requests one at a time in a persistent helper process (see syncfsHelperCommand). */
 export class SyncfsHelper {
   private child: ChildProcess | null = null;
   private broken = false;
   private waiters: Array<(ok: boolean) => void> = [];
   private buffered = '';
 
+  constructor(private readonly argv: readonly string[] = syncfsHelperCommand().argv) {}
+
   private start(): ChildProcess | null {
     if (this.child) return this.child;
     if (this.broken) return null;
     let child: ChildProcess;
     try {
-      child = spawn('/bin/sh', ['-c', HELPER], { stdio: ['pipe', 'pipe', 'ignore'] });
+      child = spawn(this.argv[0]!, this.argv.slice(1), { stdio: ['pipe', 'pipe', 'ignore'] });
     } catch {
       this.broken = true;
       return null;
