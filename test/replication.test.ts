@@ -25,8 +25,16 @@ async function identical(src: string, dst: string, timeoutMs = 30_000) {
       return last.length === 0;
     }, timeoutMs);
   } catch (err) {
-    throw new Error(`${(err as Error).message}; differences: ${last.slice(0, 10).join(' | ')}`);
+    throw new Error(`${(err as Error).message}; differences: ${last.slice(0, 10).join(' | ')}\n${await diagnosis()}`);
   }
+}
+
+/** What the jobs and agents said, for a failure that only shows up now and then (the trees alone do not tell why). */
+async function diagnosis(): Promise<string> {
+  const jobs = await c.api('GET', '/v1/jobs').then((r) => r.body, (e) => String(e));
+  const brief = Array.isArray(jobs?.items) ? jobs.items.filter((j: any) => j.state !== 'deleted') : jobs;
+  const tail = (out: string) => out.split('\n').filter((l) => /"level":(40|50|60)|warn|error/i.test(l)).slice(-30).join('\n');
+  return `jobs: ${JSON.stringify(brief).slice(-8000)}\nsource warnings/errors:\n${tail(c.source.output())}\ntarget warnings/errors:\n${tail(c.target.output())}`;
 }
 
 const exists = (p: string) => fs.lstat(p).then(() => true, () => false);
