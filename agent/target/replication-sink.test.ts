@@ -71,6 +71,23 @@ describe('ReplicationSink', () => {
     await sink.close();
   });
 
+  it('a chunk of a whole file whose earlier bytes are gone here (a mirror batch took its temp file) is not blocking, and the file is asked for whole', async () => {
+    const sink = await openSink();
+    const chunk = (seq: number, offset: number, data: string, final: boolean): IncomingOp =>
+      ({ seq, op: { op: 'file', path: `${SRC}/big`, offset, final, size: offset + data.length, meta } as FileOp, payload: Buffer.from(data) });
+    expect(await sink.receive([chunk(1, 0, 'first half ', false)])).toMatchObject({ ackedSeq: 1, blocked: null });
+    // Between two replication requests a mirror batch wrote the same file whole (through the same temp name) and
+    // renamed it into place: the bytes the next chunk follows are no longer there.
+    const temps = (await fs.readdir(root)).filter((n) => n.endsWith('.part'));
+    expect(temps).toHaveLength(1);
+    await fs.rename(path.join(root, temps[0]!), path.join(root, 'big'));
+    const r = await sink.receive([chunk(2, 11, 'second half', true), file(3, '/after', 'applied')]);
+    expect(r).toMatchObject({ ackedSeq: 3, blocked: null, resend: [`${SRC}/big`] });
+    expect(await fs.readFile(path.join(root, 'after'), 'utf8')).toBe('applied');
+    expect(sink.stats().blocked).toBeNull();
+    await sink.close();
+  });
+
   it('a hard link to a path that holds another file here is not made, not blocking, and both names are asked for again', async () => {
     const sink = await openSink();
     const none = Buffer.alloc(0);

@@ -307,10 +307,13 @@ export class ReplicationSink {
           if (err instanceof TandemError && e.code.startsWith('path_')) {
             this.refused++;
             this.o.log.warn({ job: this.o.jobId, code: e.code, path: o.op.path.slice(0, 500) }, 'refused operation');
-          } else if ((e.code === 'ENOENT' && ['meta', 'rename', 'hardlink', 'write', 'truncate'].includes(o.op.op)) || e.code === 'not_a_file' || e.code === 'link_source_changed') {
-            // Nothing to act on here (or, for a link, the wrong file to link to): not blocking, but the source is asked to
-            // send the path again. A running mirror may bring it, but not when it was renamed to a place the mirror had
-            // already passed (it would never arrive).
+          } else if ((e.code === 'ENOENT' && ['meta', 'rename', 'hardlink', 'write', 'truncate'].includes(o.op.op)) || e.code === 'not_a_file'
+            || e.code === 'link_source_changed' || e.code === 'file_chunk_gap') {
+            // Nothing to act on here (or, for a link, the wrong file to link to; or, for a later chunk of a whole file, the
+            // bytes before it gone: a mirror batch between two requests wrote that file through the same temp name): not
+            // blocking, but the source is asked to send the path again. Retrying would fail for good, and everything after
+            // it would wait. A running mirror may bring it, but not when it was renamed to a place the mirror had already
+            // passed (it would never arrive).
             this.o.log.debug({ job: this.o.jobId, seq: o.seq, op: o.op.op, path: o.op.path }, 'operation on a missing path (or not a regular file) skipped; asking the source to send it again');
             this.noteMissing(o.op.path);
             // The file to link to is not what the source has there: it is asked for again too (its content may be a
