@@ -71,13 +71,14 @@ describe('ReplicationSink', () => {
     await sink.close();
   });
 
-  it('a chunk of a whole file whose earlier bytes are gone here (a mirror batch took its temp file) is not blocking, and the file is asked for whole', async () => {
+  it('a chunk of a whole file whose earlier bytes are gone here (its temp file already renamed into place) is not blocking, and the file is asked for whole', async () => {
     const sink = await openSink();
     const chunk = (seq: number, offset: number, data: string, final: boolean): IncomingOp =>
       ({ seq, op: { op: 'file', path: `${SRC}/big`, offset, final, size: offset + data.length, meta } as FileOp, payload: Buffer.from(data) });
     expect(await sink.receive([chunk(1, 0, 'first half ', false)])).toMatchObject({ ackedSeq: 1, blocked: null });
-    // Between two replication requests a mirror batch wrote the same file whole (through the same temp name) and
-    // renamed it into place: the bytes the next chunk follows are no longer there.
+    // The temp file is renamed into place while the next chunk is still to come: as when the target was killed after
+    // applying the final chunk but before saving that it had (the source sends that chunk again after the restart), or
+    // when a mirror batch between two requests wrote the same file whole through the same temp name.
     const temps = (await fs.readdir(root)).filter((n) => n.endsWith('.part'));
     expect(temps).toHaveLength(1);
     await fs.rename(path.join(root, temps[0]!), path.join(root, 'big'));

@@ -310,7 +310,8 @@ export class ReplicationSink {
           } else if ((e.code === 'ENOENT' && ['meta', 'rename', 'hardlink', 'write', 'truncate'].includes(o.op.op)) || e.code === 'not_a_file'
             || e.code === 'link_source_changed' || e.code === 'file_chunk_gap') {
             // Nothing to act on here (or, for a link, the wrong file to link to; or, for a later chunk of a whole file, the
-            // bytes before it gone: a mirror batch between two requests wrote that file through the same temp name): not
+            // bytes before it gone: the final chunk sent again after a crash that came between its rename and the saved
+            // state, or a mirror batch between two requests that wrote the file through the same temp name): not
             // blocking, but the source is asked to send the path again. Retrying would fail for good, and everything after
             // it would wait. A running mirror may bring it, but not when it was renamed to a place the mirror had already
             // passed (it would never arrive).
