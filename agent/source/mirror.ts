@@ -6,7 +6,7 @@ import { encodeFrameParts, FrameType, createByteCounter, type FrameByteCounter }
 import { CompressionGate } from '../../shared/protocol/compression-gate';
 import type { FileOp, ManifestEntry, FileMeta } from '../../shared/protocol/ops';
 import type { MirrorStats, VerifyReport } from '../../shared/protocol/jobs';
-import { hashFile, planBlockDelta, splitRanges, type BlockHashes } from '../../shared/delta';
+import { hashFile, planBlockDelta, READ_NO_FOLLOW, splitRanges, type BlockHashes } from '../../shared/delta';
 import type { RuleInput } from '../../shared/rules';
 import type { PeerClient } from '../peer/client';
 import { ApplyAnswer, ManifestAnswer, type ManifestRequest, type Need } from '../../shared/protocol/data-port';
@@ -69,8 +69,7 @@ const readAsync = (fd: number, buf: Buffer, position: number) =>
 function openNow(path: string): { fd: number; st: fss.BigIntStats } | null {
   let fd: number;
   try {
-    // Never through a symlink put where the file was (ELOOP): it may point anywhere on this machine.
-    fd = fss.openSync(path, fss.constants.O_RDONLY | fss.constants.O_NOFOLLOW);
+    fd = fss.openSync(path, READ_NO_FOLLOW);
   } catch (err) {
     if (isGone(err)) return null; // deleted, or something else there since the walk: replication sends what it is
     throw err;
@@ -130,7 +129,7 @@ export async function* coalesce(parts: AsyncIterable<Buffer>, target = COALESCE_
 async function readRange(path: string, offset: number, length: number): Promise<Buffer | null> {
   let fh: fs.FileHandle;
   try {
-    fh = await fs.open(path, fss.constants.O_RDONLY | fss.constants.O_NOFOLLOW);
+    fh = await fs.open(path, READ_NO_FOLLOW);
   } catch (err) {
     if (isGone(err)) return null;
     throw err;

@@ -45,8 +45,24 @@ export function enclosingPaths(p: string): string[] {
   return out;
 }
 
+/** The index keys of a task: its own paths, and those with every path enclosing them. */
+interface IndexKeys {
+  own: Set<string>;
+  all: Set<string>;
+}
+
+function indexKeys(paths: readonly string[]): IndexKeys {
+  const own = new Set(paths);
+  const all = new Set<string>();
+  for (const p of own) {
+    all.add(p);
+    for (const e of enclosingPaths(p)) all.add(e);
+  }
+  return { own, all };
+}
+
 interface InFlight {
-  paths: readonly string[];
+  keys: IndexKeys;
   bytes: number;
   done: Promise<void>;
 }
@@ -57,16 +73,6 @@ class InFlightIndex {
   private at = new Map<string, Set<InFlight>>();
   /** Tasks by each of their paths and every path enclosing those. */
   private within = new Map<string, Set<InFlight>>();
-
-  private static keys(paths: readonly string[]): { own: Set<string>; all: Set<string> } {
-    const own = new Set(paths);
-    const all = new Set<string>();
-    for (const p of own) {
-      all.add(p);
-      for (const e of enclosingPaths(p)) all.add(e);
-    }
-    return { own, all };
-  }
 
   private static put(map: Map<string, Set<InFlight>>, key: string, f: InFlight): void {
     let set = map.get(key);
@@ -82,24 +88,22 @@ class InFlightIndex {
   }
 
   add(f: InFlight): void {
-    const { own, all } = InFlightIndex.keys(f.paths);
-    for (const k of own) InFlightIndex.put(this.at, k, f);
-    for (const k of all) InFlightIndex.put(this.within, k, f);
+    for (const k of f.keys.own) InFlightIndex.put(this.at, k, f);
+    for (const k of f.keys.all) InFlightIndex.put(this.within, k, f);
   }
 
   remove(f: InFlight): void {
-    const { own, all } = InFlightIndex.keys(f.paths);
-    for (const k of own) InFlightIndex.take(this.at, k, f);
-    for (const k of all) InFlightIndex.take(this.within, k, f);
+    for (const k of f.keys.own) InFlightIndex.take(this.at, k, f);
+    for (const k of f.keys.all) InFlightIndex.take(this.within, k, f);
   }
 
-  /** The admitted tasks touching any of `paths`, anything inside them or any directory enclosing them. */
-  conflicting(paths: readonly string[]): Set<InFlight> {
+  /**
+   * The admitted tasks touching one of the task's own paths or anything inside it (`within`), or a directory enclosing
+   * one (`at`). An enclosing path that is also one of its own is looked up in `within`, which holds `at` too.
+   */
+  conflicting(keys: IndexKeys): Set<InFlight> {
     const out = new Set<InFlight>();
-    for (const p of paths) {
-      for (const f of this.within.get(p) ?? []) out.add(f);
-      for (const e of enclosingPaths(p)) for (const f of this.at.get(e) ?? []) out.add(f);
-    }
+    for (const k of keys.all) for (const f of (keys.own.has(k) ? this.within : this.at).get(k) ?? []) out.add(f);
     return out;
   }
 }
@@ -136,8 +140,9 @@ export class PathScheduler {
   async submit(task: PathTask): Promise<void> {
     const bytes = task.bytes ?? 0;
     while (this.full(bytes)) await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
-    const deps = [...this.index.conflicting(task.paths)].map((f) => f.done);
-    const entry: InFlight = { paths: task.paths, bytes, done: Promise.resolve() };
+    const keys = indexKeys(task.paths);
+    const deps = [...this.index.conflicting(keys)].map((f) => f.done);
+    const entry: InFlight = { keys, bytes, done: Promise.resolve() };
     const finished = () => {
       this.inFlight.delete(entry);
       this.index.remove(entry);

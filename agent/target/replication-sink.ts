@@ -307,14 +307,10 @@ export class ReplicationSink {
           if (err instanceof TandemError && e.code.startsWith('path_')) {
             this.refused++;
             this.o.log.warn({ job: this.o.jobId, code: e.code, path: o.op.path.slice(0, 500) }, 'refused operation');
-          } else if ((e.code === 'ENOENT' && ['meta', 'rename', 'hardlink', 'write', 'truncate'].includes(o.op.op)) || e.code === 'not_a_file'
-            || e.code === 'link_source_changed' || e.code === 'file_chunk_gap') {
-            // Nothing to act on here (or, for a link, the wrong file to link to; or, for a later chunk of a whole file, the
-            // bytes before it gone: the final chunk sent again after a crash that came between its rename and the saved
-            // state, or a mirror batch between two requests that wrote the file through the same temp name): not
-            // blocking, but the source is asked to send the path again. Retrying would fail for good, and everything after
-            // it would wait. A running mirror may bring it, but not when it was renamed to a place the mirror had already
-            // passed (it would never arrive).
+          } else if (asksAgain(e.code, o.op)) {
+            // Not blocking (retrying would fail for good, and everything after it would wait), but the source is asked to
+            // send the path again. A running mirror may bring it, but not when it was renamed to a place the mirror had
+            // already passed (it would never arrive).
             this.o.log.debug({ job: this.o.jobId, seq: o.seq, op: o.op.op, path: o.op.path }, 'operation on a missing path (or not a regular file) skipped; asking the source to send it again');
             this.noteMissing(o.op.path);
             // The file to link to is not what the source has there: it is asked for again too (its content may be a
@@ -414,6 +410,19 @@ export class ReplicationSink {
     this.stateFile?.close();
     this.stateFile = null;
   }
+}
+
+/**
+ * Failures that mean the target lacks what the operation needs, so the source is asked for the path again: nothing
+ * there to act on (ENOENT), not a regular file there, a link to a file that is not what the source has, or a later
+ * chunk of a whole file whose bytes before it are gone (the final chunk sent again after a crash between its rename
+ * and the saved state, or a mirror batch between two requests that wrote the file through the same temp name).
+ */
+const ASK_AGAIN_CODES = new Set(['not_a_file', 'link_source_changed', 'file_chunk_gap']);
+const ENOENT_ASKS_AGAIN = new Set<FileOp['op']>(['meta', 'rename', 'hardlink', 'write', 'truncate']);
+
+function asksAgain(code: string | undefined, op: FileOp): boolean {
+  return ASK_AGAIN_CODES.has(code ?? '') || (code === 'ENOENT' && ENOENT_ASKS_AGAIN.has(op.op));
 }
 
 /** Everything lands on disk before it is acknowledged, so the target queue needs no memory tier. */

@@ -4,6 +4,12 @@ import { closeSync, constants, fstatSync, openSync, read, readSync } from 'node:
 import { BLOCK_DIGEST_BYTES, digestBlock, type BlockHashes } from './block-hash';
 import { chooseBlockSize } from './block-size';
 
+/**
+ * Flags for reading a protected file: never through a symlink put where the file was (it may point anywhere on this
+ * machine); the open fails with ELOOP instead, which the readers take as the file gone from that path.
+ */
+export const READ_NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
+
 const DEFAULT_READ_BYTES = 4 * 1024 * 1024;
 /**
  * Files whose read buffer would be at most this large are read synchronously into one shared scratch buffer:
@@ -30,8 +36,7 @@ const readAsync = (fd: number, buf: Buffer, offset: number, length: number, posi
  */
 export async function hashFile(path: string, options: HashFileOptions = {}): Promise<BlockHashes> {
   // Non-blocking: a FIFO put where the file was must not stall the event loop (regular files ignore the flag).
-  // Never through a symlink put where the file was (ELOOP): it may point anywhere on this machine.
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  const fd = openSync(path, READ_NO_FOLLOW | constants.O_NONBLOCK);
   try {
     const size = fstatSync(fd).size;
     const blockSize = options.blockSize ?? chooseBlockSize(size);

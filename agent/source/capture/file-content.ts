@@ -1,9 +1,8 @@
 // Reads file content for the capture: whole new files as `file` chunks, or only the blocks that
 // differ from the block index as `write` ops. Memory stays bounded by a few read buffers whatever
 // the file size, because ops are handed on (and awaited) as they are produced.
-import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { chooseBlockSize, hashBlocks, type BlockHashes } from '../../../shared/delta';
+import { chooseBlockSize, hashBlocks, READ_NO_FOLLOW, type BlockHashes } from '../../../shared/delta';
 import type { FileMeta } from '../../../shared/protocol/ops';
 import { BlockDiffer, shouldRegrade } from './block-diff';
 import { fileHashes, type FileHashes } from './tree-index';
@@ -32,8 +31,7 @@ async function readFully(fh: FileHandle, buf: Buffer, position: number): Promise
  * one's. A different file is reported as ENOENT: this one is gone from that path.
  */
 async function openExpected(path: string, expectKey: string | undefined): Promise<{ fh: FileHandle; size: number }> {
-  // Never through a symlink put where the file was: it may point anywhere on this machine (ELOOP: gone from here).
-  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const fh = await open(path, READ_NO_FOLLOW);
   const st = await fh.stat({ bigint: true });
   if (expectKey !== undefined && inodeKey(st) !== expectKey) {
     await fh.close();
