@@ -27,6 +27,10 @@ export function renderJob(j: JobView): string {
   if (j.mirrorStatus === 'in_progress' || j.mirrorStatus === 'calculating') {
     lines.push(`  ${progressBar(s.percentComplete)}  ${mb(s.bytesSent + s.bytesSkipped)} of ${mb(s.bytesTotal)}  ${mb(s.throughputBps)}/s  ETA ${s.etaSec ?? '-'} s`);
   }
+  if (s.bandwidthLimitBps != null || s.transmitWindowOpen === false) {
+    const window = s.transmitWindowOpen === false ? `outside the transmit windows${s.transmitWindowChangesAt ? ` until ${s.transmitWindowChangesAt}` : ''}` : '';
+    lines.push(`  bandwidth ${s.bandwidthLimitBps != null ? `limited to ${s.bandwidthLimitBps} bytes/s` : 'unlimited'}${window ? `   ${window}` : ''}`);
+  }
   lines.push(`  files sent ${s.filesSent} skipped ${s.filesSkipped} remaining ${s.filesRemaining ?? '-'}   bytes sent ${mb(s.bytesSent)} (on the wire ${mb(s.wireCompressedBytes)})`);
   const r = s.replication ?? {};
   if (Object.keys(r).length) {
@@ -120,6 +124,14 @@ export function registerJobCommands(program: Command): void {
       output(cmd, j, () => renderJob(j));
     });
   }
+  job.command('bandwidth <job> <mode>')
+    .description('set bandwidth for every job from this source to this target: unlimited | fixed (--bytes-per-sec N) | scheduled (back to the schedule)')
+    .option('--bytes-per-sec <n>', 'the fixed limit, at least 3500')
+    .action(async (id: string, mode: string, o, cmd: Command) => {
+      const body = { mode, ...(o.bytesPerSec !== undefined ? { bytesPerSec: Number(o.bytesPerSec) } : {}) };
+      const j = await hubClient(cmd).call<JobView>('POST', `/v1/jobs/${encodeURIComponent(id)}/bandwidth`, body);
+      output(cmd, j, () => renderJob(j));
+    });
   job.command('mirror <job> <action>').description('mirror control: start | pause | resume | stop')
     .option('--mode <mode>', 'all | different')
     .action(async (id: string, action: string, o, cmd: Command) => {

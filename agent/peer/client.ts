@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { TandemError } from '../../shared/errors';
 import type { PeerInfo } from '../../shared/protocol/jobs';
 import { zodMessageOf } from '../zod-message';
+import { limitTo, paced, type SharedLimit } from './bandwidth';
 
 /** `onCheck` hears each new connection's verdict: the refusal when the certificate is not the pinned one, else null. */
 export function pinnedDispatcher(fingerprint: string, onCheck?: (refusal: TandemError | null) => void): Agent {
@@ -35,11 +36,14 @@ export class PeerClient {
   readonly baseUrl: string;
   /** Why the last new connection was refused when the peer's certificate was not the pinned one; null once one matches. */
   certMismatch: string | null = null;
+  /** The bandwidth limit shared by every job that sends to this address. */
+  readonly limit: SharedLimit;
 
   constructor(readonly peer: PeerInfo, private token: () => string) {
     this.dispatcher = pinnedDispatcher(peer.fingerprint, (refusal) => { this.certMismatch = refusal?.message ?? null; });
     const host = peer.addresses[0] ?? '127.0.0.1';
     this.baseUrl = `https://${host.includes(':') ? `[${host}]` : host}:${peer.port}`;
+    this.limit = limitTo(this.baseUrl);
   }
 
   async close(): Promise<void> {
@@ -79,6 +83,8 @@ export class PeerClient {
   }
 
   stream<T>(path: string, body: AsyncIterable<Buffer>, answer: z.ZodType<T>, signal?: AbortSignal): Promise<T> {
-    return this.send(path, Readable.from(body), 'application/x-tandem-frames', answer, signal);
+    // Unlimited streams go as they are (no extra step per chunk); a limit set meanwhile applies from the next request.
+    const source = this.limit.rate() === null ? body : paced(body, this.limit, signal);
+    return this.send(path, Readable.from(source), 'application/x-tandem-frames', answer, signal);
   }
 }

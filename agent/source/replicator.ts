@@ -335,7 +335,8 @@ export class Replicator {
     return this.queue.stats();
   }
 
-  status(jobRunning: boolean, jobPaused: boolean): { replicationStatus: ReplicationStatus; transmitMode: TransmitMode; replication: Record<string, unknown> } {
+  /** `held`: why the job sends nothing now (the operator paused it, or it is outside its transmit windows). */
+  status(jobRunning: boolean, held: 'paused' | 'scheduled' | null): { replicationStatus: ReplicationStatus; transmitMode: TransmitMode; replication: Record<string, unknown> } {
     const q = this.queue.stats();
     const now = Date.now();
     const dt = (now - this.rate.at) / 1000;
@@ -347,9 +348,9 @@ export class Replicator {
     if (!jobRunning) replicationStatus = 'stopped';
     else if (this.exhaustedReason) replicationStatus = 'out_of_memory';
     else if (this.targetBlocked) replicationStatus = 'failed';
-    else if (pending && (jobPaused || !this.connected)) replicationStatus = 'pending';
+    else if (pending && (held || !this.connected)) replicationStatus = 'pending';
     else if (pending) replicationStatus = 'replicating';
-    const transmitMode: TransmitMode = !jobRunning ? 'stopped' : jobPaused ? 'paused' : this.connected || !pending ? 'active' : 'error';
+    const transmitMode: TransmitMode = !jobRunning ? 'stopped' : held ?? (this.connected || !pending ? 'active' : 'error');
     return {
       replicationStatus, transmitMode,
       replication: {

@@ -22,6 +22,7 @@ import type { StepResult } from '../../shared/protocol/jobs';
 import { ChangeCapture, type CaptureWarning } from './capture';
 import { shouldFenceSource } from '../../shared/jobs/fencing';
 import { nextScheduledVerify } from '../../shared/jobs/verify-schedule';
+import { bandwidthLimitAt, localTimeOf, nextChangeAt, transmitWindowOpen } from '../../shared/schedule';
 
 const MirrorState = z.object({
   mirrorId: z.string(),
@@ -100,6 +101,8 @@ export class SourceJob {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private readonly startedAt = Date.now();
   private services: ServiceMonitor | null = null;
+  /** Outside every transmit window of the job: nothing is sent until one opens (transmit mode "scheduled"). */
+  private outsideWindow = false;
 
   constructor(desired: DesiredJob, private ctx: {
     dataDir: string; log: AgentLogger; onChange: (urgent?: boolean) => void;
@@ -151,6 +154,7 @@ export class SourceJob {
       await this.stopReplication(false);
     }
     if (peerChanged) {
+      this.peer.limit.set(this.jobId, null);
       void this.peer.close();
       this.peer = this.makePeer(d);
     }
@@ -216,7 +220,8 @@ export class SourceJob {
     if (changed) await this.save();
     // After the requests: a mirror starting from nothing lets the capture take today's tree as its baseline.
     await this.startReplication();
-    this.replicator?.setPaused(!!d.controls.paused || !!this.isolation);
+    this.checkTransmission();
+    this.replicator?.setPaused(this.transmissionHeld() !== null);
     if (d.controls.paused) {
       await this.halt();
       return;
@@ -296,12 +301,14 @@ export class SourceJob {
       this.replicator.lostPathsHandled();
       if (!lost.complete) this.warnLostIncomplete();
     }
+    this.checkTransmission();
+    this.replicator.setPaused(this.transmissionHeld() !== null);
     this.replicator.start();
     if (spec.failoverMonitor.services.length) {
       this.services = new ServiceMonitor(spec.failoverMonitor, { onChange: this.ctx.onChange });
       this.services.start();
     }
-    this.fenceTimer = setInterval(() => { this.checkIsolation(); this.checkScheduledVerify(); }, 1000);
+    this.fenceTimer = setInterval(() => { this.checkIsolation(); this.checkTransmission(); this.checkScheduledVerify(); }, 1000);
     this.fenceTimer.unref();
     if (!intact) await this.autoMirror('the replication queue was not intact after a restart');
   }
@@ -413,11 +420,36 @@ export class SourceJob {
     this.isolation = d.fence ? d.reason : null;
     if (!!was !== !!this.isolation) {
       this.ctx.log.warn({ job: this.jobId, fenced: !!this.isolation, reason: d.reason }, 'self-fencing state changed');
-      this.replicator?.setPaused(!!this.isolation || !!this.desired.controls.paused);
+      this.replicator?.setPaused(this.transmissionHeld() !== null);
       if (this.isolation) void this.halt();
       else this.kick();
       this.ctx.onChange();
     }
+  }
+
+  /** Why nothing may be sent now: paused by the operator (or self-fenced), outside the transmit windows, or null. */
+  private transmissionHeld(): 'paused' | 'scheduled' | null {
+    if (this.desired.controls.paused || this.isolation) return 'paused';
+    return this.outsideWindow ? 'scheduled' : null;
+  }
+
+  /**
+   * The job's bandwidth limit and transmit windows at this minute of the agent's local time (manual 2.16 and the
+   * transmit mode "Scheduled"): the limit goes to the link's shared bucket; a window closing stops what is being
+   * sent (the mirror keeps its cursor, changes stay queued), one opening sends again.
+   */
+  private checkTransmission(): void {
+    const spec = this.spec;
+    const now = localTimeOf(Date.now());
+    this.peer.limit.set(this.jobId, spec.bandwidth ? bandwidthLimitAt(spec.bandwidth, now) : null);
+    const outside = !transmitWindowOpen(spec.transmitWindows ?? [], now);
+    if (outside === this.outsideWindow) return;
+    this.outsideWindow = outside;
+    this.ctx.log.info({ job: this.jobId, windowOpen: !outside }, outside ? 'outside the transmit windows: holding what is to be sent' : 'transmit window open: sending');
+    this.replicator?.setPaused(this.transmissionHeld() !== null);
+    if (outside) void this.halt();
+    else this.kick();
+    this.ctx.onChange();
   }
 
   /**
@@ -461,7 +493,7 @@ export class SourceJob {
 
   private kick(): void {
     // Paused means nothing is sent, a mirror the source starts by itself (auto-reconnect) included: resume kicks it.
-    if (this.running || this.fenced || this.isolation || this.reconnectPending || this.desired.controls.paused || !this.hasWork()) return;
+    if (this.running || this.fenced || this.reconnectPending || this.transmissionHeld() || !this.hasWork()) return;
     this.abort = new AbortController();
     const signal = this.abort.signal;
     this.running = this.work(signal).finally(() => {
@@ -494,6 +526,7 @@ export class SourceJob {
   async stop(): Promise<void> {
     await this.halt();
     await this.stopReplication(false);
+    this.peer.limit.set(this.jobId, null);
     await this.peer.close();
   }
 
@@ -604,6 +637,17 @@ export class SourceJob {
     await this.save();
   }
 
+  private transmitReport(): JobReport['transmit'] {
+    const spec = this.spec;
+    const windows = spec.transmitWindows ?? [];
+    const now = Date.now();
+    return {
+      limitBytesPerSec: this.peer.limit.rate(),
+      windowOpen: !this.outsideWindow,
+      windowChangesAt: windows.length ? nextChangeAt((t) => transmitWindowOpen(windows, t), now) : null,
+    };
+  }
+
   report(): JobReport {
     const m = this.state.mirror;
     let mirrorStatus: MirrorStatus = 'idle';
@@ -617,7 +661,7 @@ export class SourceJob {
     const owedNotSending = m?.status === 'running' && m.mirrorId === this.autoMirrorId && mirrorStatus === 'waiting';
     if (!m || m.status !== 'complete') targetDataState = m?.status === 'stopped' || !m || owedNotSending ? 'mirror_required' : 'mirroring';
     const running = this.desired.run === 'running';
-    const rep = this.replicator?.status(running, !!this.desired.controls.paused || !!this.isolation);
+    const rep = this.replicator?.status(running, this.transmissionHeld());
     const fenced = this.fenced ?? this.replicator?.fencedBy ?? this.isolation;
     return {
       jobId: this.jobId, role: 'source', epoch: this.desired.epoch, at: Date.now(),
@@ -635,6 +679,7 @@ export class SourceJob {
         // Nothing is sent to a peer that is not the registered one: the job is unprotected until that is resolved.
         ...(this.peer.certMismatch ? [{ code: 'peer_cert_mismatch', message: this.peer.certMismatch }] : []),
       ],
+      transmit: this.transmitReport(),
       probes: this.services?.recent(),
       sourceSteps: this.sourceSteps,
       fenced: fenced ?? null,

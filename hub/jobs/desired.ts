@@ -41,6 +41,8 @@ export function reverseSpec(spec: FilesJobSpec, sourceName: string): FilesJobSpe
     // Restoring never deletes anything on the source that the replica lacks.
     orphans: { action: 'keep' },
     mirror: { ...spec.mirror, mode: 'different', blockChecksum: true },
+    // A restore is an operator's explicit action: it does not wait for the job's transmit windows.
+    transmitWindows: [],
   };
 }
 

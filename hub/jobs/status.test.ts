@@ -51,4 +51,12 @@ describe('rollUpJobStatus', () => {
     const unblocked = rollUpJobStatus({ state: 'protecting', sourceReport: ready, targetReport: { ...tgt, replication: { blocked: null } }, sourceReportAt: now, targetReportAt: now, now, calculateSize: false });
     expect(unblocked.replicationStatus).toBe('ready');
   });
+  it('outside its transmit windows a job is healthy, transmit mode scheduled, and says until when changes are queued', () => {
+    const opens = Date.UTC(2026, 11, 7, 22, 0);
+    const held: JobReport = { ...src, mirrorStatus: 'idle', targetDataState: 'ok', replicationStatus: 'pending', transmitMode: 'scheduled', transmit: { limitBytesPerSec: 50_000, windowOpen: false, windowChangesAt: opens } };
+    const v = rollUpJobStatus({ state: 'protecting', sourceReport: held, targetReport: tgt, sourceReportAt: now, targetReportAt: now, now, calculateSize: false });
+    expect(v).toMatchObject({ health: 'healthy', transmitMode: 'scheduled', replicationStatus: 'pending' });
+    expect(v.activity).toBe('Protecting (outside the transmit windows: changes are queued until 2026-12-07T22:00:00.000Z)');
+    expect(v.stats).toMatchObject({ bandwidthLimitBps: 50_000, transmitWindowOpen: false, transmitWindowChangesAt: '2026-12-07T22:00:00.000Z' });
+  });
 });

@@ -60,6 +60,10 @@ export function rollUpJobStatus(i: JobStatusInput): JobStatusView {
   if (i.state === 'mirroring' && src?.mirror) activity += progressSuffix(src.mirror, i.calculateSize);
   if (restore?.mirror && !restore.mirrorComplete) activity += progressSuffix(restore.mirror, i.calculateSize);
   if (src?.lastError && ['starting', 'mirroring', 'protecting', 'paused'].includes(i.state)) activity += ` (${src.lastError})`;
+  if (transmitMode === 'scheduled') {
+    const opens = src?.transmit?.windowChangesAt;
+    activity += ` (outside the transmit windows: changes are queued${opens ? ` until ${new Date(opens).toISOString()}` : ''})`;
+  }
 
   let health: JobHealth = 'healthy';
   if (stopped) health = 'unknown';
@@ -107,6 +111,10 @@ function statsOf(src: JobReport | null, tgt: JobReport | null, calculateSize: bo
     orphansRemoved: m?.orphansRemoved ?? 0,
     mirrorStartedAt: m?.startedAt ? new Date(m.startedAt).toISOString() : null,
     mirrorCompletedAt: m?.completedAt ? new Date(m.completedAt).toISOString() : null,
+    /** The bandwidth limit in force (bytes/s; null: no limit) and the transmit windows' state. */
+    bandwidthLimitBps: src?.transmit?.limitBytesPerSec ?? null,
+    transmitWindowOpen: src?.transmit?.windowOpen ?? null,
+    transmitWindowChangesAt: src?.transmit?.windowChangesAt ? new Date(src.transmit.windowChangesAt).toISOString() : null,
     connectionId: src?.connection?.id ?? null,
     connectedSince: src?.connection?.since ? new Date(src.connection.since).toISOString() : null,
     refusedPaths: tgt?.refusedPaths ?? 0,

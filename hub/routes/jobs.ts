@@ -1,7 +1,7 @@
 // Files jobs: create (validated), list, show with status, edit, delete; lifecycle and mirror/verify controls.
 import { Hono } from 'hono';
 import { and, eq, inArray } from 'drizzle-orm';
-import { JobCreate, JobPatch, MirrorControl, VerifyRequest, FilesJobSpec, FailoverRequest, RestoreRequest, FailbackRequest } from '../../shared/jobs/definition';
+import { JobCreate, JobPatch, MirrorControl, BandwidthOverride, BandwidthSettings, VerifyRequest, FilesJobSpec, FailoverRequest, RestoreRequest, FailbackRequest } from '../../shared/jobs/definition';
 import { mergePatch } from '../../shared/jobs/merge-patch';
 import { failoverOrder } from '../failover/evaluate';
 import { claimJobSeat, releaseJobSeat } from '../licensing/enforce';
@@ -32,6 +32,7 @@ documentRoutes([
   { method: 'post', path: '/v1/jobs/{id}/stop', summary: 'Stop protection, discarding queues', auth: 'admin' },
   { method: 'post', path: '/v1/jobs/{id}/pause', summary: 'Pause transmission (the source keeps queueing)', auth: 'admin' },
   { method: 'post', path: '/v1/jobs/{id}/resume', summary: 'Resume transmission from the queue', auth: 'admin' },
+  { method: 'post', path: '/v1/jobs/{id}/bandwidth', summary: 'Set bandwidth: no limit, a fixed limit, or back to the schedule; every job from the same source to the same target follows', auth: 'admin', body: BandwidthOverride },
   { method: 'post', path: '/v1/jobs/{id}/mirror', summary: 'Mirror control: start, pause, resume, stop', auth: 'admin', body: MirrorControl },
   { method: 'post', path: '/v1/jobs/{id}/verify', summary: 'Verify the target against the source', auth: 'admin', body: VerifyRequest },
   { method: 'get', path: '/v1/jobs/{id}/verify', summary: 'The latest verification report', auth: 'read' },
@@ -189,6 +190,33 @@ export const jobRoutes = new Hono<HubEnv>()
     const resumed = await commandJob(deps, job, 'resume');
     await forSiblings(deps, job, 'resume');
     return c.json(await viewOf(deps, resumed));
+  })
+  .post('/v1/jobs/:id/bandwidth', requireAdmin, async (c) => {
+    // Manual "Set Bandwidth": the transmission from a source to a target is shared, so every job of the pair takes
+    // the new mode; each keeps its schedule, so choosing "scheduled" again goes back to it.
+    const deps = c.get('deps');
+    const job = await findJob(deps.db, apiAuth(c).orgId, c.req.param('id'));
+    const body = await parseBody(c, BandwidthOverride);
+    const siblings = await deps.db.select().from(jobs).where(and(eq(jobs.orgId, job.orgId), eq(jobs.sourceServerId, job.sourceServerId), eq(jobs.targetServerId, job.targetServerId)));
+    const updates = siblings.map((s) => {
+      const spec = s.spec as unknown as FilesJobSpec;
+      const current = BandwidthSettings.parse(spec.bandwidth ?? {});
+      const next = BandwidthSettings.safeParse({ ...current, mode: body.mode, ...(body.bytesPerSec !== undefined ? { bytesPerSec: body.bytesPerSec } : {}) });
+      return { job: s, spec: { ...spec, bandwidth: next.success ? next.data : current }, ok: next.success };
+    });
+    const refused = updates.filter((u) => !u.ok).map((u) => u.job);
+    if (refused.length) {
+      const what = body.mode === 'fixed'
+        ? 'a fixed limit needs bytesPerSec (at least 3500)'
+        : `${refused.map((r) => `job ${r.name} (${r.id})`).join(', ')} ${refused.length > 1 ? 'have' : 'has'} no bandwidth schedule to go back to, and every job from this source to this target shares one transmission; add entries with PATCH /v1/jobs/ID {"bandwidth": {"schedule": [{"days", "start", "end", "bytesPerSec"}]}}`;
+      throw new TandemError('bandwidth_invalid', `Cannot set bandwidth to ${body.mode}: ${what}.`, 422);
+    }
+    for (const u of updates) {
+      await deps.db.update(jobs).set({ spec: u.spec as unknown as Record<string, unknown>, updatedAt: deps.clock.now() }).where(eq(jobs.id, u.job.id));
+      wakeJobAgents(deps, u.job);
+    }
+    const updated = updates.find((u) => u.job.id === job.id)!;
+    return c.json(await viewOf(deps, { ...job, spec: updated.spec as unknown as Record<string, unknown> }));
   })
   .post('/v1/jobs/:id/mirror', requireAdmin, async (c) => {
     const deps = c.get('deps');

@@ -6,6 +6,7 @@ import { PathMappingSchema } from '../paths';
 import { AbsolutePathSchema } from '../paths/absolute-path';
 import { FailoverMonitorSchema, FailoverOptionsSchema, SnapshotSettingsSchema, CronScheduleSchema } from './failover-settings';
 import { mergePatchSchema } from './merge-patch';
+import { BandwidthEntry, MIN_BYTES_PER_SEC, TimeWindow } from '../schedule';
 
 export const MirrorSettings = z.strictObject({
   /** all: send every file; different: only files whose size or modification time differ. */
@@ -41,6 +42,26 @@ export const ReplicationSettings = z.strictObject({
   rescanIntervalSec: z.number().int().min(60).max(7 * 86_400).default(3600),
 });
 
+/**
+ * Bandwidth the source may use towards its target (manual 2.16): no limit, a fixed limit, or limits by time window
+ * (no limit outside the windows). Switching mode keeps the schedule, so switching back reuses it. Every job from one
+ * source to one target shares the transmission, so the lowest limit among them is the one in force.
+ */
+export const BandwidthSettings = z.strictObject({
+  mode: z.enum(['unlimited', 'fixed', 'scheduled']).default('unlimited'),
+  bytesPerSec: z.number().int().min(MIN_BYTES_PER_SEC).optional(),
+  schedule: z.array(BandwidthEntry).max(100).default([]),
+})
+  .refine((b) => b.mode !== 'fixed' || b.bytesPerSec !== undefined, { message: `bandwidth.bytesPerSec (at least ${MIN_BYTES_PER_SEC}) is required when mode is "fixed"`, path: ['bytesPerSec'] })
+  .refine((b) => b.mode !== 'scheduled' || b.schedule.length > 0, { message: 'bandwidth.schedule needs at least one entry when mode is "scheduled" ({days, start, end, bytesPerSec})', path: ['schedule'] });
+export type BandwidthSettings = z.output<typeof BandwidthSettings>;
+
+/** The change a "set bandwidth" action makes (manual: Other Job Actions → Set Bandwidth); the schedule is kept. */
+export const BandwidthOverride = z.strictObject({
+  mode: z.enum(['unlimited', 'fixed', 'scheduled']),
+  bytesPerSec: z.number().int().min(MIN_BYTES_PER_SEC).optional(),
+});
+
 export const Compression = z.union([z.literal('off'), z.number().int().min(1).max(19)]);
 
 /** Everything about a files job except its name and servers. */
@@ -55,6 +76,12 @@ export const FilesJobSpec = z.strictObject({
   failoverMonitor: FailoverMonitorSchema.default(FailoverMonitorSchema.parse({})),
   failover: FailoverOptionsSchema.default(FailoverOptionsSchema.parse({})),
   snapshots: SnapshotSettingsSchema.default(SnapshotSettingsSchema.parse({})),
+  bandwidth: BandwidthSettings.default(BandwidthSettings.parse({})),
+  /**
+   * When the source may transmit (the transmit mode "Scheduled" outside them): none means always. Outside every
+   * window the source queues changes and sends nothing (mirror, verify and replication wait) until one opens.
+   */
+  transmitWindows: z.array(TimeWindow).max(100).default([]),
 });
 export type FilesJobSpec = z.output<typeof FilesJobSpec>;
 

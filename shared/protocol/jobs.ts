@@ -143,6 +143,8 @@ export const JobReport = z.object({
   replication: z.record(z.string(), z.unknown()).optional(),
   warnings: z.array(z.object({ code: z.string(), message: z.string() })).optional(),
   refusedPaths: z.number().optional(),
+  /** Source only: the bandwidth limit in force (null: none) and the transmit windows (open, and when that changes). */
+  transmit: z.object({ limitBytesPerSec: z.number().nullable(), windowOpen: z.boolean(), windowChangesAt: z.number().nullable() }).optional(),
   /** Target only: failover monitor probes of the source, newest last. */
   probes: z.array(MonitorProbe).max(2000).optional(),
   /** Failover / failback progress on this agent. */
