@@ -577,7 +577,9 @@ export class SourceJob {
       this.calculating = true;
       this.ctx.onChange();
       try {
-        const { files, bytes } = await measureProtectedSet(this.spec.rules, signal);
+        // The change capture has just stat'ed the whole set under the same rules (its baseline): its count saves
+        // a walk of every path (about a third of a second per 20,000 files here, minutes for millions).
+        const { files, bytes } = this.capture?.measure() ?? await measureProtectedSet(this.spec.rules, signal);
         stats.filesTotal = files;
         stats.bytesTotal = bytes;
       } finally {

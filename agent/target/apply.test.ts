@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FileMeta, FileOp } from '../../shared/protocol/ops';
-import { ApplySession } from './apply';
+import { ApplySession, concurrentOpsFor, openFileLimit } from './apply';
 import { GroupSync } from './group-sync';
 import { ReplicaFs } from './replica-fs';
 import { walkProtectedSet } from '../source/walker';
@@ -346,5 +346,20 @@ describe('a file on the target where the source has a directory', () => {
     } finally {
       await fs.rm(outside, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the window of mirror operations in flight', () => {
+  it('reads the soft limit on open files and keeps a quarter of it, between 64 and 2,048', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tandem-limits-'));
+    const limits = path.join(dir, 'limits');
+    await fs.writeFile(limits, 'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            4096                 1048576              files     \n');
+    expect(openFileLimit(limits)).toBe(4096);
+    expect(openFileLimit(path.join(dir, 'missing'))).toBe(1024);
+    await fs.rm(dir, { recursive: true });
+    expect(concurrentOpsFor(4096)).toBe(1024);
+    expect(concurrentOpsFor(1_048_576)).toBe(2048);
+    expect(concurrentOpsFor(100)).toBe(64);
+    expect(openFileLimit()).toBeGreaterThan(0);
   });
 });

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RuleInput } from '../../../shared/rules';
 import { ChangeCapture, type ChangeCaptureOptions } from './change-capture';
+import { measureProtectedSet } from '../walker';
 import { utimeOf } from '../../target/apply';
 import { fsWatchDir, type WatchFunction } from './dir-watcher';
 import { OverflowSentinel } from './overflow-sentinel';
@@ -385,6 +386,28 @@ describe('ChangeCapture: each kind of change', () => {
     const ops = await h.drain();
     expect(ops.length).toBeGreaterThan(0);
     expect(new Set(ops.map((o) => o.op.path))).toEqual(new Set([join(h.src, 'keep', 'real')]));
+  });
+
+  it('counts the files and bytes a walk of the set would (hard links once, excluded paths not), and keeps the count current', async () => {
+    const rules = (src: string): RuleInput[] => [{ path: src, type: 'include' }, { path: join(src, 'cache'), type: 'exclude' }];
+    const h = await setup(async (src) => {
+      await mkdir(join(src, 'cache'));
+      await mkdir(join(src, 'd/e'), { recursive: true });
+      await writeFile(join(src, 'cache', 'big'), Buffer.alloc(5000));
+      await writeFile(join(src, 'a'), Buffer.alloc(100));
+      await writeFile(join(src, 'd/e/b'), Buffer.alloc(30));
+      await link(join(src, 'd/e/b'), join(src, 'd/b-again'));
+      await symlink('a', join(src, 'to-a'));
+      await writeFile(join(src, 'empty'), '');
+    }, { rules });
+    const walked = await measureProtectedSet(rules(h.src));
+    expect(walked).toEqual({ files: 4, bytes: 130 });
+    expect(h.cap.measure()).toEqual(walked);
+    await writeFile(join(h.src, 'd/new'), Buffer.alloc(7));
+    await rm(join(h.src, 'a'));
+    await h.drain();
+    expect(h.cap.measure()).toEqual(await measureProtectedSet(rules(h.src)));
+    expect(h.cap.measure()).toEqual({ files: 4, bytes: 37 });
   });
 
   it('a new directory tree filled right away is captured completely', async () => {

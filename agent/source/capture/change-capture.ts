@@ -449,6 +449,15 @@ export class ChangeCapture {
     }
   }
 
+  /**
+   * The protected set's files and bytes as the capture knows them (its baseline is a stat of every path under the
+   * same rules, kept current since): what a mirror's size calculation would find by walking the set once more.
+   * Null until the capture has compared the tree.
+   */
+  measure(): { files: number; bytes: number } | null {
+    return this.running && this.compared ? this.tree.measureFiles() : null;
+  }
+
   stats(): CaptureStats {
     return {
       watchedDirs: this.watches.count,

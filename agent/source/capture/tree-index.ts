@@ -176,6 +176,9 @@ export class TreeIndex {
       unhashedAfter: this.db.prepare(`SELECT key FROM inode WHERE kind = 'file' AND hashed = 0 AND key > ? ORDER BY key LIMIT ?`).pluck(),
       countUnhashed: this.db.prepare(`SELECT count(*) FROM inode WHERE kind = 'file' AND hashed = 0`).pluck(),
       count: this.db.prepare('SELECT count(*) FROM name').pluck(),
+      fileNames: this.db.prepare(`SELECT count(*) FROM name n JOIN inode i ON i.key = n.key WHERE i.kind = 'file'`).pluck(),
+      fileBytes: this.db.prepare(`SELECT coalesce(sum(i.size), 0) FROM inode i WHERE i.kind = 'file'
+        AND EXISTS (SELECT 1 FROM name n WHERE n.key = i.key)`).pluck(),
       getMeta: this.db.prepare('SELECT v FROM meta WHERE k = ?').pluck(),
       setMeta: this.db.prepare('INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)'),
       deleteMeta: this.db.prepare('DELETE FROM meta WHERE k = ?'),
@@ -187,6 +190,11 @@ export class TreeIndex {
   /** Number of paths. */
   get size(): number {
     return this.count;
+  }
+
+  /** Files by name (a hard link counts once per name) and their bytes (once per file), as the mirror's calculation counts them. */
+  measureFiles(): { files: number; bytes: number } {
+    return { files: this.q.fileNames.get() as number, bytes: this.q.fileBytes.get() as number };
   }
 
   get(path: string): TreeNode | undefined {
