@@ -20,4 +20,14 @@ describe('tandem job show', () => {
   it('says nothing about the capture when the source has not reported it', () => {
     expect(renderJob(job({ opsQueued: 0, capture: null }))).not.toContain('capture:');
   });
+
+  it('shows the bandwidth limit in force and, outside the transmit windows, until when it waits', () => {
+    const base = job({ opsQueued: 0 });
+    expect(renderJob(base)).not.toContain('bandwidth');
+    const limited = { ...base, stats: { ...base.stats, bandwidthLimitBps: 100000, transmitWindowOpen: true } };
+    expect(renderJob(limited)).toContain('bandwidth limited to 100000 bytes/s');
+    const held = { ...base, transmitMode: 'scheduled', stats: { ...base.stats, bandwidthLimitBps: null, transmitWindowOpen: false, transmitWindowChangesAt: '2026-12-07T22:00:00.000Z' } };
+    expect(renderJob(held)).toContain('bandwidth unlimited   outside the transmit windows until 2026-12-07T22:00:00.000Z');
+    expect(renderJob(held)).toContain('transmit scheduled');
+  });
 });

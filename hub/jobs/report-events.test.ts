@@ -14,6 +14,15 @@ describe('report events', () => {
     expect(names(sourceReportEvents(high, high, ctx))).toEqual([]);
     expect(names(sourceReportEvents(high, low, ctx))).toEqual(['job.lag_below_threshold']);
   });
+  it('outside the transmit windows the queue grows by design: no lag event until the job sends again and is still behind', () => {
+    const low = { ...base, transmitMode: 'active' as const, replication: { lagMs: 2000 } };
+    const heldHigh = { ...base, transmitMode: 'scheduled' as const, replication: { lagMs: 3_600_000 } };
+    const sendingHigh = { ...base, transmitMode: 'active' as const, replication: { lagMs: 3_600_000 } };
+    expect(names(sourceReportEvents(low, heldHigh, ctx))).toEqual([]);
+    expect(names(sourceReportEvents(heldHigh, heldHigh, ctx))).toEqual([]);
+    expect(names(sourceReportEvents(heldHigh, sendingHigh, ctx))).toEqual(['job.lag_above_threshold']);
+    expect(names(sourceReportEvents(heldHigh, low, ctx))).toEqual([]);
+  });
   it('an auto-disconnect raises queue exhausted, auto-disconnected and mirror required', () => {
     const before = { ...base, replication: { autoDisconnects: 0 } };
     const after = { ...base, replication: { autoDisconnects: 1, exhaustedReason: 'disk queue full' } };

@@ -40,9 +40,13 @@ export function sourceReportEvents(prev: JobReport | null, next: JobReport, ctx:
     out.push({ event: 'mirror.required', fields: { jobName, reason: String(n.exhaustedReason ?? 'queue exhausted') } });
   }
   if (p.exhaustedReason && !n.exhaustedReason) out.push({ event: 'queue.auto_reconnected', fields: { jobName } });
+  // Outside its transmit windows a job queues by design: its lag says nothing until a window opens and it sends.
+  const held = (r: JobReport | null) => r?.transmitMode === 'scheduled';
   const lagSec = Math.round(num(n.lagMs) / 1000);
-  const prevLagSec = Math.round(num(p.lagMs) / 1000);
-  if (lagSec > ctx.lagThresholdSec && !(prevLagSec > ctx.lagThresholdSec)) {
+  const prevLagSec = held(prev) ? 0 : Math.round(num(p.lagMs) / 1000);
+  if (held(next)) {
+    // nothing about the lag while held
+  } else if (lagSec > ctx.lagThresholdSec && !(prevLagSec > ctx.lagThresholdSec)) {
     out.push({ event: 'job.lag_above_threshold', fields: { jobName, lagSec, thresholdSec: ctx.lagThresholdSec } });
   } else if (lagSec <= ctx.lagThresholdSec && prevLagSec > ctx.lagThresholdSec) {
     out.push({ event: 'job.lag_below_threshold', fields: { jobName, lagSec, thresholdSec: ctx.lagThresholdSec } });
