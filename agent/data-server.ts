@@ -16,7 +16,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 
 export class DataServer {
   private routes = new Map<string, DataHandler>();
-  private server?: https.Server;
+  /** @internal the server, for tests */
+  server?: https.Server;
   port = 0;
 
   constructor(private tls: TlsIdentity, private log: AgentLogger) {}
@@ -28,6 +29,10 @@ export class DataServer {
   async listen(port: number, host: string): Promise<number> {
     this.server = https.createServer({ key: this.tls.key, cert: this.tls.cert }, (req, res) => void this.dispatch(req, res));
     this.server.keepAliveTimeout = 30_000;
+    // A stream's body may take hours (a large file over a slow or bandwidth-limited link); Node's default of 300 s
+    // for a whole request would cut it off and the source would resend the same batch for ever. The peer is
+    // authenticated by its job token once the headers are in, and headersTimeout still bounds that part.
+    this.server.requestTimeout = 0;
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(port, host, () => resolve());

@@ -1,5 +1,5 @@
 import { describe, it, expect, vi, afterEach } from 'vitest';
-import { SharedLimit, TokenBucket, paced } from './bandwidth';
+import { SharedLimit, TokenBucket, paced, requestBytesFor } from './bandwidth';
 
 afterEach(() => { vi.useRealTimers(); });
 
@@ -74,5 +74,14 @@ describe('paced stream', () => {
     await done;
     expect(total).toBe(100_000);
     expect(Date.now()).toBeLessThan(2_000);
+  });
+});
+
+describe('request size under a limit', () => {
+  it('about ten seconds of sending, at least 64 KiB, never more than without a limit', () => {
+    expect(requestBytesFor(null, 32 * 1024 * 1024)).toBe(32 * 1024 * 1024);
+    expect(requestBytesFor(100_000, 32 * 1024 * 1024)).toBe(1_000_000);
+    expect(requestBytesFor(3500, 32 * 1024 * 1024)).toBe(64 * 1024);
+    expect(requestBytesFor(1e9, 32 * 1024 * 1024)).toBe(32 * 1024 * 1024);
   });
 });

@@ -57,6 +57,15 @@ export class SharedLimit {
   }
 }
 
+/**
+ * The most a single request should carry under a limit: about ten seconds' worth (at least 64 KiB), so what is
+ * acknowledged keeps pace with what is sent and a dropped link repeats little. Without a limit, `max`.
+ */
+export function requestBytesFor(rate: number | null, max: number): number {
+  if (rate === null) return max;
+  return Math.min(max, Math.max(64 * 1024, rate * 10));
+}
+
 const limits = new Map<string, SharedLimit>();
 
 /** The shared limit for a target address (host:port), created on first use. */

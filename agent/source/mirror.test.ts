@@ -7,6 +7,7 @@ import { decodeFrames } from '../../shared/protocol/frames';
 import type { FileOp, ManifestEntry } from '../../shared/protocol/ops';
 import type { ManifestRequest } from '../../shared/protocol/data-port';
 import type { PeerClient } from '../peer/client';
+import { SharedLimit } from '../peer/bandwidth';
 import { coalesce, emptyMirrorStats, MirrorRun } from './mirror';
 
 async function* parts(sizes: number[]): AsyncGenerator<Buffer> {
@@ -42,6 +43,7 @@ describe('MirrorRun: what a whole file carries', () => {
       const sent: Array<{ op: FileOp; payload: Buffer }> = [];
       // The target's half, in process: between the walk and the send the file grows and gets a new time.
       const peer = {
+        limit: new SharedLimit(),
         async json<T>(_path: string, body: unknown): Promise<T> {
           const req = body as ManifestRequest;
           await appendFile(file, 'b'.repeat(50));
@@ -76,6 +78,7 @@ describe('MirrorRun: what a whole file carries', () => {
       await writeFile(join(root, 'stays'), 'kept');
       await writeFile(join(root, 'goes'), 'moved away after the walk');
       const peer = {
+        limit: new SharedLimit(),
         async json<T>(_path: string, body: unknown): Promise<T> {
           const req = body as ManifestRequest;
           await rename(join(root, 'goes'), join(work, 'moved-out')).catch(() => {});
@@ -113,6 +116,7 @@ describe('MirrorRun: what a whole file carries', () => {
       await writeFile(join(root, 'delta'), 'x'.repeat(10_000));
       const sent: Array<{ op: FileOp; payload: Buffer }> = [];
       const peer = {
+        limit: new SharedLimit(),
         async json<T>(_path: string, body: unknown): Promise<T> {
           const req = body as ManifestRequest;
           for (const name of ['whole', 'delta']) {

@@ -9,6 +9,7 @@ import type { MirrorStats, VerifyReport } from '../../shared/protocol/jobs';
 import { hashFile, planBlockDelta, READ_NO_FOLLOW, splitRanges, type BlockHashes } from '../../shared/delta';
 import type { RuleInput } from '../../shared/rules';
 import type { PeerClient } from '../peer/client';
+import { requestBytesFor } from '../peer/bandwidth';
 import { ApplyAnswer, ManifestAnswer, type ManifestRequest, type Need } from '../../shared/protocol/data-port';
 import { metaOf, walkProtectedSet, type WalkItem } from './walker';
 import { isGone } from './capture/observe';
@@ -214,7 +215,7 @@ export class MirrorRun {
       if (item.kind !== 'entry') continue;
       entries++;
       bytes += item.entry.size;
-      if (entries >= BATCH_ENTRIES || bytes >= BATCH_BYTES) {
+      if (entries >= BATCH_ENTRIES || bytes >= requestBytesFor(this.p.peer.limit.rate(), BATCH_BYTES)) {
         yield batch;
         batch = [];
         entries = 0;

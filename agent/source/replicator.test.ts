@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { Replicator } from './replicator';
 import type { PeerClient } from '../peer/client';
+import { SharedLimit } from '../peer/bandwidth';
 
 const dirs: string[] = [];
 afterEach(async () => { for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true }); });
@@ -16,6 +17,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function slowPeer(ms: number, events: string[]) {
   let seq = 0;
   return {
+    limit: new SharedLimit(),
     async stream(_url: string, frames: AsyncIterable<Buffer>) {
       for await (const _ of frames) seq++; // one frame per op here (small ops, no coalescing)
       events.push('request start');

@@ -10,6 +10,7 @@ import { backoffDelay } from '../../shared/backoff';
 import { ReplicationQueue, resolveQueueLimits, roomToReconnect, type QueueLimits, type QueueStats } from './queue';
 import { PathJournal } from './queue/path-journal';
 import type { PeerClient } from '../peer/client';
+import { requestBytesFor } from '../peer/bandwidth';
 import { ReplicateAnswer } from '../../shared/protocol/data-port';
 import type { AgentLogger } from '../log';
 
@@ -255,7 +256,7 @@ export class Replicator {
         continue;
       }
       try {
-        const records = await this.queue.peekFrom(stats.ackedSeq + 1, SEND_BATCH_BYTES);
+        const records = await this.queue.peekFrom(stats.ackedSeq + 1, requestBytesFor(this.o.peer().limit.rate(), SEND_BATCH_BYTES));
         if (!records.length) {
           await this.wait(50);
           continue;
