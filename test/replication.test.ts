@@ -157,7 +157,7 @@ describe('continuous replication', () => {
     await writer;
     await c.waitJob('caught up after target restart', job.body.id, caughtUp, 60_000);
     await identical(src, dst);
-  });
+  }, 120_000); // each step waits up to a minute and then says which one failed; the test must outlast them
 
   it('SIGKILL of the target while a large write streams in multi-piece requests: identical at the end', async () => {
     const src = await tempDir('src');
@@ -179,7 +179,7 @@ describe('continuous replication', () => {
     await c.restartTarget('SIGKILL');
     await c.waitJob('caught up after target restart', job.body.id, caughtUp, 120_000);
     await identical(src, dst);
-  });
+  }, 180_000); // each step waits up to a minute and then says which one failed; the test must outlast them
 
   it('SIGKILL of the source during replication: changes made while it was down are found; identical at the end', async () => {
     const src = await tempDir('src');
@@ -197,7 +197,7 @@ describe('continuous replication', () => {
     await c.restartSource('SIGTERM');
     await c.waitJob('caught up after source restart', job.body.id, caughtUp, 60_000);
     await identical(src, dst);
-  });
+  }, 120_000); // each step waits up to a minute and then says which one failed; the test must outlast them
 
   it('SIGKILL of the source with deletes and renames still queued: what they removed on the source leaves the target too (orphans kept)', async () => {
     const src = await tempDir('src');
@@ -230,7 +230,7 @@ describe('continuous replication', () => {
     expect(await fs.readFile(path.join(dst, 'operator-note.txt'), 'utf8')).toMatch(/orphan the job keeps/);
     await fs.rm(path.join(dst, 'operator-note.txt'));
     await identical(src, dst);
-  });
+  }, 120_000); // each step waits up to a minute and then says which one failed; the test must outlast them
 
   it('SIGKILL of the source right after the target acknowledged a change: what was removed while it was down leaves the target too', async () => {
     const src = await tempDir('src');
@@ -254,7 +254,7 @@ describe('continuous replication', () => {
     await c.waitJob('caught up after source restart', job.body.id, caughtUp, 60_000);
     await waitFor('target without what was removed during the outage', async () => !(await exists(path.join(dst, 'd', 'short-lived.txt'))) && !(await exists(path.join(dst, 'new-dir'))), 20_000);
     await identical(src, dst);
-  });
+  }, 120_000); // each step waits up to a minute and then says which one failed; the test must outlast them
 
   it('SIGKILL of the source with a change queued that kept the file\'s size and time: the file is sent again whole after the restart', async () => {
     const src = await tempDir('src');
@@ -272,7 +272,7 @@ describe('continuous replication', () => {
     await c.api('POST', `/v1/jobs/${job.body.id}/resume`);
     await identical(src, dst);
     await c.api('DELETE', `/v1/jobs/${job.body.id}`);
-  });
+  }, 120_000); // each step waits up to a minute and then says which one failed; the test must outlast them
 
   it('editing the rules of a running job mirrors what they newly include and replicates changes there from then on', async () => {
     const src = await tempDir('src');
