@@ -103,6 +103,7 @@ export class SourceJob {
   private services: ServiceMonitor | null = null;
   /** Outside every transmit window of the job: nothing is sent until one opens (transmit mode "scheduled"). */
   private outsideWindow = false;
+  private windowChange: { key: string; at: number | null } | null = null;
 
   constructor(desired: DesiredJob, private ctx: {
     dataDir: string; log: AgentLogger; onChange: (urgent?: boolean) => void;
@@ -320,6 +321,8 @@ export class SourceJob {
     this.services = null;
     if (this.fenceTimer) clearInterval(this.fenceTimer);
     this.fenceTimer = null;
+    // A job that does not send no longer holds the link to its limit.
+    this.peer.limit.set(this.jobId, null);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     this.waitingForRoom = null;
@@ -640,14 +643,13 @@ export class SourceJob {
   }
 
   private transmitReport(): JobReport['transmit'] {
-    const spec = this.spec;
-    const windows = spec.transmitWindows ?? [];
-    const now = Date.now();
-    return {
-      limitBytesPerSec: this.peer.limit.rate(),
-      windowOpen: !this.outsideWindow,
-      windowChangesAt: windows.length ? nextChangeAt((t) => transmitWindowOpen(windows, t), now) : null,
-    };
+    const windows = this.spec.transmitWindows ?? [];
+    // A search over the coming week's minutes: done once a minute (and when the windows change), not per report.
+    const key = `${Math.floor(Date.now() / 60_000)} ${JSON.stringify(windows)}`;
+    if (this.windowChange?.key !== key) {
+      this.windowChange = { key, at: windows.length ? nextChangeAt((t) => transmitWindowOpen(windows, t), Date.now()) : null };
+    }
+    return { limitBytesPerSec: this.peer.limit.rate(), windowOpen: !this.outsideWindow, windowChangesAt: this.windowChange.at };
   }
 
   report(): JobReport {
