@@ -55,6 +55,9 @@ describe('transmission', () => {
     const schedule = [{ days: 'everyday', start: '00:00', end: '00:01', bytesPerSec: 5000 }];
     const a = await c.api('POST', '/v1/jobs', filesJob('bandwidth-a', srcA, dstA, { bandwidth: { mode: 'scheduled', schedule } }));
     const b = await c.api('POST', '/v1/jobs', filesJob('bandwidth-b', srcB, dstB));
+    expect(b.status).toBe(201);
+    // The transmission is shared: a job of the same pair with other settings is told so.
+    expect(b.body.validation.find((v: any) => v.code === 'bandwidth_differs')?.message).toContain('bandwidth-a');
     await c.waitJob('a protecting', a.body.id, protecting);
     await c.waitJob('b protecting', b.body.id, protecting);
 

@@ -93,6 +93,13 @@ export async function validateJob(deps: HubDeps, orgId: string, draft: JobDraft,
         items.push({ severity: 'error', code: 'target_overlaps_other_job', message: `Target path "${o.a}" overlaps "${o.b}" used by job "${other.name}" on the same target. Map this job to a different target path.` });
       }
     }
+    // One transmission per source and target (manual 2.16): jobs of the pair with different bandwidth settings get
+    // the lowest limit in force among them, whatever each says.
+    const bandwidthKey = (b: FilesJobSpec['bandwidth'] | undefined) => JSON.stringify(b ?? { mode: 'unlimited', schedule: [] });
+    const differing = others.filter((o) => o.sourceServerId === source.id && bandwidthKey((o.spec as unknown as FilesJobSpec).bandwidth) !== bandwidthKey(draft.spec.bandwidth));
+    if (differing.length) {
+      items.push({ severity: 'warning', code: 'bandwidth_differs', message: `${differing.map((o) => `Job "${o.name}"`).join(', ')} also ${differing.length > 1 ? 'send' : 'sends'} from ${source.name} to ${target.name} with other bandwidth settings: the transmission is shared, so the lowest limit in force among them applies to all. Set them together with \`tandem job bandwidth\`.` });
+    }
     if (compareVersions(source.agentVersion, target.agentVersion) > 0) {
       items.push({ severity: 'error', code: 'source_newer_than_target', message: `The source runs Tandem ${source.agentVersion} but the target runs ${target.agentVersion}; upgrade the target first.` });
     }
