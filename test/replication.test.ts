@@ -11,8 +11,13 @@ import { randomWriterDuringMirror } from './support/random-writer-run';
 let c: Cluster;
 beforeAll(async () => { c = await startCluster(); });
 afterAll(async () => { await c?.stop(); });
-// A test that fails after killing an agent must not fail the ones after it for want of that agent.
-afterEach(async () => { await c?.ensureRunning(); });
+// A test that fails after killing an agent must not fail the ones after it for want of that agent. Its jobs go too:
+// left running, every later SIGKILL of the source made each of them remirror at the restart, alongside the next test.
+afterEach(async () => {
+  await c?.ensureRunning();
+  const left = (await c.api('GET', '/v1/jobs')).body.items ?? [];
+  for (const j of left) await c.api('DELETE', `/v1/jobs/${j.id}`);
+});
 
 const protecting = (j: any) => j.state === 'protecting' && j.mirrorStatus === 'idle' && j.targetDataState === 'ok';
 const caughtUp = (j: any) => protecting(j) && j.stats.replication?.opsQueued === 0;
