@@ -4,12 +4,21 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { startCluster, filesJob, type Cluster } from './support/cluster';
-import { tempDir, waitFor } from './support/processes';
+import { execFile } from 'node:child_process';
+import { TANDEM_BIN, tempDir, waitFor } from './support/processes';
 import { snapshotTree, diffTrees, randomData } from './support/trees';
 
 let c: Cluster;
 beforeAll(async () => { c = await startCluster(); });
 afterAll(async () => { await c?.stop(); });
+
+/** Runs the tandem CLI against the cluster's hub. */
+function tandem(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [TANDEM_BIN, '--hub', c.hub.url, '--api-token', c.hub.adminToken, ...args], (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+  });
+}
 
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 const protecting = (j: any) => j.state === 'protecting' && j.mirrorStatus === 'idle' && j.targetDataState === 'ok';
@@ -88,7 +97,14 @@ describe('transmission', () => {
     const back = await c.api('POST', `/v1/jobs/${b.body.id}/bandwidth`, { mode: 'scheduled' });
     expect(back.status).toBe(200);
     expect((await c.job(a.body.id)).spec.bandwidth).toEqual({ mode: 'scheduled', bytesPerSec: 100_000, schedule });
-    expect((await c.api('POST', `/v1/jobs/${a.body.id}/bandwidth`, { mode: 'unlimited' })).status).toBe(200);
+    // The CLI's Set Bandwidth, as an operator types it.
+    const cli = await tandem('job', 'bandwidth', 'bandwidth-a', 'unlimited');
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toContain('bandwidth-a');
+    expect((await c.job(b.body.id)).spec.bandwidth.mode).toBe('unlimited');
+    const bad = await tandem('job', 'bandwidth', 'bandwidth-a', 'fixed', '--bytes-per-sec', '10');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/bytesPerSec|3500/);
     await c.waitJob('no limit', a.body.id, (j) => j.stats.bandwidthLimitBps === null);
     await fs.writeFile(path.join(srcB, 'free.bin'), randomData(100_000));
     await identical(srcB, dstB);
