@@ -69,6 +69,7 @@ describe('bandwidth limits', () => {
     expect(BandwidthSettings.safeParse({ mode: 'fixed', bytesPerSec: 3000 }).success).toBe(false);
     expect(BandwidthSettings.safeParse({ mode: 'scheduled' }).success).toBe(false);
     expect(BandwidthSettings.safeParse({ mode: 'fixed', bytesPerSec: 3500, schedule }).success).toBe(true);
+    expect(BandwidthSettings.safeParse({ mode: 'fixed', bytesPerSec: 1e300 }).success).toBe(false);
   });
   it('a job without bandwidth or windows gets no limit and no windows', () => {
     const spec = FilesJobSpec.parse({ rules: [{ path: '/data', type: 'include' }] });

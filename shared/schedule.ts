@@ -4,6 +4,8 @@ import { z } from 'zod';
 
 /** The manual's smallest bandwidth limit, fixed or scheduled (bytes per second). */
 export const MIN_BYTES_PER_SEC = 3500;
+/** A limit in bytes per second: the manual's minimum up to 1 TB/s (beyond that a typo, not a link). */
+export const BytesPerSec = z.number().int().min(MIN_BYTES_PER_SEC).max(1e12);
 
 export const WindowDays = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun', 'weekdays', 'weekends', 'everyday']);
 export type WindowDays = z.infer<typeof WindowDays>;
@@ -23,7 +25,7 @@ const startEndDifferMessage = { message: 'start and end must differ: a daytime w
 export const TimeWindow = z.strictObject(windowShape).refine(startEndDiffer, startEndDifferMessage);
 export type TimeWindow = z.output<typeof TimeWindow>;
 
-export const BandwidthEntry = z.strictObject({ ...windowShape, bytesPerSec: z.number().int().min(MIN_BYTES_PER_SEC) }).refine(startEndDiffer, startEndDifferMessage);
+export const BandwidthEntry = z.strictObject({ ...windowShape, bytesPerSec: BytesPerSec }).refine(startEndDiffer, startEndDifferMessage);
 export type BandwidthEntry = z.output<typeof BandwidthEntry>;
 
 /** A local day of the week (0 Sunday … 6 Saturday) and minute of that day (0 … 1439). */

@@ -6,7 +6,7 @@ import { PathMappingSchema } from '../paths';
 import { AbsolutePathSchema } from '../paths/absolute-path';
 import { FailoverMonitorSchema, FailoverOptionsSchema, SnapshotSettingsSchema, CronScheduleSchema } from './failover-settings';
 import { mergePatchSchema } from './merge-patch';
-import { BandwidthEntry, MIN_BYTES_PER_SEC, TimeWindow } from '../schedule';
+import { BandwidthEntry, BytesPerSec, MIN_BYTES_PER_SEC, TimeWindow } from '../schedule';
 
 export const MirrorSettings = z.strictObject({
   /** all: send every file; different: only files whose size or modification time differ. */
@@ -49,7 +49,7 @@ export const ReplicationSettings = z.strictObject({
  */
 export const BandwidthSettings = z.strictObject({
   mode: z.enum(['unlimited', 'fixed', 'scheduled']).default('unlimited'),
-  bytesPerSec: z.number().int().min(MIN_BYTES_PER_SEC).optional(),
+  bytesPerSec: BytesPerSec.optional(),
   schedule: z.array(BandwidthEntry).max(100).default([]),
 })
   .refine((b) => b.mode !== 'fixed' || b.bytesPerSec !== undefined, { message: `bandwidth.bytesPerSec (at least ${MIN_BYTES_PER_SEC}) is required when mode is "fixed"`, path: ['bytesPerSec'] })
@@ -59,7 +59,7 @@ export type BandwidthSettings = z.output<typeof BandwidthSettings>;
 /** The change a "set bandwidth" action makes (manual: Other Job Actions → Set Bandwidth); the schedule is kept. */
 export const BandwidthOverride = z.strictObject({
   mode: z.enum(['unlimited', 'fixed', 'scheduled']),
-  bytesPerSec: z.number().int().min(MIN_BYTES_PER_SEC).optional(),
+  bytesPerSec: BytesPerSec.optional(),
 });
 
 export const Compression = z.union([z.literal('off'), z.number().int().min(1).max(19)]);
