@@ -93,10 +93,14 @@ describe('transmission', () => {
     const refused = await c.api('POST', `/v1/jobs/${a.body.id}/bandwidth`, { mode: 'scheduled' });
     expect(refused.status).toBe(422);
     expect(refused.body.error.message).toContain('bandwidth-b');
-    expect((await c.api('PATCH', `/v1/jobs/${b.body.id}`, { bandwidth: { schedule } })).status).toBe(200);
+    // Job b's schedule covers every minute of the day (a daytime and an overnight entry), a's only 00:00-00:01.
+    const allDay = [{ days: 'everyday', start: '00:00', end: '12:00', bytesPerSec: 60_000 }, { days: 'everyday', start: '12:00', end: '00:00', bytesPerSec: 60_000 }];
+    expect((await c.api('PATCH', `/v1/jobs/${b.body.id}`, { bandwidth: { schedule: allDay } })).status).toBe(200);
     const back = await c.api('POST', `/v1/jobs/${b.body.id}/bandwidth`, { mode: 'scheduled' });
     expect(back.status).toBe(200);
     expect((await c.job(a.body.id)).spec.bandwidth).toEqual({ mode: 'scheduled', bytesPerSec: 100_000, schedule });
+    // The schedule in force, shared by the pair: b's entry (or a's lower one in the first minute of the day).
+    await c.waitJob('scheduled limit in force', a.body.id, (j) => j.stats.bandwidthLimitBps === 60_000 || j.stats.bandwidthLimitBps === 5000);
     // The CLI's Set Bandwidth, as an operator types it.
     const cli = await tandem('job', 'bandwidth', 'bandwidth-a', 'unlimited');
     expect(cli.code, cli.stderr).toBe(0);
