@@ -60,17 +60,33 @@ export function windowCovers(w: Pick<TimeWindow, 'days' | 'start' | 'end'>, t: L
   return (startsOn(w.days, t.day) && t.minute >= start) || (startsOn(w.days, yesterday) && t.minute < end);
 }
 
-export interface BandwidthSettingsShape {
-  mode: 'unlimited' | 'fixed' | 'scheduled';
-  bytesPerSec?: number;
-  schedule: BandwidthEntry[];
-}
+/**
+ * Bandwidth the source may use towards its target (manual 2.16): no limit, a fixed limit, or limits by time window
+ * (no limit outside the windows). Switching mode keeps the schedule, so switching back reuses it. Every job from one
+ * source to one target shares the transmission, so the lowest limit among them is the one in force.
+ */
+const BandwidthMode = z.enum(['unlimited', 'fixed', 'scheduled']);
+
+export const BandwidthSettings = z.strictObject({
+  mode: BandwidthMode.default('unlimited'),
+  bytesPerSec: BytesPerSec.optional(),
+  schedule: z.array(BandwidthEntry).max(100).default([]),
+})
+  .refine((b) => b.mode !== 'fixed' || b.bytesPerSec !== undefined, { message: `bandwidth.bytesPerSec (at least ${MIN_BYTES_PER_SEC}) is required when mode is "fixed"`, path: ['bytesPerSec'] })
+  .refine((b) => b.mode !== 'scheduled' || b.schedule.length > 0, { message: 'bandwidth.schedule needs at least one entry when mode is "scheduled" ({days, start, end, bytesPerSec})', path: ['schedule'] });
+export type BandwidthSettings = z.output<typeof BandwidthSettings>;
+
+/** The change a "set bandwidth" action makes (manual: Other Job Actions → Set Bandwidth); the schedule is kept. */
+export const BandwidthOverride = z.strictObject({
+  mode: BandwidthMode,
+  bytesPerSec: BytesPerSec.optional(),
+});
 
 /**
  * The limit in force (bytes per second), or null for no limit. Scheduled: the entry covering now; outside every
  * entry there is no limit (manual). Where entries overlap the lowest wins: the product never sends more than allowed.
  */
-export function bandwidthLimitAt(b: BandwidthSettingsShape, t: LocalTime): number | null {
+export function bandwidthLimitAt(b: BandwidthSettings, t: LocalTime): number | null {
   if (b.mode === 'unlimited') return null;
   if (b.mode === 'fixed') return b.bytesPerSec ?? null;
   const covering = b.schedule.filter((e) => windowCovers(e, t)).map((e) => e.bytesPerSec);

@@ -209,17 +209,20 @@ export class MirrorRun {
     let entries = 0;
     let bytes = 0;
     const onVanished = (p: string) => this.missed(p);
+    // Under a bandwidth limit a batch is cut at about ten seconds' worth (read once per batch, not per entry).
+    let maxBytes = requestBytesFor(this.p.peer.limit.rate(), BATCH_BYTES);
     for await (const item of walkProtectedSet(this.p.rules, { after: this.p.after, signal: this.p.signal, onVanished })) {
       if (this.p.signal.aborted) return;
       batch.push(item);
       if (item.kind !== 'entry') continue;
       entries++;
       bytes += item.entry.size;
-      if (entries >= BATCH_ENTRIES || bytes >= requestBytesFor(this.p.peer.limit.rate(), BATCH_BYTES)) {
+      if (entries >= BATCH_ENTRIES || bytes >= maxBytes) {
         yield batch;
         batch = [];
         entries = 0;
         bytes = 0;
+        maxBytes = requestBytesFor(this.p.peer.limit.rate(), BATCH_BYTES);
       }
     }
     if (batch.length) yield batch;

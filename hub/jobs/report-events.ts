@@ -44,12 +44,12 @@ export function sourceReportEvents(prev: JobReport | null, next: JobReport, ctx:
   const held = (r: JobReport | null) => r?.transmitMode === 'scheduled';
   const lagSec = Math.round(num(n.lagMs) / 1000);
   const prevLagSec = held(prev) ? 0 : Math.round(num(p.lagMs) / 1000);
-  if (held(next)) {
-    // nothing about the lag while held
-  } else if (lagSec > ctx.lagThresholdSec && !(prevLagSec > ctx.lagThresholdSec)) {
-    out.push({ event: 'job.lag_above_threshold', fields: { jobName, lagSec, thresholdSec: ctx.lagThresholdSec } });
-  } else if (lagSec <= ctx.lagThresholdSec && prevLagSec > ctx.lagThresholdSec) {
-    out.push({ event: 'job.lag_below_threshold', fields: { jobName, lagSec, thresholdSec: ctx.lagThresholdSec } });
+  if (!held(next)) {
+    if (lagSec > ctx.lagThresholdSec && !(prevLagSec > ctx.lagThresholdSec)) {
+      out.push({ event: 'job.lag_above_threshold', fields: { jobName, lagSec, thresholdSec: ctx.lagThresholdSec } });
+    } else if (lagSec <= ctx.lagThresholdSec && prevLagSec > ctx.lagThresholdSec) {
+      out.push({ event: 'job.lag_below_threshold', fields: { jobName, lagSec, thresholdSec: ctx.lagThresholdSec } });
+    }
   }
   return out.map((e) => ({ ...e, orgId: ctx.orgId, jobId: ctx.jobId }));
 }

@@ -72,10 +72,14 @@ const COMMAND_EVENTS: Partial<Record<JobCommand, 'job.started' | 'job.stopped' |
 const newMirror = (mode: 'all' | 'different', blockChecksum?: boolean) =>
   ({ id: randomId('mir'), action: 'start', mode, requestedAt: Date.now(), ...(blockChecksum ? { blockChecksum } : {}) });
 
+/** Every job from the job's source to its target, itself included: they share one transmission (manual). */
+function jobsOfPair(deps: HubDeps, job: JobRow): Promise<JobRow[]> {
+  return deps.db.select().from(jobs).where(and(eq(jobs.orgId, job.orgId), eq(jobs.sourceServerId, job.sourceServerId), eq(jobs.targetServerId, job.targetServerId)));
+}
+
 /** Pause and resume act on the transmission from a source to a target: every job of that pair follows (manual). */
 async function forSiblings(deps: HubDeps, job: JobRow, command: 'pause' | 'resume') {
-  const siblings = await deps.db.select().from(jobs).where(and(eq(jobs.orgId, job.orgId), eq(jobs.sourceServerId, job.sourceServerId), eq(jobs.targetServerId, job.targetServerId)));
-  for (const s of siblings) {
+  for (const s of await jobsOfPair(deps, job)) {
     if (s.id === job.id) continue;
     const legal = command === 'pause' ? ['starting', 'mirroring', 'protecting'].includes(s.state) : s.state === 'paused';
     if (legal) await commandJob(deps, s, command);
@@ -197,8 +201,7 @@ export const jobRoutes = new Hono<HubEnv>()
     const deps = c.get('deps');
     const job = await findJob(deps.db, apiAuth(c).orgId, c.req.param('id'));
     const body = await parseBody(c, BandwidthOverride);
-    const siblings = await deps.db.select().from(jobs).where(and(eq(jobs.orgId, job.orgId), eq(jobs.sourceServerId, job.sourceServerId), eq(jobs.targetServerId, job.targetServerId)));
-    const updates = siblings.map((s) => {
+    const updates = (await jobsOfPair(deps, job)).map((s) => {
       const spec = s.spec as unknown as FilesJobSpec;
       const current = BandwidthSettings.parse(spec.bandwidth ?? {});
       const next = BandwidthSettings.safeParse({ ...current, mode: body.mode, ...(body.bytesPerSec !== undefined ? { bytesPerSec: body.bytesPerSec } : {}) });

@@ -6,7 +6,9 @@ import { PathMappingSchema } from '../paths';
 import { AbsolutePathSchema } from '../paths/absolute-path';
 import { FailoverMonitorSchema, FailoverOptionsSchema, SnapshotSettingsSchema, CronScheduleSchema } from './failover-settings';
 import { mergePatchSchema } from './merge-patch';
-import { BandwidthEntry, BytesPerSec, MIN_BYTES_PER_SEC, TimeWindow } from '../schedule';
+import { BandwidthSettings, TimeWindow } from '../schedule';
+
+export { BandwidthOverride, BandwidthSettings } from '../schedule';
 
 export const MirrorSettings = z.strictObject({
   /** all: send every file; different: only files whose size or modification time differ. */
@@ -40,26 +42,6 @@ export const ReplicationSettings = z.strictObject({
   lagThresholdSec: z.number().int().min(1).max(86_400).default(60),
   /** Light rescan that catches anything the watcher missed. */
   rescanIntervalSec: z.number().int().min(60).max(7 * 86_400).default(3600),
-});
-
-/**
- * Bandwidth the source may use towards its target (manual 2.16): no limit, a fixed limit, or limits by time window
- * (no limit outside the windows). Switching mode keeps the schedule, so switching back reuses it. Every job from one
- * source to one target shares the transmission, so the lowest limit among them is the one in force.
- */
-export const BandwidthSettings = z.strictObject({
-  mode: z.enum(['unlimited', 'fixed', 'scheduled']).default('unlimited'),
-  bytesPerSec: BytesPerSec.optional(),
-  schedule: z.array(BandwidthEntry).max(100).default([]),
-})
-  .refine((b) => b.mode !== 'fixed' || b.bytesPerSec !== undefined, { message: `bandwidth.bytesPerSec (at least ${MIN_BYTES_PER_SEC}) is required when mode is "fixed"`, path: ['bytesPerSec'] })
-  .refine((b) => b.mode !== 'scheduled' || b.schedule.length > 0, { message: 'bandwidth.schedule needs at least one entry when mode is "scheduled" ({days, start, end, bytesPerSec})', path: ['schedule'] });
-export type BandwidthSettings = z.output<typeof BandwidthSettings>;
-
-/** The change a "set bandwidth" action makes (manual: Other Job Actions → Set Bandwidth); the schedule is kept. */
-export const BandwidthOverride = z.strictObject({
-  mode: z.enum(['unlimited', 'fixed', 'scheduled']),
-  bytesPerSec: BytesPerSec.optional(),
 });
 
 export const Compression = z.union([z.literal('off'), z.number().int().min(1).max(19)]);
