@@ -9,22 +9,33 @@ import { PollLoop } from './poll-loop';
 import { HubClient } from './hub-client';
 import { createAgentLogger } from './log';
 
-interface Seen { wait: number; desiredVersion?: string }
+interface Seen { wait: number; desiredVersion?: string; ran?: number }
 
 async function scriptedHub(answer: (n: number) => Record<string, unknown>) {
   const seen: Seen[] = [];
+  /** Ids of the commands whose results were posted. */
+  const results: string[] = [];
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d) => { body += d; });
     req.on('end', () => {
-      const b = JSON.parse(body);
-      seen.push({ wait: b.wait, ...('desiredVersion' in b ? { desiredVersion: b.desiredVersion } : {}) });
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ serverId: 's1', hubTime: Date.now(), commands: [], desired: { jobs: [] }, settings: {}, ...answer(seen.length) }));
+      const result = /^\/v1\/agent\/commands\/([^/]+)\/result$/.exec(req.url ?? '');
+      if (result) {
+        results.push(decodeURIComponent(result[1]!));
+        res.end('{}');
+        return;
+      }
+      const b = JSON.parse(body);
+      seen.push({ wait: b.wait, ...('desiredVersion' in b ? { desiredVersion: b.desiredVersion } : {}), ...(b.state?.ran !== undefined ? { ran: b.state.ran } : {}) });
+      // `holdMs`: answered that much later, like a long poll with nothing new (unless the agent cuts it short).
+      const { holdMs = 0, ...fields } = answer(seen.length);
+      const timer = setTimeout(() => res.end(JSON.stringify({ serverId: 's1', hubTime: Date.now(), commands: [], desired: { jobs: [] }, settings: {}, ...fields })), Number(holdMs));
+      res.on('close', () => clearTimeout(timer));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, results, close: () => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }) };
 }
 
 let cleanup: Array<() => Promise<void> | void> = [];
@@ -58,5 +69,93 @@ describe('PollLoop goal versions', () => {
   it('never sends the field to a hub that does not name versions (it would refuse an unknown field)', async () => {
     const seen = await run(() => ({}), 3);
     expect(seen).toEqual([{ wait: 0 }, { wait: 20 }, { wait: 20 }]);
+  });
+});
+
+const noop = (id: string) => ({ id, kind: 'noop', payload: null, createdAt: new Date().toISOString() });
+
+async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function startLoop(hub: Awaited<ReturnType<typeof scriptedHub>>, opts: { onResponse?: () => Promise<void>; onCommand?: () => Promise<void>; collect?: () => Record<string, unknown> }) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-poll-'));
+  cleanup.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const loop = new PollLoop({
+    client: new HubClient(hub.url, 'credential'), dataDir, pollWaitSec: 20, log: createAgentLogger('silent'),
+    handlers: new Map([['noop', async () => { await opts.onCommand?.(); return null; }]]),
+    collect: () => ({ state: opts.collect?.() ?? {}, jobs: [] }), onResponse: opts.onResponse,
+  });
+  await loop.start();
+  cleanup.push(() => loop.stop());
+  return loop;
+}
+
+describe('PollLoop while goal states and commands take time', () => {
+  it('keeps polling while a goal state is being applied (a job start statting its whole set), and runs its commands after it, once', async () => {
+    const hub = await scriptedHub(() => ({ desiredVersion: 'v1', commands: hub.results.includes('c1') ? [] : [noop('c1')] }));
+    cleanup.push(hub.close);
+    const order: string[] = [];
+    let release!: () => void;
+    const applying = new Promise<void>((r) => { release = r; });
+    await startLoop(hub, {
+      onResponse: async () => { order.push('apply'); if (order.length === 1) await applying; },
+      onCommand: async () => { order.push('command'); },
+    });
+    // The hub hears from the agent again while the first goal is still being applied (it would mark it offline).
+    await until('a second poll during the apply', () => hub.seen.length >= 2);
+    expect(order).toEqual(['apply']);
+    release();
+    await until('the command result', () => hub.results.includes('c1'));
+    await new Promise((r) => setTimeout(r, 200));
+    // Delivered again on every poll until answered: run once, after the goal it came with.
+    expect(order.filter((o) => o === 'command')).toEqual(['command']);
+    expect(order.indexOf('command')).toBeGreaterThan(0);
+  });
+
+  it('while a command it was sent is still running, polls about once a second instead of in a tight loop', async () => {
+    const hub = await scriptedHub(() => ({ desiredVersion: 'v1', commands: [noop('slow')] }));
+    cleanup.push(hub.close);
+    let release!: () => void;
+    const running = new Promise<void>((r) => { release = r; });
+    await startLoop(hub, { onCommand: () => running });
+    await new Promise((r) => setTimeout(r, 1500));
+    const polls = hub.seen.length;
+    release();
+    // The scripted hub answers at once (as a real one does while a command is unanswered): without the pause, hundreds.
+    expect(polls).toBeGreaterThanOrEqual(2);
+    expect(polls).toBeLessThanOrEqual(4);
+  });
+
+  it('reports what a command changed at once, cutting short the long poll under way', async () => {
+    // The first poll brings the command; every later one is held 30 s, as a hub with nothing new does.
+    const hub = await scriptedHub((n) => (n === 1 ? { desiredVersion: 'v1', commands: [noop('c1')] } : { desiredVersion: 'v1', holdMs: 30_000 }));
+    cleanup.push(hub.close);
+    let ran = 0;
+    let release!: () => void;
+    const running = new Promise<void>((r) => { release = r; });
+    await startLoop(hub, { onCommand: async () => { await running; ran++; }, collect: () => ({ ran }) });
+    await until('a long poll while the command runs', () => hub.seen.length >= 2);
+    release();
+    await until('the command result', () => hub.results.includes('c1'));
+    await until('a poll reporting the command\'s effect', () => hub.seen.some((s) => s.ran === 1), 3000);
+  });
+
+  it('a goal state that fails to apply is asked for again, and its commands wait for it', async () => {
+    const hub = await scriptedHub(() => ({ desiredVersion: 'v1', commands: hub.results.includes('c1') ? [] : [noop('c1')] }));
+    cleanup.push(hub.close);
+    let applies = 0;
+    let appliedWhenCommandRan = -1;
+    await startLoop(hub, {
+      onResponse: async () => { applies++; if (applies === 1) throw new Error('disk full'); },
+      onCommand: async () => { appliedWhenCommandRan = applies; },
+    });
+    await until('the command result', () => hub.results.includes('c1'));
+    expect(hub.seen.some((s) => s.desiredVersion === 'unapplied')).toBe(true);
+    expect(appliedWhenCommandRan).toBeGreaterThanOrEqual(2);
   });
 });

@@ -24,17 +24,32 @@ export interface PollLoopOptions {
 
 const AppliedLog = z.array(z.object({ id: z.string(), result: z.any() }));
 const APPLIED_KEEP = 500;
+/** Poll interval while a command the hub sent is still running here. */
+const BUSY_POLL_MS = 1000;
+/** Goal version sent after a goal failed to apply: no version the hub has, so it sends its goal again. */
+const UNAPPLIED = 'unapplied';
 
 export class PollLoop {
   private running = false;
   private abort = new AbortController();
   private applied = new Map<string, CommandResult>();
   private loopDone: Promise<void> = Promise.resolve();
+  /** Goal states applied and commands run, in the order received (see enqueue). */
+  private work: Promise<void> = Promise.resolve();
+  /** Commands received and not answered yet: a poll that brings them again does not run them twice. */
+  private readonly queued = new Set<string>();
+  private applyFailures = 0;
+  /** Goal versions: the last one queued to be applied, and the last one applied. */
+  private queuedVersion: string | undefined;
+  private appliedVersion: string | undefined;
+  /** Work queued and not started yet. */
+  private waitingItems = 0;
   connected = false;
   lastContactAt = 0;
   /**
-   * The goal version last applied: the hub answers at once while it has another one (so a cut-short answer is not
-   * lost). Sent only once the hub has named one: a hub older than this agent refuses fields it does not know.
+   * The goal version last received (applied in order, see enqueue): the hub answers at once while it has another one
+   * (so a cut-short answer is not lost). Sent only once the hub has named one: a hub older than this agent refuses
+   * fields it does not know.
    */
   private desiredVersion: string | undefined;
   /** Whether any poll was answered yet: the first one does not wait, so a fresh agent learns its goal (and version) at once. */
@@ -56,6 +71,7 @@ export class PollLoop {
     this.running = false;
     this.abort.abort();
     await this.loopDone;
+    await this.work;
   }
 
   /** Ask for an immediate poll (e.g. after a job status change) by cutting the current long poll short. */
@@ -68,20 +84,26 @@ export class PollLoop {
     while (this.running) {
       this.abort = new AbortController();
       try {
+        if (this.applyFailures > 0) await sleep(backoffDelay(this.applyFailures - 1), this.abort.signal);
         const res = await this.opts.client.call<PollResponse>('POST', '/v1/agent/poll', {
           wait: this.answered ? this.opts.pollWaitSec : 0,
           agentTime: Date.now(), agentVersion: TANDEM_VERSION,
-          ...(this.desiredVersion !== undefined ? { desiredVersion: this.desiredVersion } : {}),
+          // After a goal failed to apply, a version the hub does not have: it answers at once with its goal again.
+          ...(this.desiredVersion !== undefined ? { desiredVersion: this.applyFailures > 0 ? UNAPPLIED : this.desiredVersion } : {}),
           ...this.opts.collect(),
         }, { signal: this.abort.signal, timeoutMs: (this.opts.pollWaitSec + 15) * 1000 });
         if (!this.connected) this.opts.log.info({ attempt }, 'connected to hub');
         this.connected = true;
         this.lastContactAt = Date.now();
         attempt = 0;
-        await this.opts.onResponse?.(res);
         this.desiredVersion = res.desiredVersion;
         this.answered = true;
-        for (const cmd of res.commands) await this.runCommand(cmd);
+        const fresh = res.commands.filter((c) => !this.queued.has(c.id));
+        // The same goal already waiting to be applied (a long apply under way) is not queued again.
+        if (fresh.length || !(this.waitingItems > 0 && res.desiredVersion === this.queuedVersion)) this.enqueue(res, fresh);
+        // The hub answers at once while a command it sent is unanswered: one still running here is no reason to poll
+        // in a tight loop. Polling goes on meanwhile (slower), so the hub still sees this agent alive.
+        if (fresh.length < res.commands.length) await sleep(BUSY_POLL_MS, this.abort.signal);
       } catch (err) {
         if (!this.running) break;
         if (this.abort.signal.aborted) continue; // nudged: poll again at once
@@ -93,6 +115,45 @@ export class PollLoop {
         await sleep(backoffDelay(attempt++), this.abort.signal);
       }
     }
+  }
+
+  /**
+   * Applies a poll's goal state, then runs its commands (they may concern a job that goal creates), after the work of
+   * earlier polls and beside the polling: starting a job can take a while (its change capture stats the whole protected
+   * set, some 40 s per million files), and an agent that stopped polling meanwhile would look offline to the hub (an
+   * agent.offline alert after pollWait + 15 s) and stop reporting on every other job it runs.
+   */
+  private enqueue(res: PollResponse, commands: AgentCommand[]): void {
+    for (const c of commands) this.queued.add(c.id);
+    this.queuedVersion = res.desiredVersion;
+    this.waitingItems++;
+    this.work = this.work.then(async () => {
+      this.waitingItems--;
+      try {
+        await this.opts.onResponse?.(res);
+        this.applyFailures = 0;
+      } catch (err) {
+        // Asked for again after a back-off (the poll names no version the hub has), cutting a long poll short.
+        this.applyFailures++;
+        this.opts.log.error({ err: (err as Error).message }, 'applying the hub\'s goal state failed; retrying');
+        for (const c of commands) this.queued.delete(c.id); // delivered again; run once the goal is applied
+        this.nudge();
+        return;
+      }
+      const newGoal = res.desiredVersion !== undefined && res.desiredVersion !== this.appliedVersion;
+      this.appliedVersion = res.desiredVersion;
+      for (const cmd of commands) {
+        try {
+          await this.runCommand(cmd);
+        } catch (err) {
+          this.opts.log.warn({ command: cmd.id, err: (err as Error).message }, 'could not report a command result; the hub delivers the command again');
+        } finally {
+          this.queued.delete(cmd.id);
+        }
+      }
+      // What a new goal or a command changed reaches the hub now, not when the long poll under way ends.
+      if (newGoal || commands.length) this.nudge();
+    });
   }
 
   private async runCommand(cmd: AgentCommand): Promise<void> {

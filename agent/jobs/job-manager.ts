@@ -23,6 +23,11 @@ export class JobManager {
   readonly keys: HubKeyCache;
   private lastDesired = '';
   private chain: Promise<void> = Promise.resolve();
+  /**
+   * Jobs being started, updated or stopped right now. Their reports wait until that is done: polls go on meanwhile
+   * (see PollLoop.enqueue), and a report taken halfway (a new epoch with the old mirror's state) could mislead the hub.
+   */
+  private changing = new Set<string>();
   /** Target pause (server setting): keep receiving into the target queue, apply nothing. */
   targetPaused = false;
   /** Queue limits from the server's settings (queue.memoryMaxMB, diskMaxMB, diskFreeMinMB). */
@@ -87,7 +92,7 @@ export class JobManager {
     const wantTarget = new Map(list.filter((d) => d.role === 'target').map((d) => [d.jobId, d]));
     for (const [id, job] of this.sources) {
       if (!wantSource.has(id)) {
-        await job.stop();
+        await this.changingJob('source', id, () => job.stop());
         this.sources.delete(id);
         await rm(path.join(this.ctx.dataDir, 'jobs', id), { recursive: true, force: true });
         this.ctx.log.info({ job: id }, 'job removed from this source');
@@ -96,7 +101,7 @@ export class JobManager {
     for (const [id, t] of this.targets) {
       if (!wantTarget.has(id)) {
         this.targets.delete(id);
-        await t.close();
+        await this.changingJob('target', id, () => t.close());
         await rm(path.join(this.ctx.dataDir, 'jobs', id, 'target'), { recursive: true, force: true });
       }
     }
@@ -109,10 +114,12 @@ export class JobManager {
         });
         // Paused before it opens: what its queue held at a restart waits for target-resume like the rest.
         t.sink.setPaused(this.targetPaused && d.state !== 'failing_over');
-        await t.open();
+        const opening = t;
+        await this.changingJob('target', d.jobId, () => opening.open());
         this.targets.set(d.jobId, t);
       }
-      await t.update(d, this.targetPaused);
+      const target = t;
+      await this.changingJob('target', d.jobId, () => target.update(d, this.targetPaused));
     }
     for (const d of wantSource.values()) {
       let s = this.sources.get(d.jobId);
@@ -124,7 +131,18 @@ export class JobManager {
         await s.init();
         this.sources.set(d.jobId, s);
       }
-      await s.update(d);
+      const source = s;
+      await this.changingJob('source', d.jobId, () => source.update(d));
+    }
+  }
+
+  private async changingJob(role: 'source' | 'target', jobId: string, change: () => Promise<void>): Promise<void> {
+    const key = `${role}:${jobId}`;
+    this.changing.add(key);
+    try {
+      await change();
+    } finally {
+      this.changing.delete(key);
     }
   }
 
@@ -143,7 +161,11 @@ export class JobManager {
   }
 
   reports(): JobReport[] {
-    return [...[...this.sources.values()].map((s) => s.report()), ...[...this.targets.values()].map((t) => t.report())];
+    const settled = (role: string, id: string) => !this.changing.has(`${role}:${id}`);
+    return [
+      ...[...this.sources].filter(([id]) => settled('source', id)).map(([, s]) => s.report()),
+      ...[...this.targets].filter(([id]) => settled('target', id)).map(([, t]) => t.report()),
+    ];
   }
 
   async stop(): Promise<void> {
