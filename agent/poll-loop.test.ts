@@ -67,7 +67,7 @@ describe('PollLoop goal versions', () => {
   });
 
   it('never sends the field to a hub that does not name versions (it would refuse an unknown field)', async () => {
-    const seen = await run(() => ({}), 3);
+    const seen = await run(() => ({ holdMs: 300 }), 3);
     expect(seen).toEqual([{ wait: 0 }, { wait: 20 }, { wait: 20 }]);
   });
 });
@@ -143,6 +143,15 @@ describe('PollLoop while goal states and commands take time', () => {
     release();
     await until('the command result', () => hub.results.includes('c1'));
     await until('a poll reporting the command\'s effect', () => hub.seen.some((s) => s.ran === 1), 3000);
+  });
+
+  it('polls a hub that answers at once with nothing new (Workers) every few seconds, not in a tight loop', async () => {
+    const hub = await scriptedHub(() => ({ desiredVersion: 'v1' }));
+    cleanup.push(hub.close);
+    await startLoop(hub, {});
+    await new Promise((r) => setTimeout(r, 1500));
+    // The first poll (no wait) and the one naming v1; then nothing for a while (a tight loop: hundreds).
+    expect(hub.seen.length).toBe(2);
   });
 
   it('a goal state that fails to apply is asked for again, and its commands wait for it', async () => {
