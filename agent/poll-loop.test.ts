@@ -67,7 +67,7 @@ describe('PollLoop goal versions', () => {
   });
 
   it('never sends the field to a hub that does not name versions (it would refuse an unknown field)', async () => {
-    const seen = await run(() => ({ holdMs: 300 }), 3);
+    const seen = await run(() => ({}), 3);
     expect(seen).toEqual([{ wait: 0 }, { wait: 20 }, { wait: 20 }]);
   });
 });
@@ -146,12 +146,19 @@ describe('PollLoop while goal states and commands take time', () => {
   });
 
   it('polls a hub that answers at once with nothing new (Workers) every few seconds, not in a tight loop', async () => {
-    const hub = await scriptedHub(() => ({ desiredVersion: 'v1' }));
+    const hub = await scriptedHub(() => ({ desiredVersion: 'v1', waitSec: 0 }));
     cleanup.push(hub.close);
     await startLoop(hub, {});
     await new Promise((r) => setTimeout(r, 1500));
     // The first poll (no wait) and the one naming v1; then nothing for a while (a tight loop: hundreds).
     expect(hub.seen.length).toBe(2);
+  });
+
+  it('polls again at once when a hub that holds polls answers early with nothing new (it was woken for another reason)', async () => {
+    const hub = await scriptedHub(() => ({ desiredVersion: 'v1', waitSec: 20 }));
+    cleanup.push(hub.close);
+    await startLoop(hub, {});
+    await until('more polls', () => hub.seen.length >= 5, 2000);
   });
 
   it('a goal state that fails to apply is asked for again, and its commands wait for it', async () => {

@@ -26,8 +26,6 @@ const AppliedLog = z.array(z.object({ id: z.string(), result: z.any() }));
 const APPLIED_KEEP = 500;
 /** Poll interval while a command the hub sent is still running here. */
 const BUSY_POLL_MS = 1000;
-/** A poll answered sooner than this with nothing new was not held by the hub (see loop). */
-const QUICK_ANSWER_MS = 200;
 /** Poll interval against a hub that does not hold polls (offline after 15 s without one). */
 const IDLE_REPOLL_MS = 5000;
 /** Goal version sent after a goal failed to apply: no version the hub has, so it sends its goal again. */
@@ -91,7 +89,6 @@ export class PollLoop {
         if (this.applyFailures > 0) await sleep(backoffDelay(this.applyFailures - 1), this.abort.signal);
         const wait = this.answered ? this.opts.pollWaitSec : 0;
         const heldVersion = this.desiredVersion;
-        const sentAt = Date.now();
         const res = await this.opts.client.call<PollResponse>('POST', '/v1/agent/poll', {
           wait,
           agentTime: Date.now(), agentVersion: TANDEM_VERSION,
@@ -111,9 +108,9 @@ export class PollLoop {
         // The hub answers at once while a command it sent is unanswered: one still running here is no reason to poll
         // in a tight loop. Polling goes on meanwhile (slower), so the hub still sees this agent alive.
         if (fresh.length < res.commands.length) await sleep(BUSY_POLL_MS, this.abort.signal);
-        // A hub that does not hold polls (on Workers it answers at once) is not asked again at once when it had nothing
-        // new: polled every few seconds instead, well within its offline grace. A job change still cuts this short.
-        else if (wait > 0 && Date.now() - sentAt < QUICK_ANSWER_MS && !res.commands.length && res.desiredVersion === heldVersion) {
+        // A hub that does not hold polls (on Workers it answers at once, waitSec 0) is not asked again at once when it had
+        // nothing new: polled every few seconds instead, well within its offline grace. A job change cuts this short.
+        else if (wait > 0 && res.waitSec === 0 && !res.commands.length && res.desiredVersion === heldVersion) {
           await sleep(IDLE_REPOLL_MS, this.abort.signal);
         }
       } catch (err) {

@@ -178,6 +178,7 @@ describe('commands through the poll channel', () => {
     expect(Date.now() - started).toBeLessThan(4_000);
     expect(second.body.settings.targetPaused).toBe(true);
     expect(second.body.desiredVersion).not.toBe(first.body.desiredVersion);
+    expect(second.body.waitSec).toBe(20); // held up to the agent's wait (a hub on Workers says 0)
     // Holding the current version, the poll is held until its wait ends (the hub's clock is the test's).
     let answered = false;
     const third = poll(second.body.desiredVersion, 20).then((r) => { answered = true; return r; });

@@ -67,4 +67,18 @@ describe('hub on Workers (miniflare + D1)', () => {
     const denied = await mf.dispatchFetch('http://hub.test/v1/agent-tokens', { headers: { authorization: 'Bearer nope' } });
     expect(denied.status).toBe(401);
   });
+
+  it('answers an agent\'s poll at once and says so (waitSec 0), so the agent polls every few seconds instead of at once', async () => {
+    const post = (p: string, body: unknown, token = ADMIN) => mf.dispatchFetch(`http://hub.test${p}`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+    });
+    const { token } = (await (await post('/v1/agent-tokens', { name: 'poller' })).json()) as { token: string };
+    const host = { name: 'w1', hostname: 'w1.local', machineId: 'm-w1', os: 'Linux', agentVersion: '0.1.0', addresses: ['127.0.0.1'], dataPort: 6325, filesystems: { '/data': 'ext4' }, certFingerprint: Array.from({ length: 32 }, () => 'AB').join(':') };
+    const enrolled = await mf.dispatchFetch('http://hub.test/v1/agent/enrol', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ configToken: token, host }) });
+    expect(enrolled.status).toBe(201);
+    const { credential } = (await enrolled.json()) as { credential: string };
+    const poll = await post('/v1/agent/poll', { wait: 20, agentTime: Date.now(), agentVersion: '0.1.0' }, credential);
+    expect(poll.status).toBe(200);
+    expect(await poll.json()).toMatchObject({ waitSec: 0, commands: [] });
+  });
 });

@@ -133,6 +133,7 @@ export const agentRoutes = new Hono<HubEnv>()
       desired: goal.desired,
       settings: goal.settings,
       desiredVersion: goal.version,
+      waitSec: wait,
     });
   })
   .post('/v1/agent/commands/:id/result', requireAgent, async (c) => {

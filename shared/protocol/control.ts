@@ -97,6 +97,11 @@ export const PollResponse = z.object({
   settings: z.record(z.string(), z.unknown()),
   /** Absent from hubs older than this field. */
   desiredVersion: z.string().optional(),
+  /**
+   * How long this poll was held at most (the agent's wait, capped by the hub): 0 from a hub that answers at once
+   * (Cloudflare Workers), which the agent then polls every few seconds instead of at once. Absent from older hubs.
+   */
+  waitSec: z.number().optional(),
 });
 export type PollResponse = z.infer<typeof PollResponse>;
 
