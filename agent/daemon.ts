@@ -129,6 +129,7 @@ export async function runAgent(cfg: AgentConfig, extraHandlers: Record<string, C
   let poll: PollLoop | undefined;
   const jobs = new JobManager({ dataDir: cfg.dataDir, serverId: id.serverId, log, data, onChange: onJobChange, hubContactAt: () => (poll?.lastContactAt || null) });
   for (const [kind, handler] of Object.entries(jobs.commandHandlers())) handlers.set(kind, handler);
+  // Jobs restore in the background (see JobManager.start): the first poll does not wait for them.
   await jobs.start();
   let filesystems: FilesystemUsage[] = await filesystemUsage();
   const fsTimer = setInterval(() => void filesystemUsage().then((f) => { filesystems = f; }), 60_000);

@@ -48,8 +48,12 @@ export class JobManager {
     return path.join(this.ctx.dataDir, 'jobs', 'settings.json');
   }
 
-  /** Restores the last goal state from disk: replication does not wait for the hub. */
-  async start(): Promise<void> {
+  /**
+   * Restores the last goal state from disk: replication does not wait for the hub. The jobs start in the background
+   * (each one's change capture first compares its whole set with its index, some 35 s per million files), so the agent
+   * polls the hub meanwhile; the hub's goals queue behind. `restored` resolves once they have started.
+   */
+  async start(): Promise<{ restored: Promise<void> }> {
     await this.keys.load();
     const settings = await readJson(this.settingsFile, SettingsFile).catch(() => null);
     if (settings) {
@@ -58,7 +62,12 @@ export class JobManager {
       this.lastSettings = JSON.stringify(settings);
     }
     const saved = await readJson(this.desiredFile, DesiredFile).catch(() => null);
-    if (saved) await this.reconcile(saved, null);
+    if (!saved) return { restored: Promise.resolve() };
+    const restored = this.chain.then(() => this.reconcile(saved, null)).catch((err: unknown) => {
+      this.ctx.log.error({ err: (err as Error)?.message ?? String(err) }, 'restoring the jobs from the last goal state failed; the hub\'s goal is applied at the next poll');
+    });
+    this.chain = restored;
+    return { restored };
   }
 
   /** Called with each poll's desired state; serialised so reconciliations never interleave. */
