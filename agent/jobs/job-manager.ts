@@ -115,33 +115,34 @@ export class JobManager {
       }
     }
     for (const d of wantTarget.values()) {
-      let t = this.targets.get(d.jobId);
-      if (!t) {
-        t = new TargetJob(d, {
-          serverId: this.ctx.serverId, keys: this.keys, log: this.ctx.log, dataDir: this.ctx.dataDir, onChange: this.ctx.onChange,
-          queueLimits: () => queueLimitsFrom(this.queueSettings),
-        });
-        // Paused before it opens: what its queue held at a restart waits for target-resume like the rest.
-        t.sink.setPaused(this.targetPaused && d.state !== 'failing_over');
-        const opening = t;
-        await this.changingJob('target', d.jobId, () => opening.open());
-        this.targets.set(d.jobId, t);
-      }
-      const target = t;
-      await this.changingJob('target', d.jobId, () => target.update(d, this.targetPaused));
+      await this.changingJob('target', d.jobId, async () => {
+        let t = this.targets.get(d.jobId);
+        if (!t) {
+          t = new TargetJob(d, {
+            serverId: this.ctx.serverId, keys: this.keys, log: this.ctx.log, dataDir: this.ctx.dataDir, onChange: this.ctx.onChange,
+            queueLimits: () => queueLimitsFrom(this.queueSettings),
+          });
+          // Paused before it opens: what its queue held at a restart waits for target-resume like the rest.
+          t.sink.setPaused(this.targetPaused && d.state !== 'failing_over');
+          await t.open();
+          this.targets.set(d.jobId, t);
+        }
+        await t.update(d, this.targetPaused);
+      });
     }
     for (const d of wantSource.values()) {
-      let s = this.sources.get(d.jobId);
-      if (!s) {
-        s = new SourceJob(d, {
-          dataDir: this.ctx.dataDir, log: this.ctx.log, onChange: this.ctx.onChange, hubContactAt: this.ctx.hubContactAt,
-          queueLimits: () => queueLimitsFrom(this.queueSettings),
-        });
-        await s.init();
-        this.sources.set(d.jobId, s);
-      }
-      const source = s;
-      await this.changingJob('source', d.jobId, () => source.update(d));
+      await this.changingJob('source', d.jobId, async () => {
+        let s = this.sources.get(d.jobId);
+        if (!s) {
+          s = new SourceJob(d, {
+            dataDir: this.ctx.dataDir, log: this.ctx.log, onChange: this.ctx.onChange, hubContactAt: this.ctx.hubContactAt,
+            queueLimits: () => queueLimitsFrom(this.queueSettings),
+          });
+          await s.init();
+          this.sources.set(d.jobId, s);
+        }
+        await s.update(d);
+      });
     }
   }
 
