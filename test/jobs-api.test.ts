@@ -121,6 +121,47 @@ describe('job lifecycle and goal state', () => {
     expect((await hub.call('GET', `/v1/jobs/${c.body.id}`)).body.state).toBe('protecting');
   });
 
+  it('while its agents start a job (a big set: minutes) they report it busy: shown in hand, not as missing; busy moves nothing', async () => {
+    const c = await hub.call('POST', '/v1/jobs', job());
+    const id = c.body.id;
+    const mirrorId = c.body.mirrorRequest.id;
+    const poll = (who: string, report: Record<string, unknown>) => hub.call('POST', '/v1/agent/poll', { agentTime: Date.now(), agentVersion: '0.1.0',
+      jobs: [{ jobId: id, epoch: 1, at: Date.now(), ...report }] }, creds[who]);
+    const view = async () => (await hub.call('GET', `/v1/jobs/${id}`)).body;
+    const codes = (v: any) => v.warnings.map((w: any) => w.code);
+    const events = async () => { await hub.deps.events.flush(); return (await hub.call('GET', `/v1/events?job=${id}`)).body.items.map((e: any) => e.type); };
+    await poll('beta', { role: 'target', snapshots: [{ id: 'snap_1', takenAt: 1, method: 'copy', bytes: 1, scheduled: false }] });
+    hub.clock.advance(90_000);
+    // Control: a minute and a half without a report reads as two agents not reporting.
+    expect(codes(await view())).toEqual(expect.arrayContaining(['source_not_reporting', 'target_not_reporting']));
+    await poll('alpha', { role: 'source', busy: 'starting' });
+    await poll('beta', { role: 'target', busy: 'updating' });
+    let v = await view();
+    expect(codes(v)).toEqual([]);
+    expect(v).toMatchObject({ state: 'starting', health: 'healthy', mirrorStatus: 'calculating' });
+    expect(v.activity).toContain('source agent starting the job: reading the protected set; target agent applying a change to the job');
+    // The full reports then move the job on; the target's snapshot was known before it was busy: no event for it.
+    const mirror = { mirrorId, filesTotal: 1, bytesTotal: 1, filesSent: 0, bytesSent: 0, filesSkipped: 0, bytesSkipped: 0, wireRawBytes: 0, wireCompressedBytes: 0, startedAt: Date.now(), completedAt: null, throughputBps: 0, orphansFound: 0, orphansRemoved: 0 };
+    await poll('alpha', { role: 'source', mirrorRequestId: mirrorId, mirrorStatus: 'in_progress', mirrorComplete: false, mirror });
+    await poll('beta', { role: 'target', snapshots: [{ id: 'snap_1', takenAt: 1, method: 'copy', bytes: 1, scheduled: false }] });
+    v = await view();
+    expect(v).toMatchObject({ state: 'mirroring', mirrorStatus: 'in_progress' });
+    expect(v.activity).not.toContain('agent');
+    const before = await events();
+    expect(before).toContain('mirror.started');
+    expect(before).not.toContain('snapshot.taken');
+    // Busy while mirroring (a rule edited): the last report's progress stays on show, nothing moves, no event.
+    await poll('alpha', { role: 'source', busy: 'updating' });
+    v = await view();
+    expect(v).toMatchObject({ state: 'mirroring', mirrorStatus: 'in_progress', stats: { filesTotal: 1 } });
+    expect(v.activity).toContain('source agent applying a change to the job');
+    await poll('alpha', { role: 'source', mirrorRequestId: mirrorId, mirrorStatus: 'in_progress', mirrorComplete: false, mirror });
+    expect(await events()).toEqual(before);
+    // A busy report is only that: no mirror state rides on it (the job does not complete).
+    await poll('alpha', { role: 'source', busy: 'updating', mirrorRequestId: mirrorId, mirrorComplete: true });
+    expect((await view()).state).toBe('mirroring');
+  });
+
   it('a report from the wrong agent is ignored', async () => {
     const c = await hub.call('POST', '/v1/jobs', job());
     await hub.call('POST', '/v1/agent/poll', { agentTime: Date.now(), agentVersion: '0.1.0',

@@ -45,40 +45,66 @@ async function sourceJobSetup() {
     // Nothing listens there: the job retries its peer, which does not matter here.
     peer: { serverId: 'srv_b', name: 'beta', addresses: ['127.0.0.1'], port: 1, fingerprint: 'x' }, jobToken: '', mirror: null, verify: null, controls: {},
   };
-  return { manager, desired };
+  return { manager, desired, dataDir };
 }
 
 describe('JobManager reports', () => {
-  it('leaves out a job while it is being started (its change capture stats the set), and reports it once started', async () => {
+  const busyOnly = (jobId: string, busy: string, epoch = 1) => ({ jobId, role: 'source', epoch, at: expect.any(Number), busy });
+
+  it('a job being started reports only that it is starting (its change capture stats the set), then its state', async () => {
     const { manager, desired } = await sourceJobSetup();
     const jobs = manager();
     let done = false;
     const applying = jobs.apply({ jobs: [desired] }).finally(() => { done = true; });
-    let samples = 0;
-    let seenMidway = 0;
+    const midway: unknown[] = [];
     while (!done) {
-      samples++;
-      if (jobs.reports().some((r) => r.jobId === 'job_1')) seenMidway++;
+      midway.push(...jobs.reports());
       await new Promise((r) => setImmediate(r));
     }
     await applying;
-    expect(samples).toBeGreaterThan(10); // the start took a while, and reports were asked for during it
-    expect(seenMidway).toBe(0);
-    expect(jobs.reports().map((r) => r.jobId)).toEqual(['job_1']);
+    expect(midway.length).toBeGreaterThan(10); // the start took a while, and reports were asked for during it
+    // Nothing of the job's state while it starts (a half-applied one could mislead the hub), but never missing either.
+    for (const r of midway) expect(r).toStrictEqual(busyOnly('job_1', 'starting'));
+    const after = jobs.reports();
+    expect(after.map((r) => [r.jobId, r.busy])).toEqual([['job_1', undefined]]);
+    expect(after[0]!.mirrorStatus).toBeDefined();
+  });
+
+  it('a new job queued behind another\'s start reports starting at once; one dropped from the goal before its turn does not stay so', async () => {
+    const { manager, desired, dataDir } = await sourceJobSetup();
+    const jobs = manager();
+    const second = { ...desired, jobId: 'job_2', name: 'j2', epoch: 3 };
+    const first = jobs.apply({ jobs: [desired] });
+    const queued = jobs.apply({ jobs: [desired, second] });
+    // job_1 is starting; job_2 waits in the queue behind it, already in hand.
+    expect(jobs.reports()).toEqual(expect.arrayContaining([busyOnly('job_1', 'starting'), busyOnly('job_2', 'starting', 3)]));
+    await first;
+    await queued;
+    expect(jobs.reports().map((r) => [r.jobId, r.busy])).toEqual([['job_1', undefined], ['job_2', undefined]]);
+    // A goal whose job_3 fails to start: job_4 after it still waits (the goal is applied again later). A goal
+    // without either then leaves neither "starting" for ever.
+    await fs.writeFile(path.join(dataDir, 'jobs', 'job_3'), 'in the way of the job\'s state directory');
+    const failing = jobs.apply({ jobs: [desired, second, { ...desired, jobId: 'job_3' }, { ...desired, jobId: 'job_4' }] });
+    await expect(failing).rejects.toThrow();
+    expect(jobs.reports().map((r) => [r.jobId, r.busy])).toEqual([['job_1', undefined], ['job_2', undefined], ['job_4', 'starting']]);
+    await jobs.apply({ jobs: [desired] });
+    expect(jobs.reports().map((r) => [r.jobId, r.busy])).toEqual([['job_1', undefined]]);
   });
 
   it('after a restart, restores the saved jobs in the background: start() returns first (the agent polls meanwhile)', async () => {
     const { manager, desired } = await sourceJobSetup();
     const first = manager();
-    await first.apply({ jobs: [desired] });
+    const second = { ...desired, jobId: 'job_2', name: 'j2' };
+    await first.apply({ jobs: [desired, second] });
     await first.stop();
     const jobs = manager();
     let restoredYet = false;
     const { restored } = await jobs.start();
     void restored.then(() => { restoredYet = true; });
     expect(restoredYet).toBe(false);
-    expect(jobs.reports()).toEqual([]);
+    // Both in hand from the start, though they start one after the other.
+    expect(jobs.reports()).toEqual([busyOnly('job_1', 'starting'), busyOnly('job_2', 'starting')]);
     await restored;
-    expect(jobs.reports().map((r) => r.jobId)).toEqual(['job_1']);
+    expect(jobs.reports().map((r) => [r.jobId, r.busy])).toEqual([['job_1', undefined], ['job_2', undefined]]);
   });
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { rm } from 'node:fs/promises';
 import { z } from 'zod';
 import type { JWK } from 'jose';
-import { DesiredJob, type JobReport } from '../../shared/protocol/jobs';
+import { DesiredJob, type JobBusy, type JobReport } from '../../shared/protocol/jobs';
 import type { AgentLogger } from '../log';
 import { readJson, writeFileAtomic } from '../state-store';
 import type { DataServer } from '../data-server';
@@ -24,10 +24,12 @@ export class JobManager {
   private lastDesired = '';
   private chain: Promise<void> = Promise.resolve();
   /**
-   * Jobs being started, updated or stopped right now. Their reports wait until that is done: polls go on meanwhile
-   * (see PollLoop.enqueue), and a report taken halfway (a new epoch with the old mirror's state) could mislead the hub.
+   * Jobs being started, updated or stopped right now, and new jobs waiting for their turn to start ("role:jobId").
+   * Polls go on meanwhile (see PollLoop.enqueue); a report taken halfway (a new epoch with the old mirror's state)
+   * could mislead the hub, so such a job reports only that it is busy: the hub knows the agent has it in hand (a
+   * big set takes minutes to start) instead of finding its report missing.
    */
-  private changing = new Set<string>();
+  private busy = new Map<string, { busy: JobBusy; epoch: number }>();
   /** Target pause (server setting): keep receiving into the target queue, apply nothing. */
   targetPaused = false;
   /** Queue limits from the server's settings (queue.memoryMaxMB, diskMaxMB, diskFreeMinMB). */
@@ -63,6 +65,7 @@ export class JobManager {
     }
     const saved = await readJson(this.desiredFile, DesiredFile).catch(() => null);
     if (!saved) return { restored: Promise.resolve() };
+    this.markNewJobsStarting(saved);
     const restored = this.chain.then(() => this.reconcile(saved, null)).catch((err: unknown) => {
       this.ctx.log.error({ err: (err as Error)?.message ?? String(err) }, 'restoring the jobs from the last goal state failed; the hub\'s goal is applied at the next poll');
     });
@@ -72,6 +75,8 @@ export class JobManager {
 
   /** Called with each poll's desired state; serialised so reconciliations never interleave. */
   apply(desired: { jobs?: unknown; hubKeys?: unknown }, settings: Record<string, unknown> = {}): Promise<void> {
+    const queued = DesiredFile.safeParse(desired.jobs ?? []);
+    if (queued.success) this.markNewJobsStarting(queued.data);
     const run = async () => {
       this.targetPaused = settings.targetPaused === true;
       this.queueSettings = (settings.queue as Record<string, unknown>) ?? {};
@@ -92,7 +97,18 @@ export class JobManager {
     return this.chain;
   }
 
+  /** New jobs of a goal state report `starting` from the moment it arrives (it may wait behind another's start). */
+  private markNewJobsStarting(list: DesiredJob[]): void {
+    for (const d of list) {
+      const known = d.role === 'source' ? this.sources.has(d.jobId) : this.targets.has(d.jobId);
+      if (!known) this.busy.set(`${d.role}:${d.jobId}`, { busy: 'starting', epoch: d.epoch });
+    }
+  }
+
   private async reconcile(list: DesiredJob[], serialized: string | null): Promise<void> {
+    // Only this goal's new jobs still wait to start (an earlier goal's may have been dropped from it).
+    const wanted = new Set(list.map((d) => `${d.role}:${d.jobId}`));
+    for (const key of this.busy.keys()) if (!wanted.has(key)) this.busy.delete(key);
     if (serialized !== null && serialized !== this.lastDesired) {
       this.lastDesired = serialized;
       await writeFileAtomic(this.desiredFile, serialized);
@@ -101,7 +117,7 @@ export class JobManager {
     const wantTarget = new Map(list.filter((d) => d.role === 'target').map((d) => [d.jobId, d]));
     for (const [id, job] of this.sources) {
       if (!wantSource.has(id)) {
-        await this.changingJob('source', id, () => job.stop());
+        await this.changingJob('source', id, 'stopping', job.report().epoch, () => job.stop());
         this.sources.delete(id);
         await rm(path.join(this.ctx.dataDir, 'jobs', id), { recursive: true, force: true });
         this.ctx.log.info({ job: id }, 'job removed from this source');
@@ -110,12 +126,12 @@ export class JobManager {
     for (const [id, t] of this.targets) {
       if (!wantTarget.has(id)) {
         this.targets.delete(id);
-        await this.changingJob('target', id, () => t.close());
+        await this.changingJob('target', id, 'stopping', t.epoch, () => t.close());
         await rm(path.join(this.ctx.dataDir, 'jobs', id, 'target'), { recursive: true, force: true });
       }
     }
     for (const d of wantTarget.values()) {
-      await this.changingJob('target', d.jobId, async () => {
+      await this.changingJob('target', d.jobId, this.targets.has(d.jobId) ? 'updating' : 'starting', d.epoch, async () => {
         let t = this.targets.get(d.jobId);
         if (!t) {
           t = new TargetJob(d, {
@@ -131,7 +147,7 @@ export class JobManager {
       });
     }
     for (const d of wantSource.values()) {
-      await this.changingJob('source', d.jobId, async () => {
+      await this.changingJob('source', d.jobId, this.sources.has(d.jobId) ? 'updating' : 'starting', d.epoch, async () => {
         let s = this.sources.get(d.jobId);
         if (!s) {
           s = new SourceJob(d, {
@@ -146,13 +162,13 @@ export class JobManager {
     }
   }
 
-  private async changingJob(role: 'source' | 'target', jobId: string, change: () => Promise<void>): Promise<void> {
+  private async changingJob(role: 'source' | 'target', jobId: string, busy: JobBusy, epoch: number, change: () => Promise<void>): Promise<void> {
     const key = `${role}:${jobId}`;
-    this.changing.add(key);
+    this.busy.set(key, { busy, epoch });
     try {
       await change();
     } finally {
-      this.changing.delete(key);
+      this.busy.delete(key);
     }
   }
 
@@ -171,10 +187,16 @@ export class JobManager {
   }
 
   reports(): JobReport[] {
-    const settled = (role: string, id: string) => !this.changing.has(`${role}:${id}`);
+    const at = Date.now();
+    const busy = [...this.busy].map(([key, b]): JobReport => {
+      const [role, jobId] = key.split(/:(.*)/s) as ['source' | 'target', string];
+      return { jobId, role, epoch: b.epoch, at, busy: b.busy };
+    });
+    const settled = (role: string, id: string) => !this.busy.has(`${role}:${id}`);
     return [
       ...[...this.sources].filter(([id]) => settled('source', id)).map(([, s]) => s.report()),
       ...[...this.targets].filter(([id]) => settled('target', id)).map(([, t]) => t.report()),
+      ...busy,
     ];
   }
 

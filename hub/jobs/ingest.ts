@@ -26,6 +26,10 @@ export async function ingestJobReports(deps: HubDeps, serverId: string, raw: unk
     const expectedServer = report.role === 'source' ? job?.sourceServerId : job?.targetServerId;
     if (!job || expectedServer !== serverId) continue; // not this agent's job (any more)
     const now = deps.clock.now();
+    if (report.busy) {
+      await ingestBusyReport(deps, job, report, now);
+      continue;
+    }
     const ctx = { orgId: job.orgId, jobId: job.id, jobName: job.name, lagThresholdSec: (job.spec as unknown as FilesJobSpec).replication?.lagThresholdSec ?? 60 };
     if (report.role === 'source') {
       await deps.db.update(jobs).set({ sourceStatus: report, sourceStatusAt: now }).where(eq(jobs.id, job.id));
@@ -37,6 +41,17 @@ export async function ingestJobReports(deps: HubDeps, serverId: string, raw: unk
     }
     if (report.action) await advanceFromAction(deps, job, report.role === 'source' ? (job.sourceStatus as JobReport | null) : (job.targetStatus as JobReport | null), report);
   }
+}
+
+/**
+ * The agent is starting, updating or stopping the job: it is in hand, so the last report stays (marked busy, fresh)
+ * instead of going stale. Nothing moves on and no event is raised: the next full report is compared with the last one.
+ */
+async function ingestBusyReport(deps: HubDeps, job: JobRow, report: JobReport, now: number): Promise<void> {
+  const prev = (report.role === 'source' ? job.sourceStatus : job.targetStatus) as JobReport | null;
+  const kept: JobReport = prev ? { ...prev, at: report.at, busy: report.busy } : report;
+  const set = report.role === 'source' ? { sourceStatus: kept, sourceStatusAt: now } : { targetStatus: kept, targetStatusAt: now };
+  await deps.db.update(jobs).set(set).where(eq(jobs.id, job.id));
 }
 
 async function advanceFromSourceReport(deps: HubDeps, job: JobRow, report: JobReport): Promise<void> {
@@ -85,7 +100,11 @@ async function ingestRestoreReport(deps: HubDeps, serverId: string, report: JobR
   const [job] = await deps.db.select().from(jobs).where(eq(jobs.id, jobId));
   if (!job || report.role !== 'source' || job.targetServerId !== serverId || report.epoch !== job.epoch) return;
   const restore = job.controls.restore as { id: string } | undefined;
-  await deps.db.update(jobs).set({ controls: { ...job.controls, restoreStatus: report } }).where(eq(jobs.id, job.id));
+  const prev = job.controls.restoreStatus as JobReport | undefined;
+  // Busy (the reverse job starting): the last restore report stays, as for the job's own reports.
+  const kept = report.busy && prev ? { ...prev, at: report.at, busy: report.busy } : report;
+  await deps.db.update(jobs).set({ controls: { ...job.controls, restoreStatus: kept } }).where(eq(jobs.id, job.id));
+  if (report.busy) return;
   if (restore && report.mirrorRequestId === restore.id && report.mirrorComplete) {
     const next = await transitionIfLegal(deps, job, 'restore_done');
     if (next.state !== job.state) {

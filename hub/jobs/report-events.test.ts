@@ -28,6 +28,14 @@ describe('report events', () => {
     const after = { ...base, replication: { autoDisconnects: 1, exhaustedReason: 'disk queue full' } };
     expect(names(sourceReportEvents(before, after, ctx))).toEqual(['queue.exhausted', 'queue.auto_disconnected', 'mirror.required']);
   });
+  it('snapshots are new only against an earlier list: not in a first report, nor after the job was still starting', () => {
+    const t: JobReport = { ...base, role: 'target' };
+    const snap = { id: 's1', takenAt: 1, method: 'copy', bytes: 1, scheduled: false };
+    const starting: JobReport = { ...t, busy: 'starting' };
+    expect(names(targetReportEvents(null, { ...t, snapshots: [snap] }, ctx))).toEqual([]);
+    expect(names(targetReportEvents(starting, { ...t, snapshots: [snap] }, ctx))).toEqual([]);
+    expect(names(targetReportEvents({ ...t, snapshots: [] }, { ...t, snapshots: [snap] }, ctx))).toEqual(['snapshot.taken']);
+  });
   it('a blocked path on the target raises blocked and then unblocked', () => {
     const t: JobReport = { ...base, role: 'target' };
     const blocked = { ...t, replication: { blocked: { seq: 5, path: '/a', message: 'EACCES' } } };

@@ -61,7 +61,8 @@ export function targetReportEvents(prev: JobReport | null, next: JobReport, ctx:
   if (nb && (!pb || pb.seq !== nb.seq)) out.push({ event: 'replication.blocked', fields: { jobName: ctx.jobName, path: nb.path, reason: nb.message, attempts: 1 } });
   if (pb && (!nb || nb.seq !== pb.seq)) out.push({ event: 'replication.unblocked', fields: { jobName: ctx.jobName, path: pb.path, attempts: 1 } });
   const before = new Set((prev?.snapshots ?? []).map((x) => x.id));
-  if (prev) {
+  // Only against a previous list (not a first report, nor a job that was still starting): those are not new.
+  if (prev?.snapshots) {
     for (const snap of next.snapshots ?? []) {
       if (!before.has(snap.id)) out.push({ event: 'snapshot.taken', fields: { jobName: ctx.jobName, serverName: '', snapshotId: snap.id, scheduled: snap.scheduled } });
     }

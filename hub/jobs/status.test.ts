@@ -39,6 +39,15 @@ describe('rollUpJobStatus', () => {
     expect(v.mirrorStatus).toBe('unknown');
     expect(v.warnings.map((w) => w.code)).toContain('source_not_reporting');
   });
+  it('agents busy with the job (starting, updating) are shown in its activity; a starting source is calculating', () => {
+    const starting: JobReport = { jobId: 'j', role: 'source', epoch: 1, at: now, busy: 'starting' };
+    const v = rollUpJobStatus({ state: 'starting', sourceReport: starting, targetReport: { ...tgt, busy: 'starting' }, sourceReportAt: now, targetReportAt: now, now, calculateSize: true });
+    expect(v).toMatchObject({ health: 'healthy', mirrorStatus: 'calculating', warnings: [] });
+    expect(v.activity).toBe('Starting (source agent starting the job: reading the protected set; target agent starting the job)');
+    const updating = rollUpJobStatus({ state: 'mirroring', sourceReport: { ...src, busy: 'updating' }, targetReport: tgt, sourceReportAt: now, targetReportAt: now, now, calculateSize: true });
+    expect(updating).toMatchObject({ mirrorStatus: 'in_progress', activity: 'Mirroring 50% (source agent applying a change to the job)' });
+    expect(rollUpJobStatus({ state: 'stopped', sourceReport: { ...src, busy: 'stopping' }, targetReport: tgt, sourceReportAt: now, targetReportAt: now, now, calculateSize: true }).activity).not.toContain('agent');
+  });
   it('a stopped job reads stopped whatever old reports say', () => {
     const v = rollUpJobStatus({ state: 'stopped', sourceReport: src, targetReport: tgt, sourceReportAt: now, targetReportAt: now, now, calculateSize: true });
     expect(v).toMatchObject({ mirrorStatus: 'stopped', replicationStatus: 'stopped', transmitMode: 'stopped', health: 'unknown' });

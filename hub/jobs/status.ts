@@ -45,8 +45,8 @@ export function rollUpJobStatus(i: JobStatusInput): JobStatusView {
   // A restore is a mirror the other way: while it sends, the job's mirror status is the manual's "Restoring".
   const restore = RESTORING_STATES.has(i.state) && i.restoreReport && fresh(i.restoreReport.at) ? i.restoreReport : null;
   const mirrorStatus: MirrorStatus = stopped ? 'stopped'
-    : restore ? (restore.mirrorStatus === 'in_progress' ? 'restoring' : restore.mirrorStatus ?? 'unknown')
-      : src?.mirrorStatus ?? 'unknown';
+    : restore ? (restore.mirrorStatus === 'in_progress' ? 'restoring' : reportedMirrorStatus(restore))
+      : src ? reportedMirrorStatus(src) : 'unknown';
   // The target knows best that an operation cannot be applied: it keeps retrying while the source, idle, reports ready.
   const targetBlocked = !!tgt?.replication?.blocked;
   const replicationStatus: ReplicationStatus = !replicating ? 'stopped' : targetBlocked ? 'failed' : src?.replicationStatus ?? 'unknown';
@@ -60,6 +60,8 @@ export function rollUpJobStatus(i: JobStatusInput): JobStatusView {
   if (i.state === 'mirroring' && src?.mirror) activity += progressSuffix(src.mirror, i.calculateSize);
   if (restore?.mirror && !restore.mirrorComplete) activity += progressSuffix(restore.mirror, i.calculateSize);
   if (src?.lastError && ['starting', 'mirroring', 'protecting', 'paused'].includes(i.state)) activity += ` (${src.lastError})`;
+  const busy = [src?.busy && `source agent ${busyText(src.busy, 'source')}`, tgt?.busy && `target agent ${busyText(tgt.busy, 'target')}`].filter(Boolean);
+  if (busy.length && !stopped) activity += ` (${busy.join('; ')})`;
   if (transmitMode === 'scheduled') {
     const opens = src?.transmit?.windowChangesAt;
     activity += ` (outside the transmit windows: changes are queued${opens ? ` until ${new Date(opens).toISOString()}` : ''})`;
@@ -75,6 +77,16 @@ export function rollUpJobStatus(i: JobStatusInput): JobStatusView {
   if (replicating && !tgt) warnings.push({ code: 'target_not_reporting', message: 'The target agent has not reported recently: is it running and can it reach the hub?' });
 
   return { health, activity, mirrorStatus, replicationStatus, transmitMode, targetDataState, stats: statsOf(src, tgt, i.calculateSize, i.now), warnings };
+}
+
+function busyText(busy: NonNullable<JobReport['busy']>, role: 'source' | 'target'): string {
+  if (busy === 'starting') return role === 'source' ? 'starting the job: reading the protected set' : 'starting the job';
+  return busy === 'updating' ? 'applying a change to the job' : 'stopping the job';
+}
+
+/** What a report says of the mirror; a job still starting has no mirror yet but is preparing one. */
+function reportedMirrorStatus(r: JobReport): MirrorStatus {
+  return r.mirrorStatus ?? (r.busy === 'starting' ? 'calculating' : 'unknown');
 }
 
 function progressSuffix(m: MirrorStats, calculateSize: boolean): string {

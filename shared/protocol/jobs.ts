@@ -123,6 +123,9 @@ export const ActionProgress = z.object({
 });
 export type ActionProgress = z.infer<typeof ActionProgress>;
 
+export const JobBusy = z.enum(['starting', 'updating', 'stopping']);
+export type JobBusy = z.infer<typeof JobBusy>;
+
 export const JobReport = z.object({
   jobId: z.string(),
   role: z.enum(['source', 'target']),
@@ -156,5 +159,10 @@ export const JobReport = z.object({
   /** Source only: this source stopped sending because the job failed over or it was isolated. */
   fenced: z.string().nullable().optional(),
   lastError: z.string().nullable().optional(),
+  /**
+   * The agent is starting, updating or stopping this job right now (a source's start stats its whole set: some
+   * 40 s per million files). Such a report carries nothing else: the job's state is not settled enough to show.
+   */
+  busy: JobBusy.optional(),
 });
 export type JobReport = z.infer<typeof JobReport>;
