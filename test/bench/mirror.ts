@@ -11,6 +11,7 @@ import {
 } from './common';
 import { startRsyncDaemon, runRsync, type RsyncDaemon } from './rsync-daemon';
 import { startWarmCluster, stopCluster, createJob, waitJob, mirrored, filesJob, deleteJob, isoMs, type Cluster } from './tandem';
+import { floorCopy } from './floor-copy';
 
 const MB = 1e6; // figures in MB/s use decimal megabytes, like rsync's own bytes/sec
 
@@ -81,7 +82,7 @@ export async function benchMirror(): Promise<void> {
     const bigBytes = Math.max(16 * MiB, Math.round(GiB * SCALE));
     const src = path.join(work, 'tree-src');
     const bigSrc = path.join(work, 'big-src');
-    const dirs = { treeTandem: 'tree-tandem', treeRsync: 'tree-rsync', bigTandem: 'big-tandem', bigRsync: 'big-rsync' };
+    const dirs = { treeTandem: 'tree-tandem', treeRsync: 'tree-rsync', treeFloor: 'tree-floor', bigTandem: 'big-tandem', bigRsync: 'big-rsync' };
     for (const d of [src, bigSrc, ...Object.values(dirs).map((d) => path.join(work, d))]) await fs.mkdir(d, { recursive: true });
 
     let t = Date.now();
@@ -111,9 +112,11 @@ export async function benchMirror(): Promise<void> {
     figure('mirror.full.agent_seconds', transferSec);
     await deleteJob(c, treeJob);
 
+    let rsyncFull: number | null = null;
     if (daemon) {
       await settleDisk();
       const r = await runRsync(['-a', `${src}/`, daemon.url('tree')]);
+      rsyncFull = r.seconds;
       const badR = await sameTree(src, path.join(work, dirs.treeRsync));
       if (badR) figure('rsync.full.ERROR', `target differs from source: ${badR}`);
       figure('rsync.full.seconds', r.seconds);
@@ -128,8 +131,17 @@ export async function benchMirror(): Promise<void> {
       figure('rsync_fsync.full.seconds', rf.seconds);
       figure('mirror.full.ratio_vs_rsync_fsync', ratio(fullSec, rf.seconds));
     }
+    // The floor: the least any copy in Node over TLS does (see floor-copy.ts), for how much of the gap is Tandem's.
+    await settleDisk();
+    const floor = await floorCopy(src, path.join(work, dirs.treeFloor), work);
+    const badF = await sameTree(src, path.join(work, dirs.treeFloor));
+    if (badF) figure('floor.full.ERROR', `copy differs from source: ${badF}`);
+    figure('floor.full.seconds', floor.seconds);
+    figure('mirror.full.ratio_vs_floor', ratio(fullSec, floor.seconds));
+    if (rsyncFull !== null) figure('floor.full.ratio_vs_rsync', ratio(floor.seconds, rsyncFull));
     await rmrf(path.join(work, dirs.treeTandem));
     await rmrf(path.join(work, dirs.treeRsync));
+    await rmrf(path.join(work, dirs.treeFloor));
 
     // --- The large single file: first a full copy by each tool.
     await settleDisk();
