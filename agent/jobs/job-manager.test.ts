@@ -34,8 +34,8 @@ async function sourceJobSetup() {
   const data = new DataServer(await loadOrCreateTlsIdentity(dataDir, 'alpha'), log);
   await data.listen(0, '127.0.0.1');
   cleanup.push(() => data.close());
-  const manager = () => {
-    const jobs = new JobManager({ dataDir, serverId: 'srv_a', log, data, onChange: () => {}, hubContactAt: () => Date.now() });
+  const manager = (busySilentMs?: number) => {
+    const jobs = new JobManager({ dataDir, serverId: 'srv_a', log, data, onChange: () => {}, hubContactAt: () => Date.now(), busySilentMs });
     cleanup.push(() => jobs.stop());
     return jobs;
   };
@@ -89,6 +89,36 @@ describe('JobManager reports', () => {
     expect(jobs.reports().map((r) => [r.jobId, r.busy])).toEqual([['job_1', undefined], ['job_2', undefined], ['job_4', 'starting']]);
     await jobs.apply({ jobs: [desired] });
     expect(jobs.reports().map((r) => [r.jobId, r.busy])).toEqual([['job_1', undefined]]);
+  });
+
+  it('an update of a running job shows it busy only once it has taken a while; until then nothing (most take ms)', async () => {
+    const { manager, desired } = await sourceJobSetup();
+    /** Applies `goal` and collects job_1's busy reports meanwhile. */
+    const during = async (jobs: JobManager, goal: DesiredJob[]) => {
+      let done = false;
+      const applying = jobs.apply({ jobs: goal }).finally(() => { done = true; });
+      const seen: unknown[] = [];
+      let samples = 0;
+      while (!done) {
+        samples++;
+        seen.push(...jobs.reports().filter((r) => r.jobId === 'job_1' && r.busy));
+        await new Promise((r) => setImmediate(r));
+      }
+      await applying;
+      return { seen, samples };
+    };
+    const quiet = manager();
+    await quiet.apply({ jobs: [desired] });
+    const update = await during(quiet, [{ ...desired, epoch: 2 }]);
+    expect(update.samples).toBeGreaterThan(10);
+    expect(update.seen).toEqual([]);
+    await quiet.stop();
+    const eager = manager(0);
+    await eager.apply({ jobs: [{ ...desired, epoch: 2 }] });
+    const slow = await during(eager, [{ ...desired, epoch: 3 }]);
+    expect(slow.seen.length).toBeGreaterThan(0);
+    for (const r of slow.seen) expect(r).toStrictEqual(busyOnly('job_1', 'updating', 3));
+    expect(eager.reports().map((r) => [r.jobId, r.busy, r.epoch])).toEqual([['job_1', undefined, 3]]);
   });
 
   it('after a restart, restores the saved jobs in the background: start() returns first (the agent polls meanwhile)', async () => {

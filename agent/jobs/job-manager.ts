@@ -14,6 +14,8 @@ import { registerTargetRoutes } from '../target/receiver';
 import { HubKeyCache } from './hub-keys';
 
 const DesiredFile = z.array(DesiredJob);
+/** How long an update or stop of a running job goes unreported before the job reports itself busy. */
+export const BUSY_SILENT_MS = 5_000;
 /** The server settings the jobs act on, kept with the goal state so a restart without the hub keeps them. */
 const SettingsFile = z.object({ targetPaused: z.boolean(), queue: z.record(z.string(), z.unknown()) });
 
@@ -27,9 +29,11 @@ export class JobManager {
    * Jobs being started, updated or stopped right now, and new jobs waiting for their turn to start ("role:jobId").
    * Polls go on meanwhile (see PollLoop.enqueue); a report taken halfway (a new epoch with the old mirror's state)
    * could mislead the hub, so such a job reports only that it is busy: the hub knows the agent has it in hand (a
-   * big set takes minutes to start) instead of finding its report missing.
+   * big set takes minutes to start) instead of finding its report missing. A job already running reports nothing
+   * for the first BUSY_SILENT_MS of an update or stop (most take milliseconds; the hub keeps showing its last
+   * report), so a goal that changed another job does not flash "busy" on every job of the agent.
    */
-  private busy = new Map<string, { busy: JobBusy; epoch: number }>();
+  private busy = new Map<string, { busy: JobBusy; epoch: number; since: number }>();
   /** Target pause (server setting): keep receiving into the target queue, apply nothing. */
   targetPaused = false;
   /** Queue limits from the server's settings (queue.memoryMaxMB, diskMaxMB, diskFreeMinMB). */
@@ -37,7 +41,11 @@ export class JobManager {
   /** The settings as last saved (settings.json), so they are written only when they change. */
   private lastSettings = '';
 
-  constructor(private ctx: { dataDir: string; serverId: string; log: AgentLogger; data: DataServer; onChange: (urgent?: boolean) => void; hubContactAt: () => number | null }) {
+  constructor(private ctx: {
+    dataDir: string; serverId: string; log: AgentLogger; data: DataServer; onChange: (urgent?: boolean) => void; hubContactAt: () => number | null;
+    /** Tests: BUSY_SILENT_MS instead. */
+    busySilentMs?: number;
+  }) {
     this.keys = new HubKeyCache(ctx.dataDir);
     registerTargetRoutes(ctx.data, (id) => this.targets.get(id));
   }
@@ -101,7 +109,7 @@ export class JobManager {
   private markNewJobsStarting(list: DesiredJob[]): void {
     for (const d of list) {
       const known = d.role === 'source' ? this.sources.has(d.jobId) : this.targets.has(d.jobId);
-      if (!known) this.busy.set(`${d.role}:${d.jobId}`, { busy: 'starting', epoch: d.epoch });
+      if (!known) this.busy.set(`${d.role}:${d.jobId}`, { busy: 'starting', epoch: d.epoch, since: Date.now() });
     }
   }
 
@@ -164,7 +172,7 @@ export class JobManager {
 
   private async changingJob(role: 'source' | 'target', jobId: string, busy: JobBusy, epoch: number, change: () => Promise<void>): Promise<void> {
     const key = `${role}:${jobId}`;
-    this.busy.set(key, { busy, epoch });
+    this.busy.set(key, { busy, epoch, since: Date.now() });
     try {
       await change();
     } finally {
@@ -188,7 +196,8 @@ export class JobManager {
 
   reports(): JobReport[] {
     const at = Date.now();
-    const busy = [...this.busy].map(([key, b]): JobReport => {
+    const silentMs = this.ctx.busySilentMs ?? BUSY_SILENT_MS;
+    const busy = [...this.busy].filter(([, b]) => b.busy === 'starting' || at - b.since >= silentMs).map(([key, b]): JobReport => {
       const [role, jobId] = key.split(/:(.*)/s) as ['source' | 'target', string];
       return { jobId, role, epoch: b.epoch, at, busy: b.busy };
     });
