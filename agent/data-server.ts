@@ -2,7 +2,9 @@
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ZodError } from 'zod';
 import { TandemError, errorBody } from '../shared/errors';
+import { zodMessageOf } from './zod-message';
 import type { TlsIdentity } from './tls';
 import type { AgentLogger } from './log';
 
@@ -57,7 +59,9 @@ export class DataServer {
       if (!handler) throw new TandemError('route_not_found', `No data-port route ${req.method} ${url.pathname}.`, 404);
       await handler(req, res, url.searchParams);
     } catch (err) {
-      const e = err instanceof TandemError ? err : new TandemError('internal', (err as Error).message, 500);
+      const e = err instanceof TandemError ? err
+        : err instanceof ZodError ? new TandemError('invalid_request', `The request body is not valid: ${zodMessageOf(err)}.`, 400)
+          : new TandemError('internal', (err as Error).message, 500);
       if (e.status >= 500) this.log.error({ err: (err as Error).stack, path: url.pathname }, 'data-port handler failed');
       else this.log.warn({ code: e.code, path: url.pathname, msg2: e.message }, 'data-port request refused');
       if (!res.headersSent) {

@@ -175,18 +175,25 @@ describe('files job: orphans, rules, verify, controls, resume', () => {
     const dst = await tempDir('dst');
     await fs.writeFile(path.join(src, 'one.txt'), 'one');
     await fs.writeFile(path.join(src, 'two.txt'), 'two');
+    // Large enough (8 MiB and more) for the target's digests to come in a request of their own.
+    await fs.writeFile(path.join(src, 'big.bin'), randomData(9 * 1024 * 1024));
     const job = await c.api('POST', '/v1/jobs', filesJob('verify', src, dst));
     await c.waitJob('mirror', job.body.id, mirrored);
     // Change the target behind the job's back: same size and time, different content (only block checksums see it).
-    const st = await fs.stat(path.join(dst, 'one.txt'));
-    await fs.writeFile(path.join(dst, 'one.txt'), 'ONE');
-    await fs.utimes(path.join(dst, 'one.txt'), st.atime, st.mtime);
+    for (const [name, offset, data] of [['one.txt', 0, 'ONE'], ['big.bin', 5 * 1024 * 1024, 'changed']] as const) {
+      const st = await fs.stat(path.join(dst, name));
+      const fh = await fs.open(path.join(dst, name), 'r+');
+      await fh.write(data, offset);
+      await fh.close();
+      await fs.utimes(path.join(dst, name), st.atime, st.mtime);
+    }
     await fs.rm(path.join(dst, 'two.txt'));
     const v = await c.api('POST', `/v1/jobs/${job.body.id}/verify`, { blockChecksum: true, mirrorDifferences: true });
     expect(v.status).toBe(202);
     const report = await waitForReport(job.body.id);
-    expect(report).toMatchObject({ filesCompared: 2, identical: 0, different: 1, missingOnTarget: 1 });
-    expect(report.paths.map((p: any) => path.basename(p.path)).sort()).toEqual(['one.txt', 'two.txt']);
+    expect(report).toMatchObject({ filesCompared: 3, identical: 0, different: 2, missingOnTarget: 1 });
+    expect(report.paths.map((p: any) => path.basename(p.path)).sort()).toEqual(['big.bin', 'one.txt', 'two.txt']);
+    expect(report.paths.find((p: any) => p.path.endsWith('big.bin')).reason).toBe('1 of 2304 blocks differ');
     await waitForEqual(src, dst);
   });
 

@@ -1,5 +1,5 @@
 // The target's data port over real HTTPS: forged, stale and mis-scoped job tokens and path-escaping or NUL-carrying frames are refused.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, onTestFinished } from 'vitest';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Agent, request } from 'undici';
@@ -126,5 +126,25 @@ describe('target data port', () => {
     expect(r).toMatchObject({ status: 413, body: { error: { code: 'frame_too_large' } } });
     const g = await post('/v1/data/apply?job=job_1', Buffer.from('this is not a frame at all......'), await token({}));
     expect(g).toMatchObject({ status: 400, body: { error: { code: 'frame_invalid' } } });
+  });
+
+  it('deferred block hashes: only for a valid token, only inside the replica (refusals counted), only sane block sizes', async () => {
+    await fs.writeFile(path.join(dst, 'big.bin'), Buffer.alloc(10_000, 7));
+    onTestFinished(() => fs.rm(path.join(dst, 'big.bin')));
+    const ask = async (body: unknown, tok?: string) => post('/v1/data/hashes?job=job_1', JSON.stringify(body), tok ?? await token({}));
+    const refusedBefore = job.report().refusedPaths ?? 0;
+    for (const p of [`${src}/../../etc/passwd`, '/etc/passwd', `${src}/escape/secret`]) {
+      const r = await ask({ path: p, blockSize: 4096 });
+      expect(r.status, p).toBe(400);
+      expect(r.body.digests).toBeUndefined();
+    }
+    expect(job.report().refusedPaths).toBe(refusedBefore + 3);
+    expect(await ask({ path: `${src}/big.bin`, blockSize: 1 })).toMatchObject({ status: 400, body: { error: { code: 'invalid_request' } } });
+    expect((await post('/v1/data/hashes?job=job_1', 'not json', await token({}))).status).toBe(400);
+    expect((await ask({ path: `${src}/big.bin`, blockSize: 4096 }, await token({ epoch: 2 }))).body.error.code).toBe('epoch_stale');
+    const ok = await ask({ path: `${src}/big.bin`, blockSize: 4096 });
+    expect(ok.status).toBe(200);
+    expect(ok.body.fileSize).toBe(10_000);
+    expect(Buffer.from(ok.body.digests, 'base64')).toHaveLength(3 * 16);
   });
 });

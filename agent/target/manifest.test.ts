@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ManifestRequest } from '../../shared/protocol/data-port';
 import type { RuleInput } from '../../shared/rules';
-import { answerManifest } from './manifest';
+import { answerBlockHashes, answerManifest } from './manifest';
 import { ReplicaFs } from './replica-fs';
 
 const SRC = '/srcroot';
@@ -77,5 +77,31 @@ describe('a file whose size and time match', () => {
 
   it('has its blocks compared when the source lost changes to it (checkContent)', async () => {
     expect(await ask(await entry({ checkContent: true }))).toMatchObject({ action: 'blocks' });
+  });
+});
+
+describe('a large file needing a block comparison', () => {
+  const file = `${SRC}/keep/a`;
+  const ask = async (deferHashesFrom?: number) => {
+    const st = await fs.stat(path.join(root, 'keep/a'));
+    // Another size and time than the target's copy: its blocks are compared.
+    const e = { path: file, type: 'file' as const, size: st.size + 10, meta: { mode: 0o644, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs - 5000 } };
+    return (await answerManifest(replicaFs(), { ...request({ action: 'keep' }), blockChecksum: true, entries: [e], dirs: [], deferHashesFrom })).needs[0]!;
+  };
+
+  it('is answered without its digests when the source asks for that (deferHashesFrom), and they come on their own', async () => {
+    const inline = await ask();
+    expect(inline).toMatchObject({ action: 'blocks', blockSize: 4096, fileSize: 6, digests: expect.any(String) });
+    expect(await ask(1_000_000)).toEqual(inline); // smaller than the threshold: inline as before
+    const deferred = await ask(10);
+    expect(deferred).toEqual({ action: 'blocks', reason: 'size_or_time', blockSize: 4096, fileSize: 6 });
+    expect(await answerBlockHashes(replicaFs(), { path: file, blockSize: 4096 })).toEqual({ fileSize: 6, digests: (inline as { digests: string }).digests });
+  });
+
+  it('its digests are refused outside the replica, and nothing there reads as an empty file', async () => {
+    await expect(answerBlockHashes(replicaFs(), { path: `${SRC}/../etc/passwd`, blockSize: 4096 })).rejects.toMatchObject({ code: 'path_escape' });
+    await expect(answerBlockHashes(replicaFs(), { path: '/etc/passwd', blockSize: 4096 })).rejects.toMatchObject({ code: 'path_outside_set' });
+    expect(await answerBlockHashes(replicaFs(), { path: `${SRC}/keep/none`, blockSize: 4096 })).toEqual({ fileSize: 0, digests: '' });
+    expect(await answerBlockHashes(replicaFs(), { path: `${SRC}/keep`, blockSize: 4096 })).toEqual({ fileSize: 0, digests: '' });
   });
 });

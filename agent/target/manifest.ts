@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import fss from 'node:fs';
 import path from 'node:path';
 import type { ManifestEntry, FileMeta } from '../../shared/protocol/ops';
-import type { ManifestAnswer, ManifestRequest, Need } from '../../shared/protocol/data-port';
+import type { BlockHashesAnswer, BlockHashesRequest, ManifestAnswer, ManifestRequest, Need } from '../../shared/protocol/data-port';
 import { chooseBlockSize, hashFile } from '../../shared/delta';
 import { isSameOrInside, joinAbsolute } from '../../shared/paths';
 import { TandemError } from '../../shared/errors';
@@ -57,8 +57,11 @@ async function needFor(replica: ReplicaFs, req: ManifestRequest, e: ManifestEntr
   }
   if (req.blockChecksum && st.size > 0 && e.size > 0) {
     const blockSize = chooseBlockSize(e.size);
+    const reason = sameData ? 'verify_blocks' : 'size_or_time';
+    // A large file's digests are asked for separately, while the source hashes its own copy (see deferHashesFrom).
+    if (req.deferHashesFrom !== undefined && e.size >= req.deferHashesFrom) return { action: 'blocks', reason, blockSize, fileSize: st.size };
     const h = await hashFile(target, { blockSize });
-    return { action: 'blocks', reason: sameData ? 'verify_blocks' : 'size_or_time', blockSize, fileSize: h.fileSize, digests: h.digests.toString('base64') };
+    return { action: 'blocks', reason, blockSize, fileSize: h.fileSize, digests: h.digests.toString('base64') };
   }
   if (sameData && req.purpose === 'verify') return { action: 'skip', reason: 'identical' };
   return { action: 'whole', reason: sameData ? 'mirror_all' : 'size_or_time' };
@@ -172,4 +175,22 @@ export async function answerManifest(
   if (changes) await exclusive(() => handleOrphans(replica, req, orphans, out));
   else await handleOrphans(replica, req, orphans, out);
   return { needs, orphans: out };
+}
+
+/**
+ * The digests of one replica file, asked for after a manifest answer deferred them: the path is resolved inside the
+ * replica root like any other (refused otherwise); no regular file there reads as an empty one.
+ */
+export async function answerBlockHashes(replica: ReplicaFs, req: BlockHashesRequest): Promise<BlockHashesAnswer> {
+  const target = await replica.resolve(req.path);
+  const none = { fileSize: 0, digests: '' };
+  if (!lstatOrNull(target)?.isFile()) return none;
+  try {
+    const h = await hashFile(target, { blockSize: req.blockSize });
+    return { fileSize: h.fileSize, digests: h.digests.toString('base64') };
+  } catch (err) {
+    // Replaced by a link or removed since the lstat (hashFile never follows a link).
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ELOOP') return none;
+    throw err;
+  }
 }

@@ -1,4 +1,5 @@
-// Data-port routes of the target side: hello (epoch check), manifest exchange and the apply stream.
+// Data-port routes of the target side: hello (epoch check), manifest exchange (and deferred block hashes), the apply
+// and replicate streams.
 import type { IncomingMessage } from 'node:http';
 import { TandemError } from '../../shared/errors';
 import { sendJson, type DataServer } from '../data-server';
@@ -39,6 +40,10 @@ export function registerTargetRoutes(data: DataServer, lookup: (jobId: string) =
   data.route('POST', '/v1/data/manifest', async (req, res, params) => {
     const job = await jobFor(req, params);
     sendJson(res, 200, await job.manifest(await readJsonBody(req)));
+  });
+  data.route('POST', '/v1/data/hashes', async (req, res, params) => {
+    const job = await jobFor(req, params);
+    sendJson(res, 200, await job.blockHashes(await readJsonBody(req)));
   });
   data.route('POST', '/v1/data/replicate', async (req, res, params) => {
     const job = await jobFor(req, params);

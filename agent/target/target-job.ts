@@ -11,8 +11,8 @@ import type { HubKeyCache } from '../jobs/hub-keys';
 import { ReplicaFs } from './replica-fs';
 import { ApplySession } from './apply';
 import { mirrorGroupSync } from './group-sync';
-import { answerManifest } from './manifest';
-import { ManifestRequest, type ApplyAnswer, type ManifestAnswer, type ReplicateAnswer } from '../../shared/protocol/data-port';
+import { answerBlockHashes, answerManifest } from './manifest';
+import { BlockHashesRequest, ManifestRequest, type ApplyAnswer, type BlockHashesAnswer, type ManifestAnswer, type ReplicateAnswer } from '../../shared/protocol/data-port';
 import { ReplicationSink, type IncomingOp } from './replication-sink';
 import path from 'node:path';
 import { SourceMonitor } from './monitor';
@@ -271,6 +271,12 @@ export class TargetJob {
     const req = ManifestRequest.parse(body);
     // Not serialised with the applier: the source asks for the next batch's manifest while this one streams.
     return answerManifest(this.replica, req, (fn) => this.serial(fn));
+  }
+
+  /** The digests of one replica file, deferred from a manifest answer: read-only, beside the applier like it. */
+  blockHashes(body: unknown): Promise<BlockHashesAnswer> {
+    this.refuseWhilePaused();
+    return answerBlockHashes(this.replica, BlockHashesRequest.parse(body));
   }
 
   apply(source: AsyncIterable<Uint8Array>): Promise<ApplyAnswer> {

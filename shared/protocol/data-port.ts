@@ -2,6 +2,7 @@
 // validates what it receives and the source validates what the target answers.
 import { z } from 'zod';
 import { ManifestEntry } from './ops';
+import { MAX_BLOCK_SIZE, MIN_BLOCK_SIZE } from '../delta/block-size';
 
 /** `POST /v1/data/hello`: the target accepts this job token and epoch. */
 export const HelloAnswer = z.object({ ok: z.literal(true), jobId: z.string(), epoch: z.number().int() });
@@ -17,6 +18,12 @@ export const ManifestRequest = z.object({
   orphans: z.object({ action: z.enum(['keep', 'delete', 'move']), moveTo: z.string().optional() }),
   entries: z.array(ManifestEntry).max(10_000),
   dirs: z.array(z.object({ path: z.string(), names: z.array(z.string()).max(1_000_000) })).max(10_000),
+  /**
+   * Files of at least this many bytes that need a block comparison are answered without their digests: the source
+   * asks for them (`/v1/data/hashes`) and hashes its own copy meanwhile, so the two agents read and hash at once
+   * instead of one after the other. A target that does not know the field answers with the digests inline.
+   */
+  deferHashesFrom: z.number().int().positive().optional(),
 });
 export type ManifestRequest = z.infer<typeof ManifestRequest>;
 
@@ -27,8 +34,8 @@ export const Need = z.discriminatedUnion('action', [
   z.object({
     action: z.literal('blocks'), reason: z.string(),
     blockSize: z.number().int().positive(), fileSize: z.number().int().min(0),
-    /** The target's block digests, concatenated, base64. */
-    digests: z.string(),
+    /** The target's block digests, concatenated, base64; absent when deferred (see `deferHashesFrom`). */
+    digests: z.string().optional(),
   }),
 ]);
 export type Need = z.infer<typeof Need>;
@@ -39,6 +46,17 @@ export const ManifestAnswer = z.object({
   orphans: z.object({ found: z.number(), removed: z.number(), moved: z.number(), kept: z.number(), paths: z.array(z.string()) }),
 });
 export type ManifestAnswer = z.infer<typeof ManifestAnswer>;
+
+/** `POST /v1/data/hashes`: the target's block digests of one file, deferred from a manifest answer. */
+export const BlockHashesRequest = z.object({
+  path: z.string().max(4096),
+  blockSize: z.number().int().min(MIN_BLOCK_SIZE).max(MAX_BLOCK_SIZE),
+});
+export type BlockHashesRequest = z.infer<typeof BlockHashesRequest>;
+
+/** The digests of the target's copy as it is now (no file there: size 0, none). */
+export const BlockHashesAnswer = z.object({ fileSize: z.number().int().min(0), digests: z.string() });
+export type BlockHashesAnswer = z.infer<typeof BlockHashesAnswer>;
 
 /** `POST /v1/data/apply`: one mirror batch applied and durable; refused paths were logged and not performed. */
 export const ApplyAnswer = z.object({
