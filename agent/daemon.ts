@@ -143,6 +143,8 @@ export async function runAgent(cfg: AgentConfig, extraHandlers: Record<string, C
     // The file systems' free space lets the hub warn, when a job is created or edited, that its target is nearly full.
     collect: () => ({ state: { name: cfg.name, uptimeSec: Math.round(process.uptime()), licence: licence.report(), filesystems }, jobs: jobs.reports(), addresses, dataPort }),
     onResponse: (res) => jobs.apply(res.desired as { jobs?: unknown; hubKeys?: unknown }, res.settings),
+    // New jobs report "starting" from now, though the goal may wait behind another job's start.
+    onReceived: (res) => jobs.noteGoal((res.desired as { jobs?: unknown } | undefined)?.jobs),
   });
   await poll.start();
   log.info({ serverId: id.serverId, dataPort }, 'agent running');

@@ -82,13 +82,15 @@ async function until(what: string, cond: () => boolean, ms = 5000): Promise<void
   }
 }
 
-async function startLoop(hub: Awaited<ReturnType<typeof scriptedHub>>, opts: { onResponse?: () => Promise<void>; onCommand?: () => Promise<void>; collect?: () => Record<string, unknown> }) {
+async function startLoop(hub: Awaited<ReturnType<typeof scriptedHub>>, opts: {
+  onResponse?: () => Promise<void>; onCommand?: () => Promise<void>; collect?: () => Record<string, unknown>; onReceived?: (res: { desiredVersion?: string }) => void;
+}) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-poll-'));
   cleanup.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
   const loop = new PollLoop({
     client: new HubClient(hub.url, 'credential'), dataDir, pollWaitSec: 20, log: createAgentLogger('silent'),
     handlers: new Map([['noop', async () => { await opts.onCommand?.(); return null; }]]),
-    collect: () => ({ state: opts.collect?.() ?? {}, jobs: [] }), onResponse: opts.onResponse,
+    collect: () => ({ state: opts.collect?.() ?? {}, jobs: [] }), onResponse: opts.onResponse, onReceived: opts.onReceived,
   });
   await loop.start();
   cleanup.push(() => loop.stop());
@@ -115,6 +117,25 @@ describe('PollLoop while goal states and commands take time', () => {
     // Delivered again on every poll until answered: run once, after the goal it came with.
     expect(order.filter((o) => o === 'command')).toEqual(['command']);
     expect(order.indexOf('command')).toBeGreaterThan(0);
+  });
+
+  it('hears of a new goal state when it arrives, though it waits behind the one being applied (its new jobs say starting)', async () => {
+    const hub = await scriptedHub((n) => ({ desiredVersion: n === 1 ? 'v1' : 'v2' }));
+    cleanup.push(hub.close);
+    let release!: () => void;
+    const applying = new Promise<void>((r) => { release = r; });
+    const received: string[] = [];
+    let applied = 0;
+    await startLoop(hub, {
+      onResponse: async () => { applied++; if (applied === 1) await applying; },
+      onReceived: (res) => received.push(res.desiredVersion ?? ''),
+    });
+    cleanup.push(() => release()); // runs first: a failed expectation must not leave the loop blocked
+    await until('the second goal received', () => received.length >= 2);
+    expect(received.slice(0, 2)).toEqual(['v1', 'v2']);
+    expect(applied).toBe(1); // v2 waits its turn
+    release();
+    await until('v2 applied', () => applied >= 2);
   });
 
   it('while a command it was sent is still running, polls about once a second instead of in a tight loop', async () => {

@@ -20,6 +20,8 @@ export interface PollLoopOptions {
   /** State reported on every poll (agent state and per-job status). */
   collect: () => { state: Record<string, unknown>; jobs: Record<string, unknown>[]; addresses?: string[]; dataPort?: number };
   onResponse?: (res: PollResponse) => void | Promise<void>;
+  /** A goal state as it arrives, before it waits its turn behind the work of earlier polls (onResponse applies it). */
+  onReceived?: (res: PollResponse) => void;
 }
 
 const AppliedLog = z.array(z.object({ id: z.string(), result: z.any() }));
@@ -134,6 +136,7 @@ export class PollLoop {
    */
   private enqueue(res: PollResponse, commands: AgentCommand[]): void {
     for (const c of commands) this.queued.add(c.id);
+    this.opts.onReceived?.(res);
     this.queuedVersion = res.desiredVersion;
     this.waitingItems++;
     this.work = this.work.then(async () => {

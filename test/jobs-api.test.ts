@@ -140,6 +140,9 @@ describe('job lifecycle and goal state', () => {
     expect(codes(v)).toEqual([]);
     expect(v).toMatchObject({ state: 'starting', health: 'healthy', mirrorStatus: 'calculating' });
     expect(v.activity).toContain('source agent starting the job: reading the protected set; target agent applying a change to the job');
+    // A start that failed and is being retried says why.
+    await poll('alpha', { role: 'source', busy: 'starting', lastError: 'starting the job failed: EACCES; retrying' });
+    expect((await view()).activity).toContain('(starting the job failed: EACCES; retrying)');
     // The full reports then move the job on; the target's snapshot was known before it was busy: no event for it.
     const mirror = { mirrorId, filesTotal: 1, bytesTotal: 1, filesSent: 0, bytesSent: 0, filesSkipped: 0, bytesSkipped: 0, wireRawBytes: 0, wireCompressedBytes: 0, startedAt: Date.now(), completedAt: null, throughputBps: 0, orphansFound: 0, orphansRemoved: 0 };
     await poll('alpha', { role: 'source', mirrorRequestId: mirrorId, mirrorStatus: 'in_progress', mirrorComplete: false, mirror });

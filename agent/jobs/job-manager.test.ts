@@ -87,6 +87,10 @@ describe('JobManager reports', () => {
     const failing = jobs.apply({ jobs: [desired, second, { ...desired, jobId: 'job_3' }, { ...desired, jobId: 'job_4' }] });
     await expect(failing).rejects.toThrow();
     expect(jobs.reports().map((r) => [r.jobId, r.busy])).toEqual([['job_1', undefined], ['job_2', undefined], ['job_4', 'starting']]);
+    // The same goal again (the agent asks for it after a back-off): job_3 says why its start failed meanwhile.
+    jobs.noteGoal([desired, second, { ...desired, jobId: 'job_3' }, { ...desired, jobId: 'job_4' }]);
+    const job3 = jobs.reports().find((r) => r.jobId === 'job_3');
+    expect(job3).toMatchObject({ busy: 'starting', lastError: expect.stringMatching(/^starting the job failed: .+; retrying$/) });
     await jobs.apply({ jobs: [desired] });
     expect(jobs.reports().map((r) => [r.jobId, r.busy])).toEqual([['job_1', undefined]]);
   });

@@ -33,7 +33,9 @@ export class JobManager {
    * for the first BUSY_SILENT_MS of an update or stop (most take milliseconds; the hub keeps showing its last
    * report), so a goal that changed another job does not flash "busy" on every job of the agent.
    */
-  private busy = new Map<string, { busy: JobBusy; epoch: number; since: number }>();
+  private busy = new Map<string, { busy: JobBusy; epoch: number; since: number; queued: boolean; error?: string }>();
+  /** Why a job's last start failed ("role:jobId"), told in its busy reports until a start succeeds. */
+  private startErrors = new Map<string, string>();
   /** Target pause (server setting): keep receiving into the target queue, apply nothing. */
   targetPaused = false;
   /** Queue limits from the server's settings (queue.memoryMaxMB, diskMaxMB, diskFreeMinMB). */
@@ -73,7 +75,7 @@ export class JobManager {
     }
     const saved = await readJson(this.desiredFile, DesiredFile).catch(() => null);
     if (!saved) return { restored: Promise.resolve() };
-    this.markNewJobsStarting(saved);
+    this.noteGoal(saved);
     const restored = this.chain.then(() => this.reconcile(saved, null)).catch((err: unknown) => {
       this.ctx.log.error({ err: (err as Error)?.message ?? String(err) }, 'restoring the jobs from the last goal state failed; the hub\'s goal is applied at the next poll');
     });
@@ -83,8 +85,7 @@ export class JobManager {
 
   /** Called with each poll's desired state; serialised so reconciliations never interleave. */
   apply(desired: { jobs?: unknown; hubKeys?: unknown }, settings: Record<string, unknown> = {}): Promise<void> {
-    const queued = DesiredFile.safeParse(desired.jobs ?? []);
-    if (queued.success) this.markNewJobsStarting(queued.data);
+    this.noteGoal(desired.jobs);
     const run = async () => {
       this.targetPaused = settings.targetPaused === true;
       this.queueSettings = (settings.queue as Record<string, unknown>) ?? {};
@@ -105,18 +106,24 @@ export class JobManager {
     return this.chain;
   }
 
-  /** New jobs of a goal state report `starting` from the moment it arrives (it may wait behind another's start). */
-  private markNewJobsStarting(list: DesiredJob[]): void {
-    for (const d of list) {
+  /**
+   * A goal state as it arrives (from the hub, or from disk at start): its new jobs report `starting` from now, though
+   * it may wait behind another job's start; new jobs an earlier goal had and this one has not are no longer waited for.
+   */
+  noteGoal(jobs: unknown): void {
+    const parsed = DesiredFile.safeParse(jobs ?? []);
+    if (!parsed.success) return; // apply() says so
+    const wanted = new Set(parsed.data.map((d) => `${d.role}:${d.jobId}`));
+    for (const [key, b] of this.busy) if (b.queued && !wanted.has(key)) this.busy.delete(key);
+    for (const d of parsed.data) {
+      const key = `${d.role}:${d.jobId}`;
       const known = d.role === 'source' ? this.sources.has(d.jobId) : this.targets.has(d.jobId);
-      if (!known) this.busy.set(`${d.role}:${d.jobId}`, { busy: 'starting', epoch: d.epoch, since: Date.now() });
+      if (!known && !this.busy.has(key)) this.busy.set(key, { busy: 'starting', epoch: d.epoch, since: Date.now(), queued: true, error: this.startErrors.get(key) });
     }
+    for (const key of this.startErrors.keys()) if (!wanted.has(key)) this.startErrors.delete(key);
   }
 
   private async reconcile(list: DesiredJob[], serialized: string | null): Promise<void> {
-    // Only this goal's new jobs still wait to start (an earlier goal's may have been dropped from it).
-    const wanted = new Set(list.map((d) => `${d.role}:${d.jobId}`));
-    for (const key of this.busy.keys()) if (!wanted.has(key)) this.busy.delete(key);
     if (serialized !== null && serialized !== this.lastDesired) {
       this.lastDesired = serialized;
       await writeFileAtomic(this.desiredFile, serialized);
@@ -172,9 +179,14 @@ export class JobManager {
 
   private async changingJob(role: 'source' | 'target', jobId: string, busy: JobBusy, epoch: number, change: () => Promise<void>): Promise<void> {
     const key = `${role}:${jobId}`;
-    this.busy.set(key, { busy, epoch, since: Date.now() });
+    this.busy.set(key, { busy, epoch, since: Date.now(), queued: false, error: this.startErrors.get(key) });
     try {
       await change();
+      this.startErrors.delete(key);
+    } catch (err) {
+      // A start that failed is tried again with the goal (after a back-off): meanwhile the job says why.
+      if (busy === 'starting') this.startErrors.set(key, `starting the job failed: ${(err as Error)?.message ?? String(err)}; retrying`);
+      throw err;
     } finally {
       this.busy.delete(key);
     }
@@ -199,7 +211,7 @@ export class JobManager {
     const silentMs = this.ctx.busySilentMs ?? BUSY_SILENT_MS;
     const busy = [...this.busy].filter(([, b]) => b.busy === 'starting' || at - b.since >= silentMs).map(([key, b]): JobReport => {
       const [role, jobId] = key.split(/:(.*)/s) as ['source' | 'target', string];
-      return { jobId, role, epoch: b.epoch, at, busy: b.busy };
+      return { jobId, role, epoch: b.epoch, at, busy: b.busy, ...(b.error ? { lastError: b.error } : {}) };
     });
     const settled = (role: string, id: string) => !this.busy.has(`${role}:${id}`);
     return [

@@ -49,7 +49,7 @@ export async function ingestJobReports(deps: HubDeps, serverId: string, raw: unk
  */
 async function ingestBusyReport(deps: HubDeps, job: JobRow, report: JobReport, now: number): Promise<void> {
   const prev = (report.role === 'source' ? job.sourceStatus : job.targetStatus) as JobReport | null;
-  const kept: JobReport = prev ? { ...prev, at: report.at, busy: report.busy } : report;
+  const kept: JobReport = prev ? { ...prev, at: report.at, busy: report.busy, ...(report.lastError ? { lastError: report.lastError } : {}) } : report;
   const set = report.role === 'source' ? { sourceStatus: kept, sourceStatusAt: now } : { targetStatus: kept, targetStatusAt: now };
   await deps.db.update(jobs).set(set).where(eq(jobs.id, job.id));
 }
