@@ -48,6 +48,12 @@ async function sourceJobSetup() {
   return { manager, desired, dataDir };
 }
 
+/** A goal as the agent handles one from a poll: noted when it arrives, then applied in turn (see the daemon). */
+function received(jobs: JobManager, goal: DesiredJob[]): Promise<void> {
+  jobs.noteGoal(goal);
+  return jobs.apply({ jobs: goal });
+}
+
 describe('JobManager reports', () => {
   const busyOnly = (jobId: string, busy: string, epoch = 1) => ({ jobId, role: 'source', epoch, at: expect.any(Number), busy });
 
@@ -55,7 +61,7 @@ describe('JobManager reports', () => {
     const { manager, desired } = await sourceJobSetup();
     const jobs = manager();
     let done = false;
-    const applying = jobs.apply({ jobs: [desired] }).finally(() => { done = true; });
+    const applying = received(jobs, [desired]).finally(() => { done = true; });
     const midway: unknown[] = [];
     while (!done) {
       midway.push(...jobs.reports());
@@ -74,8 +80,8 @@ describe('JobManager reports', () => {
     const { manager, desired, dataDir } = await sourceJobSetup();
     const jobs = manager();
     const second = { ...desired, jobId: 'job_2', name: 'j2', epoch: 3 };
-    const first = jobs.apply({ jobs: [desired] });
-    const queued = jobs.apply({ jobs: [desired, second] });
+    const first = received(jobs, [desired]);
+    const queued = received(jobs, [desired, second]);
     // job_1 is starting; job_2 waits in the queue behind it, already in hand.
     expect(jobs.reports()).toEqual(expect.arrayContaining([busyOnly('job_1', 'starting'), busyOnly('job_2', 'starting', 3)]));
     await first;
@@ -84,15 +90,28 @@ describe('JobManager reports', () => {
     // A goal whose job_3 fails to start: job_4 after it still waits (the goal is applied again later). A goal
     // without either then leaves neither "starting" for ever.
     await fs.writeFile(path.join(dataDir, 'jobs', 'job_3'), 'in the way of the job\'s state directory');
-    const failing = jobs.apply({ jobs: [desired, second, { ...desired, jobId: 'job_3' }, { ...desired, jobId: 'job_4' }] });
+    const failing = received(jobs, [desired, second, { ...desired, jobId: 'job_3' }, { ...desired, jobId: 'job_4' }]);
     await expect(failing).rejects.toThrow();
     expect(jobs.reports().map((r) => [r.jobId, r.busy])).toEqual([['job_1', undefined], ['job_2', undefined], ['job_4', 'starting']]);
     // The same goal again (the agent asks for it after a back-off): job_3 says why its start failed meanwhile.
     jobs.noteGoal([desired, second, { ...desired, jobId: 'job_3' }, { ...desired, jobId: 'job_4' }]);
     const job3 = jobs.reports().find((r) => r.jobId === 'job_3');
     expect(job3).toMatchObject({ busy: 'starting', lastError: expect.stringMatching(/^starting the job failed: .+; retrying$/) });
-    await jobs.apply({ jobs: [desired] });
+    await received(jobs, [desired]);
     expect(jobs.reports().map((r) => [r.jobId, r.busy])).toEqual([['job_1', undefined]]);
+  });
+
+  it('an older goal applied after a newer one arrived does not undo what the newer one noted', async () => {
+    const { manager, desired } = await sourceJobSetup();
+    const jobs = manager();
+    const second = { ...desired, jobId: 'job_2', name: 'j2' };
+    // As in the agent: both goals arrive while the first waits its turn, and are applied in order later.
+    jobs.noteGoal([desired]);
+    jobs.noteGoal([desired, second]);
+    await jobs.apply({ jobs: [desired] });
+    expect(jobs.reports().map((r) => [r.jobId, r.busy])).toEqual([['job_1', undefined], ['job_2', 'starting']]);
+    await jobs.apply({ jobs: [desired, second] });
+    expect(jobs.reports().map((r) => [r.jobId, r.busy])).toEqual([['job_1', undefined], ['job_2', undefined]]);
   });
 
   it('an update of a running job shows it busy only once it has taken a while; until then nothing (most take ms)', async () => {
@@ -100,7 +119,7 @@ describe('JobManager reports', () => {
     /** Applies `goal` and collects job_1's busy reports meanwhile. */
     const during = async (jobs: JobManager, goal: DesiredJob[]) => {
       let done = false;
-      const applying = jobs.apply({ jobs: goal }).finally(() => { done = true; });
+      const applying = received(jobs, goal).finally(() => { done = true; });
       const seen: unknown[] = [];
       let samples = 0;
       while (!done) {
@@ -112,13 +131,13 @@ describe('JobManager reports', () => {
       return { seen, samples };
     };
     const quiet = manager();
-    await quiet.apply({ jobs: [desired] });
+    await received(quiet, [desired]);
     const update = await during(quiet, [{ ...desired, epoch: 2 }]);
     expect(update.samples).toBeGreaterThan(10);
     expect(update.seen).toEqual([]);
     await quiet.stop();
     const eager = manager(0);
-    await eager.apply({ jobs: [{ ...desired, epoch: 2 }] });
+    await received(eager, [{ ...desired, epoch: 2 }]);
     const slow = await during(eager, [{ ...desired, epoch: 3 }]);
     expect(slow.seen.length).toBeGreaterThan(0);
     for (const r of slow.seen) expect(r).toStrictEqual(busyOnly('job_1', 'updating', 3));
@@ -129,7 +148,7 @@ describe('JobManager reports', () => {
     const { manager, desired } = await sourceJobSetup();
     const first = manager();
     const second = { ...desired, jobId: 'job_2', name: 'j2' };
-    await first.apply({ jobs: [desired, second] });
+    await received(first, [desired, second]);
     await first.stop();
     const jobs = manager();
     let restoredYet = false;

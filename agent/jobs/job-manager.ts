@@ -33,7 +33,7 @@ export class JobManager {
    * for the first BUSY_SILENT_MS of an update or stop (most take milliseconds; the hub keeps showing its last
    * report), so a goal that changed another job does not flash "busy" on every job of the agent.
    */
-  private busy = new Map<string, { busy: JobBusy; epoch: number; since: number; queued: boolean; error?: string }>();
+  private busy = new Map<string, { role: 'source' | 'target'; jobId: string; busy: JobBusy; epoch: number; since: number; queued: boolean }>();
   /** Why a job's last start failed ("role:jobId"), told in its busy reports until a start succeeds. */
   private startErrors = new Map<string, string>();
   /** Target pause (server setting): keep receiving into the target queue, apply nothing. */
@@ -83,9 +83,11 @@ export class JobManager {
     return { restored };
   }
 
-  /** Called with each poll's desired state; serialised so reconciliations never interleave. */
+  /**
+   * Called with each poll's desired state; serialised so reconciliations never interleave. The caller notes the goal
+   * when it arrives (noteGoal): applied later, an older goal must not undo what a newer one noted.
+   */
   apply(desired: { jobs?: unknown; hubKeys?: unknown }, settings: Record<string, unknown> = {}): Promise<void> {
-    this.noteGoal(desired.jobs);
     const run = async () => {
       this.targetPaused = settings.targetPaused === true;
       this.queueSettings = (settings.queue as Record<string, unknown>) ?? {};
@@ -118,7 +120,7 @@ export class JobManager {
     for (const d of parsed.data) {
       const key = `${d.role}:${d.jobId}`;
       const known = d.role === 'source' ? this.sources.has(d.jobId) : this.targets.has(d.jobId);
-      if (!known && !this.busy.has(key)) this.busy.set(key, { busy: 'starting', epoch: d.epoch, since: Date.now(), queued: true, error: this.startErrors.get(key) });
+      if (!known && !this.busy.has(key)) this.busy.set(key, { role: d.role, jobId: d.jobId, busy: 'starting', epoch: d.epoch, since: Date.now(), queued: true });
     }
     for (const key of this.startErrors.keys()) if (!wanted.has(key)) this.startErrors.delete(key);
   }
@@ -179,7 +181,7 @@ export class JobManager {
 
   private async changingJob(role: 'source' | 'target', jobId: string, busy: JobBusy, epoch: number, change: () => Promise<void>): Promise<void> {
     const key = `${role}:${jobId}`;
-    this.busy.set(key, { busy, epoch, since: Date.now(), queued: false, error: this.startErrors.get(key) });
+    this.busy.set(key, { role, jobId, busy, epoch, since: Date.now(), queued: false });
     try {
       await change();
       this.startErrors.delete(key);
@@ -210,8 +212,8 @@ export class JobManager {
     const at = Date.now();
     const silentMs = this.ctx.busySilentMs ?? BUSY_SILENT_MS;
     const busy = [...this.busy].filter(([, b]) => b.busy === 'starting' || at - b.since >= silentMs).map(([key, b]): JobReport => {
-      const [role, jobId] = key.split(/:(.*)/s) as ['source' | 'target', string];
-      return { jobId, role, epoch: b.epoch, at, busy: b.busy, ...(b.error ? { lastError: b.error } : {}) };
+      const error = this.startErrors.get(key);
+      return { jobId: b.jobId, role: b.role, epoch: b.epoch, at, busy: b.busy, ...(error ? { lastError: error } : {}) };
     });
     const settled = (role: string, id: string) => !this.busy.has(`${role}:${id}`);
     return [

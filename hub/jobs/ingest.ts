@@ -48,10 +48,14 @@ export async function ingestJobReports(deps: HubDeps, serverId: string, raw: unk
  * instead of going stale. Nothing moves on and no event is raised: the next full report is compared with the last one.
  */
 async function ingestBusyReport(deps: HubDeps, job: JobRow, report: JobReport, now: number): Promise<void> {
-  const prev = (report.role === 'source' ? job.sourceStatus : job.targetStatus) as JobReport | null;
-  const kept: JobReport = prev ? { ...prev, at: report.at, busy: report.busy, ...(report.lastError ? { lastError: report.lastError } : {}) } : report;
+  const kept = keptWhileBusy((report.role === 'source' ? job.sourceStatus : job.targetStatus) as JobReport | null, report);
   const set = report.role === 'source' ? { sourceStatus: kept, sourceStatusAt: now } : { targetStatus: kept, targetStatusAt: now };
   await deps.db.update(jobs).set(set).where(eq(jobs.id, job.id));
+}
+
+/** What is stored for a busy report: the last full report marked busy (and the reason of a failed start), else it. */
+function keptWhileBusy(prev: JobReport | null | undefined, report: JobReport): JobReport {
+  return prev ? { ...prev, at: report.at, busy: report.busy, ...(report.lastError ? { lastError: report.lastError } : {}) } : report;
 }
 
 async function advanceFromSourceReport(deps: HubDeps, job: JobRow, report: JobReport): Promise<void> {
@@ -100,9 +104,8 @@ async function ingestRestoreReport(deps: HubDeps, serverId: string, report: JobR
   const [job] = await deps.db.select().from(jobs).where(eq(jobs.id, jobId));
   if (!job || report.role !== 'source' || job.targetServerId !== serverId || report.epoch !== job.epoch) return;
   const restore = job.controls.restore as { id: string } | undefined;
-  const prev = job.controls.restoreStatus as JobReport | undefined;
   // Busy (the reverse job starting): the last restore report stays, as for the job's own reports.
-  const kept = report.busy && prev ? { ...prev, at: report.at, busy: report.busy } : report;
+  const kept = report.busy ? keptWhileBusy(job.controls.restoreStatus as JobReport | undefined, report) : report;
   await deps.db.update(jobs).set({ controls: { ...job.controls, restoreStatus: kept } }).where(eq(jobs.id, job.id));
   if (report.busy) return;
   if (restore && report.mirrorRequestId === restore.id && report.mirrorComplete) {
