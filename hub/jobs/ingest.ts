@@ -9,12 +9,13 @@ import { transitionIfLegal } from './transition';
 import { sourceReportEvents, targetReportEvents } from './report-events';
 import { RESTORE_SUFFIX } from './desired';
 import type { FilesJobSpec } from '../../shared/jobs/definition';
+import { zodMessage } from '../middleware/errors';
 
-export async function ingestJobReports(deps: HubDeps, serverId: string, raw: unknown[]): Promise<void> {
+export async function ingestJobReports(deps: HubDeps, serverId: string, raw: Record<string, unknown>[]): Promise<void> {
   for (const item of raw) {
     const parsed = JobReport.safeParse(item);
     if (!parsed.success) {
-      deps.log.warn({ serverId }, 'ignoring malformed job report');
+      deps.log.warn({ serverId, jobId: item.jobId, issues: zodMessage(parsed.error) }, 'ignoring malformed job report');
       continue;
     }
     const report = parsed.data;

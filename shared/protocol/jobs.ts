@@ -2,6 +2,12 @@
 import { z } from 'zod';
 import { MirrorStatus, ReplicationStatus, TransmitMode, TargetDataState } from '../states';
 
+/**
+ * A time in a report, as epoch milliseconds within what a Date can hold. A report with a time outside that (an agent's
+ * broken clock, a corrupt report) is refused whole: stored, it would make every view of the job fail to render.
+ */
+export const EpochMs = z.number().min(0).max(8.64e15);
+
 export const PeerInfo = z.object({
   serverId: z.string(),
   name: z.string(),
@@ -70,8 +76,8 @@ export const MirrorStats = z.object({
   /** Bytes of frames before and after compression. */
   wireRawBytes: z.number(),
   wireCompressedBytes: z.number(),
-  startedAt: z.number().nullable(),
-  completedAt: z.number().nullable(),
+  startedAt: EpochMs.nullable(),
+  completedAt: EpochMs.nullable(),
   throughputBps: z.number(),
   orphansFound: z.number(),
   orphansRemoved: z.number(),
@@ -80,8 +86,8 @@ export type MirrorStats = z.infer<typeof MirrorStats>;
 
 export const VerifyReport = z.object({
   verifyId: z.string(),
-  startedAt: z.number(),
-  completedAt: z.number().nullable(),
+  startedAt: EpochMs,
+  completedAt: EpochMs.nullable(),
   filesCompared: z.number(),
   identical: z.number(),
   different: z.number(),
@@ -96,7 +102,7 @@ export const VerifyReport = z.object({
 export type VerifyReport = z.infer<typeof VerifyReport>;
 
 export const MonitorProbe = z.object({
-  at: z.number(),
+  at: EpochMs,
   method: z.enum(['network', 'service', 'services']),
   target: z.string(),
   ok: z.boolean(),
@@ -118,8 +124,8 @@ export const ActionProgress = z.object({
   kind: z.enum(['failover', 'failback', 'fence']),
   status: z.enum(['running', 'done', 'failed']),
   steps: z.array(StepResult),
-  startedAt: z.number(),
-  completedAt: z.number().nullable(),
+  startedAt: EpochMs,
+  completedAt: EpochMs.nullable(),
 });
 export type ActionProgress = z.infer<typeof ActionProgress>;
 
@@ -130,7 +136,7 @@ export const JobReport = z.object({
   jobId: z.string(),
   role: z.enum(['source', 'target']),
   epoch: z.number().int(),
-  at: z.number(),
+  at: EpochMs,
   mirrorStatus: MirrorStatus.optional(),
   mirror: MirrorStats.optional(),
   /** The mirror request id the agent has acted on, and whether that mirror finished. */
@@ -142,18 +148,18 @@ export const JobReport = z.object({
   transmitMode: TransmitMode.optional(),
   targetDataState: TargetDataState.optional(),
   verify: VerifyReport.nullable().optional(),
-  connection: z.object({ id: z.string().nullable(), since: z.number().nullable(), error: z.string().nullable() }).optional(),
+  connection: z.object({ id: z.string().nullable(), since: EpochMs.nullable(), error: z.string().nullable() }).optional(),
   replication: z.record(z.string(), z.unknown()).optional(),
   warnings: z.array(z.object({ code: z.string(), message: z.string() })).optional(),
   refusedPaths: z.number().optional(),
   /** Source only: the bandwidth limit in force (null: none) and the transmit windows (open, and when that changes). */
-  transmit: z.object({ limitBytesPerSec: z.number().nullable(), windowOpen: z.boolean(), windowChangesAt: z.number().nullable() }).optional(),
+  transmit: z.object({ limitBytesPerSec: z.number().nullable(), windowOpen: z.boolean(), windowChangesAt: EpochMs.nullable() }).optional(),
   /** Target only: failover monitor probes of the source, newest last. */
   probes: z.array(MonitorProbe).max(2000).optional(),
   /** Failover / failback progress on this agent. */
   action: ActionProgress.nullable().optional(),
   /** Target only: snapshots of the replica. */
-  snapshots: z.array(z.object({ id: z.string(), takenAt: z.number(), method: z.string(), bytes: z.number(), scheduled: z.boolean() })).max(1000).optional(),
+  snapshots: z.array(z.object({ id: z.string(), takenAt: EpochMs, method: z.string(), bytes: z.number(), scheduled: z.boolean() })).max(1000).optional(),
   /** Source only: what the source did itself around a failover/failback (stop/start services, post-failback script). */
   sourceSteps: z.array(StepResult).max(100).optional(),
   /** Source only: this source stopped sending because the job failed over or it was isolated. */
