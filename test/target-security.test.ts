@@ -21,6 +21,7 @@ let job: TargetJob;
 let src: string;
 let dst: string;
 let outside: string;
+let desired: DesiredJob;
 const tls = new Agent({ connect: { rejectUnauthorized: false } });
 const meta = { mode: 0o644, uid: 0, gid: 0, mtimeMs: Date.now() };
 
@@ -33,7 +34,7 @@ beforeAll(async () => {
   const keys = new HubKeyCache(dir);
   await keys.update([key.publicJwk]);
   const spec = FilesJobSpec.parse({ rules: [{ path: src, type: 'include' }], pathMapping: { mode: 'custom', entries: [{ source: src, target: dst }] } });
-  const desired: DesiredJob = {
+  desired = {
     jobId: 'job_1', name: 'j', role: 'target', run: 'running', state: 'mirroring', epoch: 3, spec: spec as never, sourceName: 'alpha',
     peer: { serverId: 'srv_src', name: 'alpha', addresses: ['127.0.0.1'], port: 1, fingerprint: 'x' }, jobToken: '', mirror: null, verify: null, controls: {},
   };
@@ -126,6 +127,30 @@ describe('target data port', () => {
     expect(r).toMatchObject({ status: 413, body: { error: { code: 'frame_too_large' } } });
     const g = await post('/v1/data/apply?job=job_1', Buffer.from('this is not a frame at all......'), await token({}));
     expect(g).toMatchObject({ status: 400, body: { error: { code: 'frame_invalid' } } });
+  });
+
+  it('moves orphans only to the job\'s own moveTo folder, never to one the source names', async () => {
+    await fs.mkdir(path.join(dst, 'od'));
+    onTestFinished(() => fs.rm(path.join(dst, 'od'), { recursive: true, force: true }));
+    await fs.writeFile(path.join(dst, 'od', 'orphan.txt'), 'orphan');
+    // The listing of od names nothing: orphan.txt is an orphan, to be moved.
+    const ask = async () => post('/v1/data/manifest?job=job_1', JSON.stringify({
+      mirrorId: 'm', purpose: 'mirror', mode: 'different', newerOnly: false, blockChecksum: false,
+      orphans: { action: 'move', moveTo: outside }, entries: [], dirs: [{ path: `${src}/od`, names: [] }],
+    }), await token({}));
+    // This job moves orphans nowhere: the folder the source names is not taken instead.
+    expect(await ask()).toMatchObject({ status: 400, body: { error: { code: 'orphans_move_to_missing' } } });
+    expect(await fs.readdir(outside)).toEqual([]);
+    expect(await fs.readFile(path.join(dst, 'od', 'orphan.txt'), 'utf8')).toBe('orphan');
+    // A job with a moveTo folder: there, whatever the source names.
+    const moved = await tempDir('moved');
+    await job.update({ ...desired, spec: { ...desired.spec, orphans: { action: 'move', moveTo: moved } } }, false);
+    onTestFinished(() => job.update(desired, false));
+    const r = await ask();
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.orphans).toMatchObject({ found: 1, moved: 1 });
+    expect(await fs.readdir(outside)).toEqual([]);
+    expect(await fs.readFile(path.join(moved, src.slice(1), 'od', 'orphan.txt'), 'utf8')).toBe('orphan');
   });
 
   it('deferred block hashes: only for a valid token, only inside the replica (refusals counted), only sane block sizes', async () => {

@@ -269,8 +269,16 @@ export class TargetJob {
   manifest(body: unknown): Promise<ManifestAnswer> {
     this.refuseWhilePaused();
     const req = ManifestRequest.parse(body);
+    // Orphans are moved where this job's settings (from the hub) say, never to a folder the source names: a source
+    // could otherwise have replica files, with content it chose, renamed to any place on this host.
+    const moveTo = (this.desired.spec as unknown as FilesJobSpec).orphans?.moveTo;
+    if (req.orphans.moveTo !== undefined && req.orphans.moveTo !== moveTo) {
+      this.ctx.log.warn({ job: this.jobId, asked: req.orphans.moveTo.slice(0, 300), configured: moveTo ?? null },
+        'the source asked to move orphans to another folder than the job setting: the setting is used');
+    }
+    const orphans = { action: req.orphans.action, ...(moveTo !== undefined ? { moveTo } : {}) };
     // Not serialised with the applier: the source asks for the next batch's manifest while this one streams.
-    return answerManifest(this.replica, req, (fn) => this.serial(fn));
+    return answerManifest(this.replica, { ...req, orphans }, (fn) => this.serial(fn));
   }
 
   /** The digests of one replica file, deferred from a manifest answer: read-only, beside the applier like it. */
