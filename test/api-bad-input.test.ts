@@ -4,51 +4,9 @@
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
 import { inProcessHub } from './support/in-process-hub';
 import { JobReport } from '../shared/protocol/jobs';
+import { mutations, HOSTILE_IN_REPORTS } from './support/mutations';
 
 const FP = Array.from({ length: 32 }, () => 'AB').join(':');
-
-const HOSTILE: unknown[] = [
-  null, true, 0, -1, 1.5, 2 ** 53 + 2, 1e308, -1e308,
-  '', 'x'.repeat(5000), 'a\u0000b', '../../etc/passwd', '💥ü\u202e', '2026-13-45T99:99:99Z', "'; DROP TABLE jobs; --",
-  [], [null], {}, JSON.parse('{"__proto__": {"polluted": true}}'), { constructor: { prototype: { polluted: true } } },
-  Array.from({ length: 2000 }, (_, i) => i),
-];
-/** For job reports (the hub reads numbers and times from them): the values that break arithmetic and dates. */
-const HOSTILE_IN_REPORTS: unknown[] = [null, true, -1, 2 ** 53 + 2, 1e308, -1e308, '', 'x'.repeat(5000), [], {}];
-
-type Json = unknown;
-type Path = (string | number)[];
-
-/** Every path to a value inside `v` (the root is []). */
-function paths(v: Json, at: Path = []): Path[] {
-  const out = [at];
-  if (Array.isArray(v)) v.forEach((x, i) => out.push(...paths(x, [...at, i])));
-  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) out.push(...paths(x, [...at, k]));
-  return out;
-}
-
-/** A copy of `body` with the value at `at` changed by `change` (given its parent and key; the root is replaced). */
-function edit(body: Json, at: Path, change: (parent: any, key: string | number) => void): Json {
-  const copy = structuredClone(body) as any;
-  let parent = copy;
-  for (const k of at.slice(0, -1)) parent = parent[k];
-  change(parent, at.at(-1)!);
-  return copy;
-}
-
-/**
- * Every one-value mutation of `body`: each value replaced by each hostile value, each object member removed, and an
- * unknown member added to each object.
- */
-function* mutations(body: Json, values = HOSTILE): Generator<Json> {
-  for (const at of paths(body)) {
-    for (const h of values) yield at.length === 0 ? h : edit(body, at, (p, k) => { p[k] = structuredClone(h); });
-    if (at.length === 0) continue;
-    yield edit(body, at, (p, k) => { if (Array.isArray(p)) p.splice(Number(k), 1); else delete p[k]; });
-    const value = at.reduce<any>((v, k) => v[k], body);
-    if (value && typeof value === 'object' && !Array.isArray(value)) yield edit(body, at, (p, k) => { p[k].unknownMember = 1; });
-  }
-}
 
 let hub: Awaited<ReturnType<typeof inProcessHub>>;
 const errors: string[] = [];
@@ -110,9 +68,9 @@ const pollBody = (report: object) => ({
 
 
 /** A valid body for each route that takes one (the mutations start from it); others get `{}`. */
-function template(method: string, path: string): Json {
+function template(method: string, path: string): unknown {
   const key = `${method} ${path}`;
-  const bodies: Record<string, Json> = {
+  const bodies: Record<string, unknown> = {
     'POST /v1/jobs': { ...JOB, name: 'web2', pathMapping: { mode: 'custom', entries: [{ source: '/srv/www', target: '/replica/www2' }] } },
     'POST /v1/jobs/validate': JOB,
     'PATCH /v1/jobs/:id': { name: 'web', compression: 5, orphans: { moveTo: null, action: 'keep' }, verify: { schedule: null } },

@@ -14,6 +14,7 @@ import { HubKeyCache } from '../agent/jobs/hub-keys';
 import { TargetJob } from '../agent/target/target-job';
 import { registerTargetRoutes } from '../agent/target/receiver';
 import { tempDir } from './support/processes';
+import { mutations, HOSTILE_IN_REPORTS } from './support/mutations';
 
 let key: SigningKeyMaterial;
 let server: DataServer;
@@ -171,5 +172,100 @@ describe('target data port', () => {
     expect(ok.status).toBe(200);
     expect(ok.body.fileSize).toBe(10_000);
     expect(Buffer.from(ok.body.digests, 'base64')).toHaveLength(3 * 16);
+  });
+
+  describe('bad input with a valid token: never a 500, never a write outside the replica', () => {
+    /** POST without assuming a JSON answer; a 500, a non-JSON error or a 4xx without {error: {code, message}} is a failure. */
+    async function postAny(p: string, body: Buffer | string, tok: string, note: string, failures: string[]): Promise<number> {
+      const res = await request(`https://127.0.0.1:${server.port}${p}`, { method: 'POST', dispatcher: tls, body, headers: { authorization: `Bearer ${tok}` } });
+      const text = await res.body.text();
+      let json: any = null;
+      try { json = JSON.parse(text); } catch { /* reported below */ }
+      const what = `${p} (${note}) → ${res.statusCode} ${text.slice(0, 300)}`;
+      if (res.statusCode >= 500) failures.push(what);
+      else if (res.statusCode >= 400 && (typeof json?.error?.code !== 'string' || !json?.error?.message)) failures.push(`${what}: no {error: {code, message}}`);
+      return res.statusCode;
+    }
+
+    async function outsideUntouched(): Promise<void> {
+      expect(await fs.readdir(outside)).toEqual([]);
+      // The port still serves the job.
+      expect((await post('/v1/data/hello?job=job_1', '{}', await token({}))).status).toBe(200);
+    }
+
+    it('every one-value mutation of a manifest request and of a block-hashes request', async () => {
+      await fs.mkdir(path.join(dst, 'fz'), { recursive: true });
+      await fs.writeFile(path.join(dst, 'fz', 'a.txt'), 'abc');
+      await fs.writeFile(path.join(dst, 'fz', 'orphan.txt'), 'orphan');
+      onTestFinished(() => fs.rm(path.join(dst, 'fz'), { recursive: true, force: true }));
+      const tok = await token({});
+      const failures: string[] = [];
+      const manifest = {
+        mirrorId: 'm', purpose: 'mirror', mode: 'different', newerOnly: true, blockChecksum: true, orphans: { action: 'delete' },
+        entries: [
+          { path: `${src}/fz`, type: 'dir', size: 0, meta: { ...meta, mode: 0o755 } },
+          { path: `${src}/fz/a.txt`, type: 'file', size: 4, meta, checkContent: true },
+          { path: `${src}/fz/b.txt`, type: 'file', size: 4, meta, linkOf: `${src}/fz/a.txt` },
+          { path: `${src}/fz/l`, type: 'symlink', size: 0, meta, target: '../a.txt' },
+        ],
+        dirs: [{ path: `${src}/fz`, names: ['a.txt', 'b.txt', 'l'] }],
+        deferHashesFrom: 2,
+      };
+      let accepted = 0;
+      for (const [i, body] of [...mutations(manifest, HOSTILE_IN_REPORTS)].entries()) {
+        if ((await postAny('/v1/data/manifest?job=job_1', JSON.stringify(body), tok, `mutation ${i}`, failures)) === 200) accepted++;
+      }
+      for (const [i, body] of [...mutations({ path: `${src}/fz/a.txt`, blockSize: 4096 })].entries()) {
+        if ((await postAny('/v1/data/hashes?job=job_1', JSON.stringify(body), tok, `mutation ${i}`, failures)) === 200) accepted++;
+      }
+      for (const raw of ['', 'null', '[]', '{', 'x'.repeat(70_000)]) {
+        for (const route of ['manifest', 'hashes']) await postAny(`/v1/data/${route}?job=job_1`, raw, tok, 'raw', failures);
+      }
+      expect(failures).toEqual([]);
+      expect(accepted, 'mutated requests that passed validation').toBeGreaterThan(20);
+      await outsideUntouched();
+    });
+
+    it('every one-value mutation of each kind of file operation, in apply and replicate streams', async () => {
+      await fs.mkdir(path.join(dst, 'fo'), { recursive: true });
+      onTestFinished(() => fs.rm(path.join(dst, 'fo'), { recursive: true, force: true }));
+      const tok = await token({});
+      const failures: string[] = [];
+      const f = `${src}/fo/f.txt`;
+      const ops: { op: Record<string, unknown>; payload?: Buffer }[] = [
+        { op: { op: 'mkdir', path: `${src}/fo/d`, meta: { ...meta, mode: 0o755 } } },
+        { op: { op: 'file', path: f, offset: 0, final: true, size: 5, meta }, payload: Buffer.from('hello') },
+        { op: { op: 'write', path: f, offset: 1 }, payload: Buffer.from('EL') },
+        { op: { op: 'truncate', path: f, size: 3 } },
+        { op: { op: 'meta', path: f, meta } },
+        { op: { op: 'symlink', path: `${src}/fo/l`, target: 'f.txt', meta } },
+        { op: { op: 'hardlink', path: `${src}/fo/h.txt`, existing: f, expect: { size: 3, mtimeMs: meta.mtimeMs } } },
+        { op: { op: 'rename', path: `${src}/fo/g.txt`, from: `${src}/fo/h.txt` } },
+        { op: { op: 'delete', path: `${src}/fo/g.txt` } },
+      ];
+      // Paths inside the protected set that are odd for the operation (the set's root, a directory, through a symlink,
+      // below a file, climbing back in, a temp file's name), and sizes and offsets far beyond the data.
+      const odd = [src, `${src}/fo`, `${src}/fo/l/x`, `${src}/fo/f.txt/sub`, `${src}/fo/d/../../fo/x`, `${src}//fo///f.txt`, `${src}/fo/.tandem.0.part`, 0, 2 ** 33];
+      let accepted = 0;
+      for (const { op, payload } of ops) {
+        for (const [i, header] of [...mutations(op, [...HOSTILE_IN_REPORTS, ...odd])].entries()) {
+          // Each mutated operation after a valid file, so an operation on it has something to act on.
+          const body = Buffer.concat([encodeFrame({ type: FrameType.fileOp, header: ops[1]!.op, payload: ops[1]!.payload }), encodeFrame({ type: FrameType.fileOp, header: header as never, payload })]);
+          if ((await postAny('/v1/data/apply?job=job_1', body, tok, `${op.op} mutation ${i}`, failures)) === 200) accepted++;
+        }
+      }
+      // Streams cut anywhere, and frames of another type.
+      const whole = Buffer.concat(ops.map(({ op, payload }) => encodeFrame({ type: FrameType.fileOp, header: op as never, payload })));
+      for (let cut = 1; cut < whole.length; cut += 7) await postAny('/v1/data/apply?job=job_1', whole.subarray(0, cut), tok, `cut at ${cut}`, failures);
+      for (const type of [0, 2, 3, 99, 255]) {
+        await postAny('/v1/data/apply?job=job_1', encodeFrame({ type, header: ops[1]!.op as never, payload: ops[1]!.payload }), tok, `frame type ${type}`, failures);
+      }
+      for (const raw of [Buffer.alloc(0), Buffer.from('{}'), Buffer.alloc(100_000, 0xff)]) {
+        for (const route of ['apply', 'replicate']) await postAny(`/v1/data/${route}?job=job_1`, raw, tok, 'raw', failures);
+      }
+      expect(failures).toEqual([]);
+      expect(accepted, 'streams applied').toBeGreaterThan(30);
+      await outsideUntouched();
+    });
   });
 });

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FileMeta, FileOp } from '../../shared/protocol/ops';
-import { ApplySession, concurrentOpsFor, openFileLimit } from './apply';
+import { ApplySession, asOpConflict, concurrentOpsFor, openFileLimit } from './apply';
 import { GroupSync } from './group-sync';
 import { ReplicaFs } from './replica-fs';
 import { walkProtectedSet } from '../source/walker';
@@ -325,6 +325,25 @@ describe('a file on the target where the source has a directory', () => {
     expect((await fs.lstat(path.join(root, 'd', 'sub', 'deeper'))).isDirectory()).toBe(true);
     expect(await fs.readFile(path.join(root, 'f', 'inside.txt'), 'utf8')).toBe('new file');
     expect(await fs.readlink(path.join(root, 'l', 'link'))).toBe('../x');
+  });
+
+  it('also when that file is the replica root itself (the source made its protected file a directory)', async () => {
+    await fs.rm(root, { recursive: true });
+    await fs.writeFile(root, 'the protected path was a file');
+    const errors = await submitAll([whole('/now/a/dir.txt', 'inside')]);
+    expect(errors.map((e) => String(e))).toEqual([]);
+    expect(await fs.readFile(path.join(root, 'now', 'a', 'dir.txt'), 'utf8')).toBe('inside');
+  });
+
+  it('an operation the replica cannot take names itself in a 409, not an internal error', async () => {
+    await fs.writeFile(path.join(root, 'plain'), 'a file');
+    const [err] = await submitAll([[{ op: 'write', path: `${SRC}/plain/below`, offset: 0 }, Buffer.from('x')]]);
+    expect(String(err)).toMatch(/ENOTDIR/);
+    expect(asOpConflict({ op: 'write', path: `${SRC}/plain/below`, offset: 0 }, err)).toMatchObject({
+      code: 'op_conflict', status: 409, message: expect.stringContaining(`write of "${SRC}/plain/below"`),
+    });
+    const full = Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+    expect(asOpConflict({ op: 'delete', path: `${SRC}/x` }, full)).toBe(full); // the target's own trouble stays what it is
   });
 
   it('a symlink in the way is still refused, and nothing outside the replica is touched', async () => {

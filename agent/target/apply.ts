@@ -94,6 +94,20 @@ function notAFile(target: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`"${target}" is not a regular file on the target; the operation was not applied through it`), { code: 'not_a_file' });
 }
 
+/** Failures that come from what the replica holds at the operation's path, not from the target itself. */
+const CONFLICT_CODES = new Set(['ENOTDIR', 'EISDIR', 'EEXIST', 'ENOTEMPTY', 'ENOENT', 'ELOOP', 'EINVAL', 'ENAMETOOLONG', 'EFBIG', 'not_a_file']);
+
+/**
+ * An operation the replica's state did not allow (a file where a directory goes, a directory where a file is written,
+ * a name too long) becomes a 409 naming the operation, instead of an internal error; a failure of the target itself
+ * (a full disk, an I/O error) stays what it is.
+ */
+export function asOpConflict(op: FileOp, err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (err instanceof TandemError || typeof code !== 'string' || !CONFLICT_CODES.has(code)) return err;
+  return new TandemError('op_conflict', `The target could not apply ${op.op} of "${op.path.slice(0, 500)}" to what its replica holds there: ${(err as Error).message}.`, 409);
+}
+
 /** lstat, or null when the path does not exist (also when a component of it is not a directory). */
 function lstatOrNull(p: string): fss.Stats | null {
   try {
@@ -199,8 +213,8 @@ export class ApplySession {
   /**
    * Creates `dir` and its parents. The source has a directory wherever an op puts something inside, so a file standing
    * at one of those places on the target is a stale copy and is replaced (else the op, and all after it, would fail for
-   * good with ENOTDIR). A symlink there is never replaced nor followed (the replica check refuses it), nor is anything
-   * at or above a replica root.
+   * good with ENOTDIR). That includes a replica root the source has turned from a file into a directory. A symlink
+   * there is never replaced nor followed (the replica check refuses it), nor is anything above a replica root.
    */
   private async makeDirs(dir: string): Promise<void> {
     try {
@@ -212,7 +226,7 @@ export class ApplySession {
       let existing = dir;
       while (!lstatOrNull(existing)) existing = path.posix.dirname(existing);
       const st = lstatOrNull(existing)!;
-      const inReplica = this.replica.roots.some((r) => r.targetPath !== existing && isSameOrInside(r.targetPath, existing));
+      const inReplica = this.replica.roots.some((r) => isSameOrInside(r.targetPath, existing));
       if (st.isDirectory() || st.isSymbolicLink() || !inReplica) throw err;
       removeAny(existing);
       this.forget();
@@ -493,8 +507,9 @@ export class ApplySession {
     };
     for (const f of files) add(fss.fstatSync(this.handles.get(f)!).dev, path.posix.dirname(f), f);
     for (const d of dirs) {
-      const st = fss.statSync(d, { throwIfNoEntry: false });
-      if (st) add(st.dev, d, d);
+      // Gone since, or a file above it now (ENOTDIR): nothing there to flush.
+      const st = lstatOrNull(d);
+      if (st?.isDirectory()) add(st.dev, d, d);
     }
     await Promise.all([...byDevice].map(async ([dev, g]) => {
       if (await this.groupSync!.request(dev, g.dir)) for (const p of g.paths) covered.add(p);

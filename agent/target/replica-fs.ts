@@ -1,6 +1,6 @@
 // The one place the target reaches its file system: maps source paths into the job's replica roots and refuses
 // anything that would leave them (.., NUL, paths outside the protected set, writes through symlinks).
-import { lstatSync } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { TandemError } from '../../shared/errors';
 import { compileRules, type RuleMatcher, type RuleInput } from '../../shared/rules';
@@ -14,6 +14,16 @@ export interface ReplicaRoot {
 /** Names the applier uses for in-flight files; never replicated, never treated as orphans. */
 export const TEMP_PREFIX = '.tandem.';
 export const isTempName = (name: string) => name.startsWith(TEMP_PREFIX) && name.endsWith('.part');
+
+/** lstat, or null when nothing is there or a file stands in the way above (ENOTDIR: the replica root is a file). */
+function lstatOrInTheWay(p: string): Stats | null {
+  try {
+    return lstatSync(p, { throwIfNoEntry: false }) ?? null;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    throw err;
+  }
+}
 
 export class ReplicaFs {
   readonly roots: ReplicaRoot[];
@@ -67,8 +77,8 @@ export class ReplicaFs {
     // From the top down: lstat of a deeper directory would go through a symlink above it unnoticed (and fail with
     // ENOTDIR under a file).
     for (const d of chain.reverse()) {
-      const st = lstatSync(d, { throwIfNoEntry: false });
-      if (!st) return target; // parents will be created as real dirs
+      const st = lstatOrInTheWay(d);
+      if (!st) return target; // parents will be created as real dirs (replacing a file in the way)
       if (st.isSymbolicLink()) this.refuse('path_through_symlink', `"${sourcePath}" would be written through the symlink "${d}" on the target; refused.`);
       if (!st.isDirectory()) return target; // a file in the way: the op replaces or fails visibly
       this.safeDirs.add(d);

@@ -9,7 +9,7 @@ import type { FilesJobSpec } from '../../shared/jobs/definition';
 import type { AgentLogger } from '../log';
 import type { HubKeyCache } from '../jobs/hub-keys';
 import { ReplicaFs } from './replica-fs';
-import { ApplySession } from './apply';
+import { ApplySession, asOpConflict } from './apply';
 import { mirrorGroupSync } from './group-sync';
 import { answerBlockHashes, answerManifest } from './manifest';
 import { BlockHashesRequest, ManifestRequest, type ApplyAnswer, type BlockHashesAnswer, type ManifestAnswer, type ReplicateAnswer } from '../../shared/protocol/data-port';
@@ -310,7 +310,7 @@ export class TargetJob {
             }
             const e = err as TandemError;
             if (!(err instanceof TandemError) || !e.code.startsWith('path_')) {
-              failed ??= { err };
+              failed ??= { err: asOpConflict(op, err) };
               return;
             }
             // Refused paths are logged and counted, never performed; the rest of the batch goes on.

@@ -4,13 +4,19 @@
 import { z } from 'zod';
 
 const AbsPath = z.string().min(1).max(4096);
+/**
+ * A file time in epoch milliseconds, within what a Date can hold (before 1970 too). Beyond that the system call that
+ * sets it fails, and the operation with it.
+ */
+const FileTimeMs = z.number().min(-8.64e15).max(8.64e15);
 
 /** Ownership and times applied after content ("metadata last"). Owners only take effect when the target runs as root. */
 export const FileMeta = z.object({
   mode: z.number().int().min(0).max(0o7777),
-  uid: z.number().int().min(0),
-  gid: z.number().int().min(0),
-  mtimeMs: z.number(),
+  /** 32-bit ids; 4294967295 is -1 to chown ("leave as it is"), not an owner. */
+  uid: z.number().int().min(0).max(0xfffffffe),
+  gid: z.number().int().min(0).max(0xfffffffe),
+  mtimeMs: FileTimeMs,
 });
 export type FileMeta = z.infer<typeof FileMeta>;
 
@@ -22,7 +28,8 @@ export const FileOp = z.discriminatedUnion('op', [
   /** In-place write of a byte range of an existing file (block delta, replicated writes, appends). */
   z.object({ op: z.literal('write'), path: AbsPath, offset: z.number().int().min(0) }),
   z.object({ op: z.literal('truncate'), path: AbsPath, size: z.number().int().min(0) }),
-  z.object({ op: z.literal('symlink'), path: AbsPath, target: z.string().max(4096), meta: FileMeta.optional() }),
+  /** A symlink's target is kept as it is (it may point anywhere: nothing is ever written through one); not empty. */
+  z.object({ op: z.literal('symlink'), path: AbsPath, target: z.string().min(1).max(4096), meta: FileMeta.optional() }),
   /**
    * `path` becomes another name for the already-replicated file `existing`. `expect`: the size and time the source
    * takes `existing` to have on the target at this point of the stream. A target whose `existing` differs holds
@@ -31,7 +38,7 @@ export const FileOp = z.discriminatedUnion('op', [
    */
   z.object({
     op: z.literal('hardlink'), path: AbsPath, existing: AbsPath,
-    expect: z.object({ size: z.number().int().min(0), mtimeMs: z.number() }).optional(),
+    expect: z.object({ size: z.number().int().min(0), mtimeMs: FileTimeMs }).optional(),
   }),
   z.object({ op: z.literal('meta'), path: AbsPath, meta: FileMeta }),
   z.object({ op: z.literal('delete'), path: AbsPath }),
@@ -46,7 +53,7 @@ export const ManifestEntry = z.object({
   size: z.number().int().min(0),
   meta: FileMeta,
   /** Symlink target. */
-  target: z.string().max(4096).optional(),
+  target: z.string().min(1).max(4096).optional(),
   /** Set on the second and later names of a hard-linked file: the first name seen. */
   linkOf: AbsPath.optional(),
   /**
