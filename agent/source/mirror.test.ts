@@ -34,6 +34,32 @@ describe('coalesce', () => {
   });
 });
 
+describe('MirrorRun: a target that answers out of protocol', () => {
+  it('a manifest answer without one need per entry fails the batch with peer_protocol, sending nothing', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tandem-mirror-'));
+    try {
+      for (const n of ['a', 'b', 'c']) await writeFile(join(root, n), n);
+      let streamed = false;
+      const peer = {
+        limit: new SharedLimit(),
+        async json<T>(): Promise<T> {
+          return { needs: [{ action: 'whole', reason: 'missing' }], orphans: { found: 0, removed: 0, moved: 0, kept: 0, paths: [] } } as T;
+        },
+        async stream<T>(): Promise<T> { streamed = true; return { applied: 0, refused: [], bytes: 0 } as T; },
+      } as unknown as PeerClient;
+      const run = new MirrorRun({
+        jobId: 'j', mirrorId: 'm', purpose: 'mirror', rules: [{ path: root, type: 'include', recursive: true }], mode: 'all',
+        newerOnly: false, blockChecksum: false, orphans: { action: 'keep' }, compression: 0, peer, after: null,
+        stats: emptyMirrorStats('m'), signal: new AbortController().signal, onBatch: async () => {},
+      });
+      await expect(run.run()).rejects.toMatchObject({ code: 'peer_protocol' });
+      expect(streamed).toBe(false);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('MirrorRun: what a whole file carries', () => {
   it('the file as it is when it is sent, not as the walk saw it (replication may already have brought the target newer data)', async () => {
     const root = await mkdtemp(join(tmpdir(), 'tandem-mirror-'));

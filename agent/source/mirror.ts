@@ -2,6 +2,7 @@
 // only what differs (whole files, or changed blocks), resuming from a cursor after any interruption.
 import fs from 'node:fs/promises';
 import fss from 'node:fs';
+import { TandemError } from '../../shared/errors';
 import { encodeFrameParts, FrameType, createByteCounter, type FrameByteCounter } from '../../shared/protocol/frames';
 import { CompressionGate } from '../../shared/protocol/compression-gate';
 import type { FileOp, ManifestEntry, FileMeta } from '../../shared/protocol/ops';
@@ -241,7 +242,7 @@ export class MirrorRun {
     if (batch.length) yield batch;
   }
 
-  private manifest(batch: WalkItem[], entries: ManifestEntry[]): Promise<ManifestAnswer> {
+  private async manifest(batch: WalkItem[], entries: ManifestEntry[]): Promise<ManifestAnswer> {
     const dirs = batch.filter((b): b is Extract<WalkItem, { kind: 'dirDone' }> => b.kind === 'dirDone');
     const req: ManifestRequest = {
       mirrorId: this.p.mirrorId, purpose: this.p.purpose, mode: this.p.purpose === 'verify' ? 'different' : this.p.mode,
@@ -249,7 +250,11 @@ export class MirrorRun {
       entries, dirs: dirs.map((d) => ({ path: d.path, names: d.names })),
       ...(this.p.blockChecksum ? { deferHashesFrom: DEFER_HASHES_FROM } : {}),
     };
-    return this.p.peer.json(`/v1/data/manifest?job=${encodeURIComponent(this.p.jobId)}`, req, ManifestAnswer, this.p.signal);
+    const res = await this.p.peer.json(`/v1/data/manifest?job=${encodeURIComponent(this.p.jobId)}`, req, ManifestAnswer, this.p.signal);
+    if (res.needs.length !== entries.length) {
+      throw new TandemError('peer_protocol', `The target answered ${res.needs.length} needs for a manifest of ${entries.length} entries; the batch is asked again.`, 502);
+    }
+    return res;
   }
 
   private async send(batch: WalkItem[], entries: ManifestEntry[], res: ManifestAnswer): Promise<void> {

@@ -33,7 +33,7 @@ export const Need = z.discriminatedUnion('action', [
   z.object({ action: z.enum(['meta', 'whole', 'mkdir', 'symlink', 'hardlink']), reason: z.string() }),
   z.object({
     action: z.literal('blocks'), reason: z.string(),
-    blockSize: z.number().int().positive(), fileSize: z.number().int().min(0),
+    blockSize: z.number().int().min(MIN_BLOCK_SIZE).max(MAX_BLOCK_SIZE), fileSize: z.number().int().min(0),
     /** The target's block digests, concatenated, base64; absent when deferred (see `deferHashesFrom`). */
     digests: z.string().optional(),
   }),
