@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { EventView } from '../../shared/events/types';
 import { globals, hubClient, output, table } from './context';
+import { wholeNumber } from './args';
 
 function query(o: { since?: string; severity?: string; job?: string; server?: string; type?: string; limit?: string }, since?: string): string {
   const q = new URLSearchParams();
@@ -25,7 +26,7 @@ export function registerEventCommands(program: Command): void {
     .option('--job <id>', 'only this job')
     .option('--server <id>', 'only this server')
     .option('--type <names>', 'comma-separated event names, e.g. job.failover_condition_met')
-    .option('--limit <n>', 'at most this many (default 200)')
+    .option('--limit <n>', 'at most this many (default 200)', wholeNumber)
     .option('--follow', 'keep polling for new events (Ctrl-C to stop)')
     .action(async (o, cmd: Command) => {
       const client = hubClient(cmd);

@@ -1,7 +1,7 @@
 // `tandem job …`: create, list, show (with --watch and a progress bar), remove, and the job controls.
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { globals, hubClient, output, table } from './context';
+import { wholeNumber, readJsonFile, parseJsonArg } from './args';
 
 interface JobView {
   id: string; name: string; state: string; health: string; activity: string; mirrorStatus: string; replicationStatus: string;
@@ -52,8 +52,8 @@ export function renderJob(j: JobView): string {
 }
 
 function readBody(o: { file?: string; json?: string }): Record<string, unknown> {
-  if (o.file) return JSON.parse(readFileSync(o.file, 'utf8'));
-  if (o.json) return JSON.parse(o.json);
+  if (o.file) return readJsonFile(o.file);
+  if (o.json) return parseJsonArg(o.json, 'The --json-body value');
   return {};
 }
 
@@ -126,7 +126,7 @@ export function registerJobCommands(program: Command): void {
   }
   job.command('bandwidth <job> <mode>')
     .description('set bandwidth for every job from this source to this target: unlimited | fixed (--bytes-per-sec N) | scheduled (back to the schedule)')
-    .option('--bytes-per-sec <n>', 'the fixed limit, at least 3500')
+    .option('--bytes-per-sec <n>', 'the fixed limit, at least 3500', wholeNumber)
     .action(async (id: string, mode: string, o, cmd: Command) => {
       const body = { mode, ...(o.bytesPerSec !== undefined ? { bytesPerSec: Number(o.bytesPerSec) } : {}) };
       const j = await hubClient(cmd).call<JobView>('POST', `/v1/jobs/${encodeURIComponent(id)}/bandwidth`, body);

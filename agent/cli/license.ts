@@ -12,6 +12,7 @@ import {
   createActivationRequest, currentHost, enterActivationKey, forgetKey, installLicenceFile, installedLicences, loadHubJwks, saveHubJwks,
 } from '../licence/local';
 import { hubClient, output, table } from './context';
+import { wholeNumber } from './args';
 
 interface InventoryRow {
   serial: string; code: string; typeDescription: string; edition: string; state: string; server: { name: string } | null;
@@ -41,10 +42,10 @@ export function registerLicenseCommands(program: Command): void {
     .requiredOption('--type <type>', 'evaluation | single | site | job_seats')
     .option('--edition <edition>', 'foundation | standard | advanced | enterprise', 'standard')
     .option('--expires <date>', 'expiry date (YYYY-MM-DD); evaluation codes default to 30 days')
-    .option('--quantity <n>', 'seats (job_seats) or server cap (site)')
+    .option('--quantity <n>', 'seats (job_seats) or server cap (site)', wholeNumber)
     .option('--no-activation', 'site codes: no activation needed')
     .option('--job-types <types>', 'job_seats: comma-separated job types that take a seat')
-    .option('--count <n>', 'how many codes', '1')
+    .option('--count <n>', 'how many codes', wholeNumber, 1)
     .action(async (o, cmd: Command) => {
       const body: Record<string, unknown> = { orgId: o.org, type: o.type, edition: o.edition, count: Number(o.count) };
       if (o.expires) body.expiresAt = o.expires;

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { TandemError } from '../../shared/errors';
 import { generateWebhookSecret } from '../../shared/events/webhook-signing';
 import { hubClient, output, table } from './context';
+import { wholeNumber } from './args';
 
 const list = (v?: string) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
 /** `--include 3001,licence.expiring` → [3001, 'licence.expiring']. */
@@ -29,7 +30,7 @@ export function registerNotifyCommands(program: Command): void {
     .requiredOption('--host <host>', 'SMTP server')
     .requiredOption('--from <address>', 'sender address')
     .requiredOption('--to <addresses>', 'comma-separated recipients')
-    .option('--port <port>', 'SMTP port (default 587 STARTTLS, 465 implicit, 25 none)')
+    .option('--port <port>', 'SMTP port (default 587 STARTTLS, 465 implicit, 25 none)', wholeNumber)
     .option('--tls <mode>', 'none, starttls or implicit', 'starttls')
     .option('--user <name>', 'SMTP user name')
     .option('--password-env <var>', 'read the SMTP password from this environment variable (kept if omitted)')
@@ -101,7 +102,7 @@ export function registerNotifyCommands(program: Command): void {
     output(cmd, r, () => (r.ok ? `delivered: HTTP ${r.statusCode}` : `failed: ${r.error ?? `HTTP ${r.statusCode}`} (will be retried)`));
     if (!r.ok) process.exitCode = 1;
   });
-  hook.command('deliveries <id>').description('delivery log with every attempt').option('--limit <n>', 'rows', '20')
+  hook.command('deliveries <id>').description('delivery log with every attempt').option('--limit <n>', 'rows', wholeNumber, 20)
     .action(async (id: string, o, cmd: Command) => {
       const r = await hubClient(cmd).call<{ items: Array<Record<string, any>> }>('GET', `/v1/webhooks/${encodeURIComponent(id)}/deliveries?limit=${Number(o.limit)}`);
       output(cmd, r.items, () => table(['DELIVERY', 'EVENT', 'STATUS', 'TRIES', 'CODES', 'NEXT'],

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { ServerView } from '../../shared/protocol/control';
 import { hubClient, output, table, ago } from './context';
+import { wholeNumber } from './args';
 
 interface CommandView { id: string; status: string; result: unknown }
 
@@ -30,7 +31,7 @@ export function registerServerCommands(program: Command): void {
     output(cmd, await hubClient(cmd).call('POST', `/v1/servers/${encodeURIComponent(id)}/target-resume`, {}), () => `target ${id} resumed`);
   });
   server.command('ping <server>').description('send a no-op command through the poll channel and wait for its result')
-    .option('--timeout <sec>', 'seconds to wait', '30')
+    .option('--timeout <sec>', 'seconds to wait', wholeNumber, 30)
     .action(async (id: string, o, cmd: Command) => {
       const client = hubClient(cmd);
       const queued = await client.call<CommandView>('POST', `/v1/servers/${encodeURIComponent(id)}/commands`, { kind: 'noop' });

@@ -1,6 +1,7 @@
 // `tandem token …` (agent config tokens) and `tandem api-token …` (operator API tokens).
 import type { Command } from 'commander';
 import { hubClient, output, table } from './context';
+import { wholeNumber } from './args';
 
 interface AgentTokenView { id: string; name: string | null; expiresAt: string; uses: number; remainingUses: number | null; revoked: boolean; token?: string }
 interface ApiTokenView { id: string; name: string; role: string; createdAt: string; lastUsedAt: string | null; token?: string }
@@ -16,7 +17,7 @@ export function registerTokenCommands(program: Command): void {
   token.command('create')
     .option('--name <name>', 'label for the token')
     .option('--expires <duration>', 'lifetime, e.g. 1h, 7d', '7d')
-    .option('--max-uses <n>', 'how many agents may enrol with it')
+    .option('--max-uses <n>', 'how many agents may enrol with it', wholeNumber)
     .action(async (o, cmd: Command) => {
       const res = await hubClient(cmd).call<AgentTokenView>('POST', '/v1/agent-tokens', {
         name: o.name, expiresInSec: parseDuration(o.expires), ...(o.maxUses ? { maxUses: Number(o.maxUses) } : {}),
