@@ -269,6 +269,45 @@ describe('bad input on every hub route', () => {
     expect(failures).toEqual([]);
   });
 
+  it('portal forms, signed in, with hostile fields, duplicate fields and uploads: a page or a refusal, never a 500', async () => {
+    const org = (await hub.call('GET', '/v1/orgs')).body?.items?.[0]?.id ?? 'org_default';
+    const user = await hub.call('POST', '/v1/portal-users', { email: 'fuzz@example.com', password: 'a long password', orgId: org });
+    expect(user.status, JSON.stringify(user.body)).toBe(201);
+    const jar = new Map<string, string>();
+    const browse = async (method: string, url: string, body?: URLSearchParams | FormData) => {
+      const res = await hub.app.request(url, { method, body, headers: { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') } });
+      for (const c of res.headers.getSetCookie()) { const [k, ...v] = c.split(';')[0]!.split('='); jar.set(k!, v.join('=')); }
+      return { status: res.status, text: await res.text() };
+    };
+    const csrfOf = (html: string) => html.match(/name="_csrf" value="([^"]+)"/)?.[1] ?? '';
+    const login = await browse('GET', '/portal/login');
+    const signedIn = await browse('POST', '/portal/login', new URLSearchParams({ _csrf: csrfOf(login.text), email: 'fuzz@example.com', password: 'a long password' }));
+    expect(signedIn.status).toBe(303);
+    const csrf = csrfOf((await browse('GET', '/portal/activate')).text);
+    expect(csrf).not.toBe('');
+    const fields = ['assignment', 'back', 'code', 'codes', 'requestCode', 'transfer'];
+    const values = ['', 'x'.repeat(100_000), 'a\u0000b', '💥ü\u202e', '../../etc/passwd', "'; DROP TABLE licences; --", 'AAAA-BBBB-CCCC-DDDD', '1', 'hosts'];
+    for (const { method, path } of routes()) {
+      if (method !== 'POST' || !path.startsWith('/portal/') || path === '/portal/login' || path === '/portal/logout') continue;
+      const sendForm = async (body: URLSearchParams | FormData, note: string) => {
+        const before = errors.length;
+        const r = await browse('POST', path, body);
+        if (r.status === 403) failures.push(`POST ${path} (${note}) was refused by the CSRF check: the form never reached the page`);
+        if (r.status >= 500 || errors.length > before) failures.push(`POST ${path} (${note}) → ${r.status} ${r.text.slice(0, 200)} ${errors.slice(before).join(' ').slice(0, 400)}`);
+      };
+      await sendForm(new URLSearchParams({ _csrf: csrf }), 'empty');
+      for (const f of fields) for (const v of values) await sendForm(new URLSearchParams({ _csrf: csrf, [f]: v }), `${f}=${v.slice(0, 20)}`);
+      await sendForm(new URLSearchParams([['_csrf', csrf], ['code', 'A'], ['code', 'B'], ['codes', 'x'], ['codes', 'y']]), 'duplicate fields');
+      const upload = new FormData();
+      upload.set('_csrf', csrf);
+      upload.set('request', new File([Buffer.alloc(2000, 0xff)], 'request.bin'));
+      upload.set('code', new File(['not a code'], 'code.txt'));
+      await sendForm(upload, 'files where text is expected, binary junk as the request');
+    }
+    await browse('POST', '/portal/logout', new URLSearchParams({ _csrf: csrf }));
+    expect(failures).toEqual([]);
+  });
+
   it('deletions with mutated bodies and real ids: a clear answer, never a 500', async () => {
     for (const { method, path } of routes()) {
       if (method !== 'DELETE') continue;
