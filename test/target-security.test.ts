@@ -13,6 +13,7 @@ import { createAgentLogger } from '../agent/log';
 import { HubKeyCache } from '../agent/jobs/hub-keys';
 import { TargetJob } from '../agent/target/target-job';
 import { registerTargetRoutes } from '../agent/target/receiver';
+import { tempPathFor } from '../agent/target/apply';
 import { tempDir } from './support/processes';
 import { mutations, HOSTILE_IN_REPORTS } from './support/mutations';
 
@@ -128,6 +129,25 @@ describe('target data port', () => {
     expect(r).toMatchObject({ status: 413, body: { error: { code: 'frame_too_large' } } });
     const g = await post('/v1/data/apply?job=job_1', Buffer.from('this is not a frame at all......'), await token({}));
     expect(g).toMatchObject({ status: 400, body: { error: { code: 'frame_invalid' } } });
+  });
+
+  it('never writes through a symlink planted at the name of a file\'s temp file (whole file, and a continued one)', async () => {
+    const victim = path.join(outside, 'victim');
+    await fs.writeFile(victim, 'outside, untouched');
+    onTestFinished(() => fs.rm(victim, { force: true }));
+    for (const [name, offset] of [['planted.txt', 0], ['continued.txt', 4]] as const) {
+      // The temp name the target uses for the file, taken by a symlink to a file outside the replica.
+      const temp = path.basename(tempPathFor(path.join(dst, name)));
+      const r = await post('/v1/data/apply?job=job_1', Buffer.concat([
+        frame({ op: 'symlink', path: `${src}/${temp}`, target: victim }),
+        frame({ op: 'file', path: `${src}/${name}`, offset, final: true, size: offset + 4, meta: { ...meta, mode: 0o777 } }, Buffer.from('evil')),
+      ]), await token({}));
+      expect(r.status, `${name}: ${JSON.stringify(r.body)}`).toBeLessThan(500);
+      expect(await fs.readFile(victim, 'utf8'), name).toBe('outside, untouched');
+      expect((await fs.stat(victim)).mode & 0o777, name).not.toBe(0o777);
+    }
+    await fs.rm(path.join(dst, 'planted.txt'), { force: true });
+    await fs.rm(path.join(dst, 'continued.txt'), { force: true });
   });
 
   it('moves orphans only to the job\'s own moveTo folder, never to one the source names', async () => {

@@ -69,6 +69,22 @@ export function tempPathFor(target: string): string {
  */
 export const utimeOf = (mtimeMs: number): number => (mtimeMs + 0.0005) / 1000;
 
+/**
+ * A new, empty temp file for a whole file. Created exclusively: whatever stands at its name (a leftover of an
+ * interrupted transfer, or a symlink the source planted there to have the file written elsewhere) is removed
+ * first, never opened, so the data can only land in a file this call created inside the replica.
+ */
+async function openNewTemp(tmp: string): Promise<number> {
+  const flags = fss.constants.O_WRONLY | fss.constants.O_CREAT | fss.constants.O_EXCL | fss.constants.O_NOFOLLOW;
+  try {
+    return await openAsync(tmp, flags);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    removeAny(tmp);
+    return openAsync(tmp, flags);
+  }
+}
+
 /** Owner (as root), mode and times of a path; a symlink gets owner and times only. */
 export function applyMeta(target: string, meta: FileMeta, isLink = false): void {
   const t = utimeOf(meta.mtimeMs);
@@ -307,18 +323,19 @@ export class ApplySession {
       await this.closeHandle(target, false);
       await this.ensureParent(target);
       const tmp = tempPathFor(target);
-      inc = { fd: await openAsync(tmp, 'w'), tmp, next: 0, unflushed: 0, flushing: null };
+      inc = { fd: await openNewTemp(tmp), tmp, next: 0, unflushed: 0, flushing: null };
       this.incoming.set(target, inc);
     } else if (!inc) {
       // Continuation of a file begun in an earlier batch (replication chunks): the temp file must hold the bytes
       // before this chunk. It may hold more: chunks written after the last acknowledged one by an agent that was
       // killed before it could record them; the source resends from the acknowledged one, so those go again.
       const tmp = tempPathFor(target);
-      const st = fss.statSync(tmp, { throwIfNoEntry: false });
-      if (!st || st.size < op.offset) {
-        throw new TandemError('file_chunk_gap', `Chunk at ${op.offset} of "${op.path}" does not follow the ${st?.size ?? 0} bytes received; resend the file.`, 409);
+      // Only a regular file of ours, never through a link standing at its name (lstat, then O_NOFOLLOW).
+      const st = lstatOrNull(tmp);
+      if (!st?.isFile() || st.size < op.offset) {
+        throw new TandemError('file_chunk_gap', `Chunk at ${op.offset} of "${op.path}" does not follow the ${st?.isFile() ? st.size : 0} bytes received; resend the file.`, 409);
       }
-      const fd = fss.openSync(tmp, 'r+');
+      const fd = fss.openSync(tmp, fss.constants.O_RDWR | fss.constants.O_NOFOLLOW);
       if (st.size > op.offset) fss.ftruncateSync(fd, op.offset);
       inc = { fd, tmp, next: op.offset, unflushed: 0, flushing: null };
       this.incoming.set(target, inc);
