@@ -150,6 +150,24 @@ describe('target data port', () => {
     await fs.rm(path.join(dst, 'continued.txt'), { force: true });
   });
 
+  it('never writes through a directory turned into a link by a hard link to a symlink', async () => {
+    for (const f of [frame({ op: 'symlink', path: `${src}/out`, target: outside }), frame({ op: 'file', path: `${src}/hl/first.txt`, offset: 0, final: true, size: 2, meta }, Buffer.from('ok'))]) {
+      expect((await post('/v1/data/apply?job=job_1', f, await token({}))).status).toBe(200);
+    }
+    const r = await post('/v1/data/apply?job=job_1', Buffer.concat([
+      // hl/ is a directory the target has written into (so it knows it as a safe one)...
+      frame({ op: 'file', path: `${src}/hl/second.txt`, offset: 0, final: true, size: 2, meta }, Buffer.from('ok')),
+      // ...then becomes another name of the symlink to outside (a hard link to a link is a link)...
+      frame({ op: 'hardlink', path: `${src}/hl`, existing: `${src}/out` }),
+      // ...and a file goes below it.
+      frame({ op: 'file', path: `${src}/hl/evil.txt`, offset: 0, final: true, size: 4, meta }, Buffer.from('evil')),
+    ]), await token({}));
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.refused.map((x: any) => x.code)).toEqual(['path_through_symlink']);
+    expect(await fs.readdir(outside)).toEqual([]);
+    for (const p of ['hl', 'out']) await fs.rm(path.join(dst, p), { recursive: true, force: true });
+  });
+
   it('moves orphans only to the job\'s own moveTo folder, never to one the source names', async () => {
     await fs.mkdir(path.join(dst, 'od'));
     onTestFinished(() => fs.rm(path.join(dst, 'od'), { recursive: true, force: true }));

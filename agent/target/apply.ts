@@ -461,6 +461,9 @@ export class ApplySession {
         fss.linkSync(existing, tmp);
         if (b?.isDirectory()) removeAny(target);
         fss.renameSync(tmp, target);
+        // What stood here may have been a directory known as safe, and the new name may be a link (a hard link to a
+        // symlink is one): nothing below this path may be written through it.
+        this.forget();
         return;
       }
       case 'meta': {
