@@ -168,6 +168,27 @@ describe('target data port', () => {
     for (const p of ['hl', 'out']) await fs.rm(path.join(dst, p), { recursive: true, force: true });
   });
 
+  it('never writes through the replica root itself turned into a symlink', async () => {
+    // Save the replica for the tests after this one, and put it back at the end.
+    const saved = `${dst}.saved`;
+    await fs.rename(dst, saved);
+    await fs.mkdir(dst);
+    onTestFinished(async () => { await fs.rm(dst, { recursive: true, force: true }); await fs.rename(saved, dst); });
+    // The source's protected path became a symlink: the replica root follows (a symlink op on the root's path)...
+    const r = await post('/v1/data/apply?job=job_1', frame({ op: 'symlink', path: src, target: outside }), await token({}));
+    expect(r.body).toMatchObject({ applied: 1, refused: [] });
+    expect((await fs.lstat(dst)).isSymbolicLink()).toBe(true);
+    // ...and nothing is written below it, by a whole file, a directory or a rename.
+    const r2 = await post('/v1/data/apply?job=job_1', Buffer.concat([
+      frame({ op: 'file', path: `${src}/evil.txt`, offset: 0, final: true, size: 4, meta }, Buffer.from('evil')),
+      frame({ op: 'mkdir', path: `${src}/evil-dir`, meta: { ...meta, mode: 0o755 } }),
+    ]), await token({}));
+    expect(r2.status, JSON.stringify(r2.body)).toBe(200);
+    expect(r2.body.refused.map((x: any) => x.code)).toEqual(['path_through_symlink', 'path_through_symlink']);
+    expect(r2.body.refused[0].message).toMatch(/replica root .* is a symlink/);
+    expect(await fs.readdir(outside)).toEqual([]);
+  });
+
   it('moves orphans only to the job\'s own moveTo folder, never to one the source names', async () => {
     await fs.mkdir(path.join(dst, 'od'));
     onTestFinished(() => fs.rm(path.join(dst, 'od'), { recursive: true, force: true }));

@@ -68,7 +68,9 @@ export class ReplicaFs {
     const { target, root } = this.mapLexical(sourcePath);
     let dir = path.posix.dirname(target);
     const chain: string[] = [];
-    while (dir.length > root.targetPath.length && isSameOrInside(root.targetPath, dir)) {
+    // The root itself is checked too: an operation on its path may have made it a symlink (the source's protected
+    // path became one), and nothing below it may then be written through it.
+    while (dir.length >= root.targetPath.length && isSameOrInside(root.targetPath, dir)) {
       if (this.safeDirs.has(dir)) break;
       chain.push(dir);
       dir = path.posix.dirname(dir);
@@ -79,7 +81,11 @@ export class ReplicaFs {
     for (const d of chain.reverse()) {
       const st = lstatOrInTheWay(d);
       if (!st) return target; // parents will be created as real dirs (replacing a file in the way)
-      if (st.isSymbolicLink()) this.refuse('path_through_symlink', `"${sourcePath}" would be written through the symlink "${d}" on the target; refused.`);
+      if (st.isSymbolicLink()) {
+        this.refuse('path_through_symlink', d === root.targetPath
+          ? `"${sourcePath}" would be written through the replica root "${d}", which is a symlink on the target; refused (map the job onto a real directory).`
+          : `"${sourcePath}" would be written through the symlink "${d}" on the target; refused.`);
+      }
       if (!st.isDirectory()) return target; // a file in the way: the op replaces or fails visibly
       this.safeDirs.add(d);
     }

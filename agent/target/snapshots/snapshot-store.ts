@@ -7,7 +7,7 @@
 // - btrfs snapshots are read-only and atomic. Copies are only as consistent as the replica while `cp` runs:
 //   hold the applier (SnapshotManager's `quiesce`) while copying.
 // - Deleting a btrfs snapshot runs `btrfs subvolume delete`, which needs root (or user_subvol_rm_allowed).
-import { mkdir, realpath, rename, stat, chmod, chown, readdir } from 'node:fs/promises';
+import { mkdir, realpath, rename, stat, lstat, chmod, chown, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { TandemError } from '../../../shared/errors';
 import { isSameOrInside } from '../../../shared/paths';
@@ -103,6 +103,7 @@ export function takeSnapshot(root: string, snapshotsDir: string, id: string, opt
     const probe = opts.probe ?? hostProbe;
     let realRoot: string;
     try {
+      if ((await lstat(root)).isSymbolicLink()) return timer.fail(`The replica root ${root} is a symlink; nothing was snapshotted (it would copy what the link points to).`);
       realRoot = await realpath(root);
       if (!(await stat(realRoot)).isDirectory()) return timer.fail(`The replica root ${root} is not a directory; nothing was snapshotted.`);
     } catch (err) {
@@ -261,6 +262,8 @@ export function revertToSnapshot(root: string, snapshot: Pick<SnapshotInfo, 'id'
       return timer.fail(`Snapshot ${snapshot.id} at ${snapshot.path} cannot be read (${errorText(err)}); nothing was changed. List the snapshots and pick one that exists.`);
     }
     try {
+      // Never through a link at the root itself: emptying it would empty whatever it points to.
+      if ((await lstat(root)).isSymbolicLink()) return timer.fail(`The replica root ${root} is a symlink; nothing was changed (reverting would empty what it points to).`);
       realRoot = await realpath(root);
     } catch (err) {
       return timer.fail(`The replica root ${root} cannot be read (${errorText(err)}); nothing was changed.`);

@@ -199,6 +199,22 @@ describe('listSnapshots / deleteSnapshot / deleteAllSnapshots', () => {
 });
 
 describe('revertToSnapshot', () => {
+  it('never goes through a replica root that is a symlink: what the link points to is neither copied nor emptied', async () => {
+    const s = (await takeSnapshot(root, snaps, 's1')).snapshot!;
+    const elsewhere = path.join(dir, 'elsewhere');
+    await mkdir(elsewhere);
+    await writeFile(path.join(elsewhere, 'precious.txt'), 'keep me');
+    // The source's protected path became a symlink, and so did the replica root.
+    await rm(root, { recursive: true, force: true });
+    await symlink(elsewhere, root);
+    const revert = await revertToSnapshot(root, s);
+    expect(revert).toMatchObject({ ok: false, detail: expect.stringContaining('is a symlink') });
+    expect(await readdir(elsewhere)).toEqual(['precious.txt']);
+    const take = await takeSnapshot(root, snaps, 's2');
+    expect(take).toMatchObject({ ok: false, detail: expect.stringContaining('is a symlink') });
+    expect((await listSnapshots(snaps)).map((x) => x.id)).toEqual(['s1']);
+  });
+
   it('rolls the replica back to the snapshot exactly, keeping the root directory mode', async () => {
     const s = (await takeSnapshot(root, snaps, 's1')).snapshot!;
     const before = await readTree(root);
