@@ -189,6 +189,18 @@ describe('target data port', () => {
     expect(await fs.readdir(outside)).toEqual([]);
   });
 
+  it('never lists, deletes or moves orphans through a symlink the source names as a directory', async () => {
+    await fs.writeFile(path.join(outside, 'precious.txt'), 'keep me');
+    onTestFinished(() => fs.rm(path.join(outside, 'precious.txt'), { force: true }));
+    // `escape` is a symlink in the replica to a folder outside it; the source lists it as an empty directory.
+    const r = await post('/v1/data/manifest?job=job_1', JSON.stringify({
+      mirrorId: 'm', purpose: 'mirror', mode: 'different', newerOnly: false, blockChecksum: false,
+      orphans: { action: 'delete' }, entries: [], dirs: [{ path: `${src}/escape`, names: [] }],
+    }), await token({}));
+    expect(r.status, JSON.stringify(r.body)).toBeLessThan(500);
+    expect(await fs.readdir(outside)).toEqual(['precious.txt']);
+  });
+
   it('moves orphans only to the job\'s own moveTo folder, never to one the source names', async () => {
     await fs.mkdir(path.join(dst, 'od'));
     onTestFinished(() => fs.rm(path.join(dst, 'od'), { recursive: true, force: true }));

@@ -77,6 +77,9 @@ async function findOrphans(replica: ReplicaFs, req: ManifestRequest): Promise<Or
   const found: Orphan[] = [];
   for (const d of req.dirs) {
     const targetDir = await replica.resolve(d.path);
+    // Only a real directory is listed: a symlink at that path on the target is never followed (its orphans would be
+    // another folder's files, anywhere on this host).
+    if (!lstatOrNull(targetDir)?.isDirectory()) continue;
     let names: string[];
     try {
       names = fss.readdirSync(targetDir);
@@ -99,6 +102,8 @@ async function findOrphans(replica: ReplicaFs, req: ManifestRequest): Promise<Or
 
 async function handleOrphans(replica: ReplicaFs, req: ManifestRequest, orphans: Orphan[], out: ManifestAnswer['orphans']): Promise<void> {
   for (const { sourcePath, victim } of orphans) {
+    // Resolved again in the applier's turn: a directory above it may have become a symlink since it was listed.
+    if ((await replica.resolve(sourcePath).catch(() => null)) !== victim) continue;
     out.found++;
     if (out.paths.length < 1000) out.paths.push(sourcePath);
     if (req.purpose === 'verify' || req.orphans.action === 'keep') {
