@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -65,6 +65,26 @@ describe('blockPaths / unblockPaths', () => {
     const u = await unblockPaths([root], { stateFile });
     expect(u).toMatchObject({ step: 'paths.unblock', ok: true });
     expect(await modeOf(root)).toBe(0o777);
+    expect((await readBlockState(stateFile)).roots).toEqual({});
+  });
+
+  it('never changes permissions through a root that is a symlink, on block or on unblock', async () => {
+    const elsewhere = path.join(dir, 'elsewhere');
+    await mkdir(elsewhere);
+    await chmod(elsewhere, 0o777);
+    const linked = path.join(dir, 'linked-root');
+    await symlink(elsewhere, linked);
+    const r = await blockPaths([linked], { stateFile, uid: agentUid, denyTraversal: true });
+    expect(r).toMatchObject({ ok: false, detail: expect.stringContaining('is a symlink, so it was not blocked') });
+    expect(await modeOf(elsewhere)).toBe(0o777);
+    // Blocked while a directory, a symlink by the time of the unblock.
+    expect((await blockPaths([root], { stateFile, uid: agentUid })).ok).toBe(true);
+    await rm(root, { recursive: true });
+    await symlink(elsewhere, root);
+    await chmod(elsewhere, 0o700);
+    const u = await unblockPaths([root], { stateFile });
+    expect(u.detail).toContain('is a symlink now');
+    expect(await modeOf(elsewhere)).toBe(0o700);
     expect((await readBlockState(stateFile)).roots).toEqual({});
   });
 

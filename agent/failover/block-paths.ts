@@ -12,7 +12,7 @@
 // - A replicated change of the root's own mode (applyMeta on the root) lifts the block; call blockPaths again
 //   after it (it is idempotent and records the new mode as the one to restore).
 // - Not chattr +i: the agent itself must keep writing into the replica.
-import { chmod, mkdir, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { readJsonFile, withFileLock, writeJsonFileAtomic } from './state-file';
 import { errorText, guardStep, type StepResult } from './step-result';
@@ -110,7 +110,10 @@ export function blockPaths(roots: readonly string[], opts: BlockOptions): Promis
       for (const given of roots) {
         const root = path.resolve(given);
         try {
-          const info = await stat(root);
+          // lstat: a root that is a symlink (the source's path became one) is never followed, so nothing outside
+          // the replica has its permissions changed.
+          const info = await lstat(root);
+          if (info.isSymbolicLink()) { failures.push(`${root} is a symlink, so it was not blocked (nothing it points to was changed)`); continue; }
           if (!info.isDirectory()) { failures.push(`${root} is not a directory, so it was not blocked`); continue; }
           const wanted = blockedMode(info.mode, info.uid === uid, opts.denyTraversal);
           const plan = planBlock(info.mode, state.roots[root], wanted, new Date().toISOString());
@@ -153,7 +156,13 @@ export function unblockPaths(roots: readonly string[], opts: Pick<BlockOptions, 
           if (!recorded) { notes.push(`${root} was not blocked`); continue; }
           let current: number;
           try {
-            current = (await stat(root)).mode;
+            const info = await lstat(root);
+            if (info.isSymbolicLink()) {
+              delete state.roots[root];
+              notes.push(`${root} is a symlink now; nothing was changed through it and its block is forgotten`);
+              continue;
+            }
+            current = info.mode;
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
             delete state.roots[root];
