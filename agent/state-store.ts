@@ -2,6 +2,7 @@
 import { readFile, rename, mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { TandemError } from '../shared/errors';
 
 export const AgentIdentity = z.object({
   hubUrl: z.string(),
@@ -26,13 +27,31 @@ export async function writeFileAtomic(file: string, data: string, mode = 0o600):
   await rename(tmp, file);
 }
 
+/**
+ * A state file the agent wrote with writeFileAtomic, or null when there is none. A damaged one (not JSON, or not what
+ * the agent writes there) is an error naming the file and what to do, not a bare parser message.
+ */
 export async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | null> {
+  let text: string;
   try {
-    return schema.parse(JSON.parse(await readFile(file, 'utf8')));
+    text = await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
+  let why: string;
+  try {
+    const parsed = schema.safeParse(JSON.parse(text));
+    if (parsed.success) return parsed.data;
+    why = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || 'the file'}: ${i.message}`).join('; ');
+  } catch (err) {
+    why = (err as Error).message;
+  }
+  const identity = path.basename(file) === 'identity.json';
+  throw new TandemError('state_file_damaged', `${file} is damaged (${why}). The agent writes it whole or not at all, so something else changed it. `
+    + (identity
+      ? 'Restore it from a backup; without it the agent must enrol again (--token), and the hub then knows it as a new server.'
+      : 'Restore it from a backup, or move it aside and start the agent again: what it held is then rebuilt (a job may mirror again).'));
 }
 
 export const identityFile = (dataDir: string) => path.join(dataDir, 'identity.json');
