@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { createHash } from 'node:crypto';
+import type { FilesystemUsage } from '../shared/protocol/control';
 
 export async function readMachineId(): Promise<string> {
   for (const f of ['/etc/machine-id', '/var/lib/dbus/machine-id']) {
@@ -53,12 +54,6 @@ export function osDescription(): string {
 const VIRTUAL_FS = new Set(['proc', 'sysfs', 'cgroup', 'cgroup2', 'devpts', 'mqueue', 'securityfs', 'debugfs', 'tracefs', 'pstore',
   'bpf', 'configfs', 'fusectl', 'hugetlbfs', 'autofs', 'binfmt_misc', 'nsfs', 'rpc_pipefs', 'devtmpfs', 'efivarfs', 'selinuxfs']);
 
-export interface FilesystemUsage {
-  mount: string;
-  type: string;
-  freeBytes: number;
-  totalBytes: number;
-}
 
 /** Free and total space of the host's real file systems, reported to the hub for job validation. */
 export async function filesystemUsage(): Promise<FilesystemUsage[]> {

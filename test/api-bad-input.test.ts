@@ -258,6 +258,20 @@ describe('bad input on every hub route', () => {
     expect(accepted).toBeGreaterThan(500);
   });
 
+  it('an agent\'s reported host state with one value mutated: job validation and the server views still answer', async () => {
+    const state = { name: 'beta', uptimeSec: 5, filesystems: [{ mount: '/', type: 'ext4', freeBytes: 1e6, totalBytes: 1e9 }, { mount: '/replica', type: 'xfs', freeBytes: 5e9, totalBytes: 1e10 }] };
+    let n = 0;
+    for (const body of mutations({ ...pollBody(TARGET_REPORT), jobs: [], state }, HOSTILE_IN_REPORTS)) {
+      const note = `beta's poll state, mutation ${n++}`;
+      await send({ method: 'POST', url: '/v1/agent/poll', body, token: creds.beta, note });
+      for (const [method, url, req] of [['POST', '/v1/jobs/validate', { ...JOB, name: 'web3' }], ['GET', '/v1/servers', undefined], ['GET', `/v1/servers/${ids.beta}`, undefined]] as const) {
+        const status = await send({ method, url, body: req, note: `after ${note}` });
+        if (status !== 200) failures.push(`${method} ${url} answered ${status} after ${note}: ${JSON.stringify(body).slice(0, 300)}`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
   it('query strings with hostile values on every GET: 4xx, never a 500', async () => {
     const queries = ['limit=-1', 'limit=abc', 'limit=99999999999999999999', 'since=yesterday', 'since=%00', 'severity=loud', 'job=' + 'x'.repeat(3000),
       'type=%E2%82', 'watch=1&watch=2', 'server[]=1', 'state=bogus', 'offset=-5', 'page=NaN'];

@@ -6,6 +6,8 @@ import { compareVersions } from '../../shared/version';
 import { jobs, servers } from '../db/schema';
 import type { HubDeps } from '../deps';
 import { licenceJobValidator } from '../licensing/job-validator';
+import { z } from 'zod';
+import { FilesystemUsage } from '../../shared/protocol/control';
 
 type ServerRow = typeof servers.$inferSelect;
 
@@ -110,12 +112,13 @@ export async function validateJob(deps: HubDeps, orgId: string, draft: JobDraft,
   return { items, ok: !items.some((i) => i.severity === 'error'), source, target };
 }
 
-interface FsReport { mount: string; freeBytes: number; totalBytes: number }
-
 /** Warns when the target's file system for a mapped root is nearly full or smaller than the source's protected data. */
 function freeSpaceItems(source: ServerRow, target: ServerRow, targetRoots: string[]): ValidationItem[] {
-  const reported = (target.state as { filesystems?: FsReport[] } | null)?.filesystems;
-  if (!reported?.length) return [];
+  // What an agent reports of its host is checked like any input: another version's (or a broken agent's) shape is
+  // no reason to fail a job's validation, only one for the free-space check to be left out.
+  const parsed = z.array(FilesystemUsage).safeParse((target.state as { filesystems?: unknown } | null)?.filesystems);
+  const reported = parsed.success ? parsed.data : [];
+  if (!reported.length) return [];
   const needed = Number((source.state as { protectedBytes?: number } | null)?.protectedBytes ?? 0);
   const out: ValidationItem[] = [];
   for (const root of targetRoots) {

@@ -70,6 +70,12 @@ export const AgentCommand = z.object({
 });
 export type AgentCommand = z.infer<typeof AgentCommand>;
 
+/** One file system of an agent's host, reported in its polls (`state.filesystems`): the hub checks free space with it. */
+export const FilesystemUsage = z.object({
+  mount: z.string().max(4096), type: z.string().max(64), freeBytes: z.number().min(0), totalBytes: z.number().min(0),
+});
+export type FilesystemUsage = z.infer<typeof FilesystemUsage>;
+
 export const PollRequest = z.strictObject({
   /** Seconds the hub may hold the request open waiting for a command (long poll). */
   wait: z.number().min(0).max(60).default(0),
