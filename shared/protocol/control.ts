@@ -72,7 +72,7 @@ export type AgentCommand = z.infer<typeof AgentCommand>;
 
 /** One file system of an agent's host, reported in its polls (`state.filesystems`): the hub checks free space with it. */
 export const FilesystemUsage = z.object({
-  mount: z.string().max(4096), type: z.string().max(64), freeBytes: z.number().min(0), totalBytes: z.number().min(0),
+  mount: z.string().max(4096), type: z.string().max(64).optional(), freeBytes: z.number().min(0), totalBytes: z.number().min(0),
 });
 export type FilesystemUsage = z.infer<typeof FilesystemUsage>;
 
