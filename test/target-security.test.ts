@@ -338,5 +338,33 @@ describe('target data port', () => {
       expect(accepted, 'streams applied').toBeGreaterThan(30);
       await outsideUntouched();
     });
+
+    it('the same mutations on the replication stream (in order, by sequence number): never a 500, never outside', async () => {
+      await fs.mkdir(path.join(dst, 'ro'), { recursive: true });
+      onTestFinished(() => fs.rm(path.join(dst, 'ro'), { recursive: true, force: true }));
+      const tok = await token({});
+      const failures: string[] = [];
+      const f = `${src}/ro/f.txt`;
+      const ops: { op: Record<string, unknown>; payload?: Buffer }[] = [
+        { op: { op: 'file', path: f, offset: 0, final: true, size: 5, meta }, payload: Buffer.from('hello') },
+        { op: { op: 'write', path: f, offset: 1 }, payload: Buffer.from('EL') },
+        { op: { op: 'symlink', path: `${src}/ro/l`, target: outside, meta } },
+        { op: { op: 'rename', path: `${src}/ro/g.txt`, from: f } },
+      ];
+      let seq = (job.report().replication as { receivedSeq?: number } | undefined)?.receivedSeq ?? 0;
+      for (const { op, payload } of ops) {
+        for (const [i, header] of [...mutations(op, [...HOSTILE_IN_REPORTS, src, `${src}/ro/l/x`])].entries()) {
+          const body = encodeFrame({ type: FrameType.fileOp, header: { seq: ++seq + 100, op: header } as never, payload });
+          await postAny('/v1/data/replicate?job=job_1', body, tok, `${op.op} mutation ${i}`, failures);
+        }
+      }
+      for (const header of [{}, { seq: 0, op: ops[0]!.op }, { seq: -1, op: ops[0]!.op }, { seq: 1.5, op: ops[0]!.op }, { seq: 'x', op: ops[0]!.op }]) {
+        await postAny('/v1/data/replicate?job=job_1', encodeFrame({ type: FrameType.fileOp, header: header as never }), tok, `header ${JSON.stringify(header)}`, failures);
+      }
+      expect(failures).toEqual([]);
+      // The stream was applied, not only refused: valid mutations went through in order.
+      expect((job.report().replication as { appliedSeq: number }).appliedSeq).toBeGreaterThan(seq / 2);
+      await outsideUntouched();
+    });
   });
 });
