@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PollLoop } from './poll-loop';
 import { HubClient } from './hub-client';
-import { createAgentLogger } from './log';
+import { createAgentLogger, type AgentLogger } from './log';
 
 interface Seen { wait: number; desiredVersion?: string; ran?: number }
 
@@ -29,8 +29,10 @@ async function scriptedHub(answer: (n: number) => Record<string, unknown>) {
       const b = JSON.parse(body);
       seen.push({ wait: b.wait, ...('desiredVersion' in b ? { desiredVersion: b.desiredVersion } : {}), ...(b.state?.ran !== undefined ? { ran: b.state.ran } : {}) });
       // `holdMs`: answered that much later, like a long poll with nothing new (unless the agent cuts it short).
-      const { holdMs = 0, ...fields } = answer(seen.length);
-      const timer = setTimeout(() => res.end(JSON.stringify({ serverId: 's1', hubTime: Date.now(), commands: [], desired: { jobs: [] }, settings: {}, ...fields })), Number(holdMs));
+      // `raw`: sent as it is instead of a poll answer (something else answering at the hub's address).
+      const { holdMs = 0, raw, ...fields } = answer(seen.length);
+      const reply = raw !== undefined ? String(raw) : JSON.stringify({ serverId: 's1', hubTime: Date.now(), commands: [], desired: { jobs: [] }, settings: {}, ...fields });
+      const timer = setTimeout(() => res.end(reply), Number(holdMs));
       res.on('close', () => clearTimeout(timer));
     });
   });
@@ -84,11 +86,12 @@ async function until(what: string, cond: () => boolean, ms = 5000): Promise<void
 
 async function startLoop(hub: Awaited<ReturnType<typeof scriptedHub>>, opts: {
   onResponse?: () => Promise<void>; onCommand?: () => Promise<void>; collect?: () => Record<string, unknown>; onReceived?: (res: { desiredVersion?: string }) => void;
+  log?: AgentLogger;
 }) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-poll-'));
   cleanup.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
   const loop = new PollLoop({
-    client: new HubClient(hub.url, 'credential'), dataDir, pollWaitSec: 20, log: createAgentLogger('silent'),
+    client: new HubClient(hub.url, 'credential'), dataDir, pollWaitSec: 20, log: opts.log ?? createAgentLogger('silent'),
     handlers: new Map([['noop', async () => { await opts.onCommand?.(); return null; }]]),
     collect: () => ({ state: opts.collect?.() ?? {}, jobs: [] }), onResponse: opts.onResponse, onReceived: opts.onReceived,
   });
@@ -96,6 +99,21 @@ async function startLoop(hub: Awaited<ReturnType<typeof scriptedHub>>, opts: {
   cleanup.push(() => loop.stop());
   return loop;
 }
+
+describe('PollLoop against something else than a hub', () => {
+  it('an answer that is not a poll answer (a proxy\'s page, a broken body) is a clear warning and a retry', async () => {
+    const hub = await scriptedHub((n) => (n === 1 ? { raw: '<html>502 Bad Gateway</html>' } : n === 2 ? { raw: '{"serverId": 5}' } : { desiredVersion: 'v1' }));
+    cleanup.push(hub.close);
+    const warnings: string[] = [];
+    const log = { ...createAgentLogger('silent'), warn: (o: { err?: string }) => { warnings.push(String(o?.err)); }, info() {}, error() {}, debug() {} } as unknown as AgentLogger;
+    const applied: unknown[] = [];
+    await startLoop(hub, { log, onResponse: async () => { applied.push('goal'); } });
+    await until('a good answer applied', () => applied.length > 0, 15_000);
+    // The two bad answers came first and were retried; only the good one was applied.
+    expect(hub.seen.length).toBeGreaterThanOrEqual(3);
+    expect(warnings[0]).toMatch(/not a Tandem poll answer \(body: .*check the hub URL/);
+  }, 20_000);
+});
 
 describe('PollLoop while goal states and commands take time', () => {
   it('keeps polling while a goal state is being applied (a job start statting its whole set), and runs its commands after it, once', async () => {

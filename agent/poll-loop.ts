@@ -1,7 +1,7 @@
 // The agent's command channel: long-polls the hub, reports state, runs each command once, backs off while the hub is away.
 import path from 'node:path';
 import { z } from 'zod';
-import type { AgentCommand, CommandResult, PollResponse } from '../shared/protocol/control';
+import { PollResponse, type AgentCommand, type CommandResult } from '../shared/protocol/control';
 import { backoffDelay } from '../shared/backoff';
 import { TandemError } from '../shared/errors';
 import { TANDEM_VERSION } from '../shared/version';
@@ -91,13 +91,14 @@ export class PollLoop {
         if (this.applyFailures > 0) await sleep(backoffDelay(this.applyFailures - 1), this.abort.signal);
         const wait = this.answered ? this.opts.pollWaitSec : 0;
         const heldVersion = this.desiredVersion;
-        const res = await this.opts.client.call<PollResponse>('POST', '/v1/agent/poll', {
+        const answer = await this.opts.client.call<unknown>('POST', '/v1/agent/poll', {
           wait,
           agentTime: Date.now(), agentVersion: TANDEM_VERSION,
           // After a goal failed to apply, a version the hub does not have: it answers at once with its goal again.
           ...(this.desiredVersion !== undefined ? { desiredVersion: this.applyFailures > 0 ? UNAPPLIED : this.desiredVersion } : {}),
           ...this.opts.collect(),
         }, { signal: this.abort.signal, timeoutMs: (this.opts.pollWaitSec + 15) * 1000 });
+        const res = parsePollAnswer(answer);
         if (!this.connected) this.opts.log.info({ attempt }, 'connected to hub');
         this.connected = true;
         this.lastContactAt = Date.now();
@@ -118,7 +119,10 @@ export class PollLoop {
       } catch (err) {
         if (!this.running) break;
         if (this.abort.signal.aborted) continue; // nudged: poll again at once
-        if (this.connected) this.opts.log.warn({ err: (err as Error).message }, 'lost contact with hub; retrying with backoff');
+        // The first failure of a streak is logged, also before the first contact (a wrong hub URL, a proxy in between).
+        if (this.connected || attempt === 0) {
+          this.opts.log.warn({ err: (err as Error).message }, this.connected ? 'lost contact with hub; retrying with backoff' : 'cannot poll the hub; retrying with backoff');
+        }
         this.connected = false;
         if (err instanceof TandemError && err.code === 'agent_unknown') {
           this.opts.log.error({}, 'the hub no longer knows this agent; re-enrol it with a new config token (remove identity.json)');
@@ -187,6 +191,17 @@ export class PollLoop {
     // If this report is lost, the hub re-delivers the command and the stored result is sent again.
     await this.opts.client.call('POST', `/v1/agent/commands/${encodeURIComponent(cmd.id)}/result`, result);
   }
+}
+
+/**
+ * The hub's answer to a poll, checked: something else answering at the hub's address (a proxy's error page, another
+ * service) is a clear error, retried with back-off like an unreachable hub, never a TypeError deep in the loop.
+ */
+function parsePollAnswer(answer: unknown): PollResponse {
+  const parsed = PollResponse.safeParse(answer);
+  if (parsed.success) return parsed.data;
+  const first = parsed.error.issues[0];
+  throw new TandemError('hub_protocol', `The hub's address answered the poll with something that is not a Tandem poll answer (${first ? `${first.path.join('.') || 'body'}: ${first.message}` : 'unreadable'}); check the hub URL in identity.json, or a proxy in between.`, 502);
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
