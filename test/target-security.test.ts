@@ -264,13 +264,17 @@ describe('target data port', () => {
       expect((await post('/v1/data/hello?job=job_1', '{}', await token({}))).status).toBe(200);
     }
 
+    /** A folder of the replica for one test (removed after it), a valid token, and the list of what went wrong. */
+    async function fuzzSetup(name: string): Promise<{ tok: string; failures: string[] }> {
+      await fs.mkdir(path.join(dst, name), { recursive: true });
+      onTestFinished(() => fs.rm(path.join(dst, name), { recursive: true, force: true }));
+      return { tok: await token({}), failures: [] };
+    }
+
     it('every one-value mutation of a manifest request and of a block-hashes request', async () => {
-      await fs.mkdir(path.join(dst, 'fz'), { recursive: true });
+      const { tok, failures } = await fuzzSetup('fz');
       await fs.writeFile(path.join(dst, 'fz', 'a.txt'), 'abc');
       await fs.writeFile(path.join(dst, 'fz', 'orphan.txt'), 'orphan');
-      onTestFinished(() => fs.rm(path.join(dst, 'fz'), { recursive: true, force: true }));
-      const tok = await token({});
-      const failures: string[] = [];
       const manifest = {
         mirrorId: 'm', purpose: 'mirror', mode: 'different', newerOnly: true, blockChecksum: true, orphans: { action: 'delete' },
         entries: [
@@ -298,10 +302,7 @@ describe('target data port', () => {
     });
 
     it('every one-value mutation of each kind of file operation, in apply and replicate streams', async () => {
-      await fs.mkdir(path.join(dst, 'fo'), { recursive: true });
-      onTestFinished(() => fs.rm(path.join(dst, 'fo'), { recursive: true, force: true }));
-      const tok = await token({});
-      const failures: string[] = [];
+      const { tok, failures } = await fuzzSetup('fo');
       const f = `${src}/fo/f.txt`;
       const ops: { op: Record<string, unknown>; payload?: Buffer }[] = [
         { op: { op: 'mkdir', path: `${src}/fo/d`, meta: { ...meta, mode: 0o755 } } },
@@ -340,10 +341,7 @@ describe('target data port', () => {
     });
 
     it('the same mutations on the replication stream (in order, by sequence number): never a 500, never outside', async () => {
-      await fs.mkdir(path.join(dst, 'ro'), { recursive: true });
-      onTestFinished(() => fs.rm(path.join(dst, 'ro'), { recursive: true, force: true }));
-      const tok = await token({});
-      const failures: string[] = [];
+      const { tok, failures } = await fuzzSetup('ro');
       const f = `${src}/ro/f.txt`;
       const ops: { op: Record<string, unknown>; payload?: Buffer }[] = [
         { op: { op: 'file', path: f, offset: 0, final: true, size: 5, meta }, payload: Buffer.from('hello') },
