@@ -246,6 +246,22 @@ describe('file times on the target', () => {
     expect((await fs.stat(path.join(root, 'd'), { bigint: true })).mtimeNs).toBe(BigInt(times[1]!) * 1_000_000n);
   });
 
+  it('a time from before 1970 lands as it is (Node would take a negative number of seconds for "now")', async () => {
+    const before1970 = -86_400_500.7; // 1969-12-30T23:59:59.4993
+    const m = { ...meta(0o644, 0), mtimeMs: before1970 };
+    expect(await submitAll([
+      whole('/old.txt', 'x', m),
+      [{ op: 'mkdir', path: `${SRC}/olddir`, meta: { ...m, mode: 0o755 } }, Buffer.alloc(0)],
+      [{ op: 'symlink', path: `${SRC}/oldlink`, target: 'old.txt', meta: m }, Buffer.alloc(0)],
+      whole('/later.txt', 'y'),
+      [{ op: 'meta', path: `${SRC}/later.txt`, meta: m }, Buffer.alloc(0)],
+    ])).toEqual([]);
+    for (const name of ['old.txt', 'olddir', 'oldlink', 'later.txt']) {
+      // Compared by whole milliseconds, like a mirror or verify does.
+      expect(Math.floor((await fs.lstat(path.join(root, name))).mtimeMs), name).toBe(Math.floor(before1970));
+    }
+  });
+
   it('a source time with nanoseconds lands on its microsecond, cut, never rounded into the next (or the next millisecond)', async () => {
     // Fine-grained kernel times have nanoseconds; utimes sets microseconds. What the source walks is sent cut to them.
     const src = await fs.mkdtemp(path.join(os.tmpdir(), 'tandem-times-'));

@@ -67,7 +67,10 @@ export function tempPathFor(target: string): string {
  * millisecond (the kernel's coarse clock gives those) is a hair below it as a double and would land a microsecond
  * early, in the previous millisecond; half a microsecond more makes the truncation round to the nearest instead.
  */
-export const utimeOf = (mtimeMs: number): number => (mtimeMs + 0.0005) / 1000;
+export const utimeOf = (mtimeMs: number): number | Date =>
+  // Node takes a negative number of seconds for "now" (a file from before 1970 would get today's time, and differ from
+  // its source in every later comparison); a Date is set as it is, to the millisecond, the one a comparison looks at.
+  mtimeMs < 0 ? new Date(Math.floor(mtimeMs)) : (mtimeMs + 0.0005) / 1000;
 
 /**
  * A new, empty temp file for a whole file. Created exclusively: whatever stands at its name (a leftover of an
