@@ -8,6 +8,7 @@ import { TANDEM_VERSION } from '../shared/version';
 import type { HubClient } from './hub-client';
 import type { AgentLogger } from './log';
 import { readJson, writeFileAtomic } from './state-store';
+import { zodMessageOf } from './zod-message';
 
 export type CommandHandler = (payload: unknown, cmd: AgentCommand) => Promise<unknown>;
 
@@ -200,8 +201,7 @@ export class PollLoop {
 function parsePollAnswer(answer: unknown): PollResponse {
   const parsed = PollResponse.safeParse(answer);
   if (parsed.success) return parsed.data;
-  const first = parsed.error.issues[0];
-  throw new TandemError('hub_protocol', `The hub's address answered the poll with something that is not a Tandem poll answer (${first ? `${first.path.join('.') || 'body'}: ${first.message}` : 'unreadable'}); check the hub URL in identity.json, or a proxy in between.`, 502);
+  throw new TandemError('hub_protocol', `The hub's address answered the poll with something that is not a Tandem poll answer (${zodMessageOf(parsed.error, 'body')}); check the hub URL in identity.json, or a proxy in between.`, 502);
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

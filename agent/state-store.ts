@@ -3,6 +3,7 @@ import { readFile, rename, mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { TandemError } from '../shared/errors';
+import { zodMessageOf } from './zod-message';
 
 export const AgentIdentity = z.object({
   hubUrl: z.string(),
@@ -43,7 +44,7 @@ export async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T
   try {
     const parsed = schema.safeParse(JSON.parse(text));
     if (parsed.success) return parsed.data;
-    why = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || 'the file'}: ${i.message}`).join('; ');
+    why = zodMessageOf(parsed.error, 'the file');
   } catch (err) {
     why = (err as Error).message;
   }

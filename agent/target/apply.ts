@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import type { FileMeta, FileOp } from '../../shared/protocol/ops';
 import { TandemError } from '../../shared/errors';
 import { payloadLength, type Payload } from '../../shared/protocol/frames';
-import { TEMP_PREFIX, type ReplicaFs } from './replica-fs';
+import { TEMP_PREFIX, lstatOrNull, type ReplicaFs } from './replica-fs';
 import { isSameOrInside } from '../../shared/paths/absolute-path';
 import { PathScheduler } from './path-scheduler';
 import type { GroupSync } from './group-sync';
@@ -125,17 +125,6 @@ export function asOpConflict(op: FileOp, err: unknown): unknown {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   if (err instanceof TandemError || typeof code !== 'string' || !CONFLICT_CODES.has(code)) return err;
   return new TandemError('op_conflict', `The target could not apply ${op.op} of "${op.path.slice(0, 500)}" to what its replica holds there: ${(err as Error).message}.`, 409);
-}
-
-/** lstat, or null when the path does not exist (also when a component of it is not a directory). */
-function lstatOrNull(p: string): fss.Stats | null {
-  try {
-    return fss.lstatSync(p);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-    throw err;
-  }
 }
 
 function removeAny(p: string): void {

@@ -15,8 +15,8 @@ export interface ReplicaRoot {
 export const TEMP_PREFIX = '.tandem.';
 export const isTempName = (name: string) => name.startsWith(TEMP_PREFIX) && name.endsWith('.part');
 
-/** lstat, or null when nothing is there or a file stands in the way above (ENOTDIR: the replica root is a file). */
-function lstatOrInTheWay(p: string): Stats | null {
+/** lstat, or null when the path does not exist (also when a component of it is not a directory: a file in the way). */
+export function lstatOrNull(p: string): Stats | null {
   try {
     return lstatSync(p, { throwIfNoEntry: false }) ?? null;
   } catch (err) {
@@ -79,7 +79,7 @@ export class ReplicaFs {
     // From the top down: lstat of a deeper directory would go through a symlink above it unnoticed (and fail with
     // ENOTDIR under a file).
     for (const d of chain.reverse()) {
-      const st = lstatOrInTheWay(d);
+      const st = lstatOrNull(d);
       if (!st) return target; // parents will be created as real dirs (replacing a file in the way)
       if (st.isSymbolicLink()) {
         this.refuse('path_through_symlink', d === root.targetPath

@@ -112,11 +112,13 @@ export async function validateJob(deps: HubDeps, orgId: string, draft: JobDraft,
   return { items, ok: !items.some((i) => i.severity === 'error'), source, target };
 }
 
+const FilesystemReports = z.array(FilesystemUsage);
+
 /** Warns when the target's file system for a mapped root is nearly full or smaller than the source's protected data. */
 function freeSpaceItems(source: ServerRow, target: ServerRow, targetRoots: string[]): ValidationItem[] {
   // What an agent reports of its host is checked like any input: another version's (or a broken agent's) shape is
   // no reason to fail a job's validation, only one for the free-space check to be left out.
-  const parsed = z.array(FilesystemUsage).safeParse((target.state as { filesystems?: unknown } | null)?.filesystems);
+  const parsed = FilesystemReports.safeParse((target.state as { filesystems?: unknown } | null)?.filesystems);
   const reported = parsed.success ? parsed.data : [];
   if (!reported.length) return [];
   const needed = Number((source.state as { protectedBytes?: number } | null)?.protectedBytes ?? 0);
