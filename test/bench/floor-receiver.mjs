@@ -2,12 +2,23 @@
 // to a temp name, sets its mode and mtime and renames it into place, all synchronously on its one thread. No fsync,
 // no path checks: a lower bound for what any copy in Node over TLS costs here, not a way to copy anything.
 // Usage (forked): node floor-receiver.mjs <dest-dir> <key.pem> <cert.pem>; sends 'port:<n>', then 'done:<files>'.
+// With `--discard` as <dest-dir> it writes nothing: it reads the stream to its end and sends 'done:<bytes>' (the
+// transport floor: TLS between two Node processes and nothing else).
 import fs from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 
 const [dest, keyFile, certFile] = process.argv.slice(2);
-const server = tls.createServer({ key: fs.readFileSync(keyFile), cert: fs.readFileSync(certFile) }, (socket) => {
+const options = { key: fs.readFileSync(keyFile), cert: fs.readFileSync(certFile) };
+const discard = (socket) => {
+  let bytes = 0;
+  socket.on('data', (data) => { bytes += data.length; });
+  socket.on('end', () => {
+    socket.end();
+    process.send(`done:${bytes}`);
+  });
+};
+const server = tls.createServer(options, dest === '--discard' ? discard : (socket) => {
   const chunks = [];
   let buffered = 0;
   let header = null;

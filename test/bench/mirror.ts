@@ -11,7 +11,7 @@ import {
 } from './common';
 import { startRsyncDaemon, runRsync, type RsyncDaemon } from './rsync-daemon';
 import { startWarmCluster, stopCluster, createJob, waitJob, mirrored, filesJob, deleteJob, isoMs, type Cluster } from './tandem';
-import { floorCopy } from './floor-copy';
+import { floorCopy, floorTransport } from './floor-copy';
 
 const MB = 1e6; // figures in MB/s use decimal megabytes, like rsync's own bytes/sec
 
@@ -151,9 +151,11 @@ export async function benchMirror(): Promise<void> {
     const bigSec = (bigFull.at - t) / 1000;
     figure('mirror.large_file.seconds', bigSec);
     figure('mirror.large_file.MBps', bigBytes / MB / bigSec, 1);
+    let rsyncBig: number | null = null;
     if (daemon) {
       await settleDisk();
       const r = await runRsync(['-a', `${bigSrc}/`, daemon.url('big')]);
+      rsyncBig = r.seconds;
       figure('rsync.large_file.seconds', r.seconds);
       figure('rsync.large_file.MBps', bigBytes / MB / r.seconds, 1);
       figure('mirror.large_file.ratio_vs_rsync', ratio(bigSec, r.seconds));
@@ -163,6 +165,12 @@ export async function benchMirror(): Promise<void> {
       figure('rsync_fsync.large_file.seconds', rf.seconds);
       figure('mirror.large_file.ratio_vs_rsync_fsync', ratio(bigSec, rf.seconds));
     }
+    // The transport floor: the large file's bytes over one TLS connection between two Node processes, nothing read
+    // or written; when it is not below rsync's whole copy, no Node agent over TLS can beat rsync on this machine.
+    const transport = await floorTransport(bigBytes, work);
+    figure('floor.transport.large_file.seconds', transport.seconds);
+    figure('mirror.large_file.ratio_vs_transport_floor', ratio(bigSec, transport.seconds));
+    if (rsyncBig !== null) figure('floor.transport.ratio_vs_rsync', ratio(transport.seconds, rsyncBig));
 
     // --- Difference mirror: stop the job, change 1% of the blocks, start (a start after stop remirrors the
     // differences with block checksums); rsync re-syncs the same change with its delta algorithm.
