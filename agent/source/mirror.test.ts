@@ -8,7 +8,8 @@ import type { FileOp, ManifestEntry } from '../../shared/protocol/ops';
 import type { ManifestRequest } from '../../shared/protocol/data-port';
 import type { PeerClient } from '../peer/client';
 import { SharedLimit } from '../peer/bandwidth';
-import { coalesce, emptyMirrorStats, MirrorRun } from './mirror';
+import { fifoWithLateWriter } from '../../test/support/late-fifo';
+import { coalesce, emptyMirrorStats, MirrorRun, openNow, readRange } from './mirror';
 
 async function* parts(sizes: number[]): AsyncGenerator<Buffer> {
   let n = 0;
@@ -171,6 +172,20 @@ describe('MirrorRun: what a whole file carries', () => {
       expect(missed).toContain(join(root, 'whole')); // opened without following: found no file there
     } finally {
       await rm(work, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('reading a walked file that is a FIFO now', () => {
+  it('neither waits for a writer (the open would hold the agent\'s main thread) nor reads one: the file is gone', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tandem-mirror-'));
+    const writer = fifoWithLateWriter(join(root, 'was-a-file'), 'written into the FIFO');
+    try {
+      expect(openNow(join(root, 'was-a-file'))).toBeNull();
+      expect(await readRange(join(root, 'was-a-file'), 0, 4096)).toBeNull();
+    } finally {
+      writer.stop();
+      await rm(root, { recursive: true, force: true });
     }
   });
 });

@@ -74,7 +74,7 @@ const readAsync = (fd: number, buf: Buffer, position: number) =>
   new Promise<number>((resolve, reject) => fss.read(fd, buf, 0, buf.length, position, (err, n) => (err ? reject(err) : resolve(n))));
 
 /** A file opened for sending, with what it is now (size, metadata, other names). Null when it is gone. */
-function openNow(path: string): { fd: number; st: fss.BigIntStats } | null {
+export function openNow(path: string): { fd: number; st: fss.BigIntStats } | null {
   let fd: number;
   try {
     fd = fss.openSync(path, READ_NO_FOLLOW);
@@ -82,7 +82,12 @@ function openNow(path: string): { fd: number; st: fss.BigIntStats } | null {
     if (isGone(err)) return null; // deleted, or something else there since the walk: replication sends what it is
     throw err;
   }
-  return { fd, st: fss.fstatSync(fd, { bigint: true }) };
+  const st = fss.fstatSync(fd, { bigint: true });
+  if (!st.isFile()) { // a FIFO, socket or device there since the walk: not this file, and never read
+    fss.closeSync(fd);
+    return null;
+  }
+  return { fd, st };
 }
 
 /**
@@ -134,7 +139,7 @@ export async function* coalesce(parts: AsyncIterable<Buffer>, target = COALESCE_
 }
 
 /** A range of the file at `path`; null when the file is no longer there (or a symlink is, which is never followed). */
-async function readRange(path: string, offset: number, length: number): Promise<Buffer | null> {
+export async function readRange(path: string, offset: number, length: number): Promise<Buffer | null> {
   let fh: fs.FileHandle;
   try {
     fh = await fs.open(path, READ_NO_FOLLOW);
@@ -143,6 +148,7 @@ async function readRange(path: string, offset: number, length: number): Promise<
     throw err;
   }
   try {
+    if (!(await fh.stat()).isFile()) return null; // a FIFO, socket or device there now: not the file
     const buf = Buffer.allocUnsafe(length);
     const { bytesRead } = await fh.read(buf, 0, length, offset);
     return buf.subarray(0, bytesRead);

@@ -14,9 +14,13 @@ import path from 'node:path';
 /** syncfs(2)'s number where it is certain: x86-64's table, and the generic table arm64 uses. */
 const SYSCALL_SYNCFS: Partial<Record<string, number>> = { x64: 306, arm64: 267 };
 
-/** Opens the directory (any descriptor on the file system will do) and makes the system call on it. */
+/**
+ * Opens the directory (any descriptor on the file system will do) and makes the system call on it. The open is
+ * O_RDONLY|O_NONBLOCK (2048 on both architectures), as coreutils `sync` opens: a FIFO put where the directory was
+ * would otherwise hold the helper, and every mirror's durability behind it, until something wrote to it.
+ */
 const perlHelper = (syscallNr: number) =>
-  `$| = 1; while (my $d = <STDIN>) { chomp $d; my $ok = 0; if (sysopen(my $h, $d, 0)) { $ok = syscall(${syscallNr}, fileno($h)) == 0; close($h); } print $ok ? "ok\n" : "fail\n"; }`;
+  `$| = 1; while (my $d = <STDIN>) { chomp $d; my $ok = 0; if (sysopen(my $h, $d, 2048)) { $ok = syscall(${syscallNr}, fileno($h)) == 0; close($h); } print $ok ? "ok\n" : "fail\n"; }`;
 
 const SHELL_HELPER = 'while IFS= read -r d; do if sync --file-system -- "$d" 2>/dev/null; then echo ok; else echo fail; fi; done';
 

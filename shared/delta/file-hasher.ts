@@ -6,9 +6,21 @@ import { chooseBlockSize } from './block-size';
 
 /**
  * Flags for reading a protected file: never through a symlink put where the file was (it may point anywhere on this
- * machine); the open fails with ELOOP instead, which the readers take as the file gone from that path.
+ * machine); the open fails with ELOOP instead, which the readers take as the file gone from that path. Never
+ * waiting either: a FIFO put where the file was would otherwise hold the open until some process wrote to it (on
+ * the main thread, the whole agent). The flag changes nothing for a regular file; the reader checks what it opened
+ * with `assertRegularFile`.
  */
-export const READ_NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
+export const READ_NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/**
+ * Throws unless the object opened at `path` is a regular file: a FIFO, socket or device put where the file was is
+ * never read as its content. The error has code ENOENT, which every reader takes as "the file is gone from that
+ * path" (change capture then sees the new object for what it is).
+ */
+export function assertRegularFile(st: { isFile(): boolean }, path: string): void {
+  if (!st.isFile()) throw Object.assign(new Error(`${path} is no longer a regular file`), { code: 'ENOENT' });
+}
 
 const DEFAULT_READ_BYTES = 4 * 1024 * 1024;
 /**
@@ -35,10 +47,11 @@ const readAsync = (fd: number, buf: Buffer, offset: number, length: number, posi
  * actually hashed, so the plan matches what was seen rather than a stale stat.
  */
 export async function hashFile(path: string, options: HashFileOptions = {}): Promise<BlockHashes> {
-  // Non-blocking: a FIFO put where the file was must not stall the event loop (regular files ignore the flag).
-  const fd = openSync(path, READ_NO_FOLLOW | constants.O_NONBLOCK);
+  const fd = openSync(path, READ_NO_FOLLOW);
   try {
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    assertRegularFile(st, path);
+    const size = st.size;
     const blockSize = options.blockSize ?? chooseBlockSize(size);
     const maxBlocks = Math.max(1, Math.floor((options.readBytes ?? DEFAULT_READ_BYTES) / blockSize));
     // Room for the whole file plus one block (a file that grows while it is read), up to the read size.

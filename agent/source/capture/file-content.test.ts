@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hashBlocks, hashFile } from '../../../shared/delta';
 import { sendFileChanges, sendWholeFile } from './file-content';
 import { isGone } from './observe';
+import { fifoWithLateWriter } from '../../../test/support/late-fifo';
 import { fileHashes } from './tree-index';
 import type { CapturedOp } from './types';
 
@@ -97,6 +98,26 @@ describe('reading a file where a symlink is now', () => {
     const hashed = await hashFile(file).then(() => null, (err: unknown) => err);
     for (const err of [whole, changes, hashed]) {
       expect(err).toMatchObject({ code: 'ELOOP' });
+      expect(isGone(err)).toBe(true);
+    }
+    expect(ops).toEqual([]);
+  });
+});
+
+describe('reading a file where a FIFO is now', () => {
+  let writer: { stop(): void } | undefined;
+  afterEach(() => writer?.stop());
+
+  it('neither waits for a writer nor sends what one writes: the file is gone from that path', async () => {
+    const file = join(dir, 'was-a-file');
+    writer = fifoWithLateWriter(file, 'written into the FIFO');
+    const ops: CapturedOp[] = [];
+    const emit = async (o: CapturedOp) => void ops.push(o);
+    const meta = { mode: 0o644, uid: 0, gid: 0, mtimeMs: 0 };
+    const whole = await sendWholeFile(file, meta, emit).then(() => null, (err: unknown) => err);
+    const changes = await sendFileChanges(file, fileHashes(hashBlocks(Buffer.alloc(0), KiB), 0), emit).then(() => null, (err: unknown) => err);
+    for (const err of [whole, changes]) {
+      expect(err).toMatchObject({ code: 'ENOENT' });
       expect(isGone(err)).toBe(true);
     }
     expect(ops).toEqual([]);

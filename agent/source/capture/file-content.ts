@@ -2,7 +2,7 @@
 // differ from the block index as `write` ops. Memory stays bounded by a few read buffers whatever
 // the file size, because ops are handed on (and awaited) as they are produced.
 import { open, type FileHandle } from 'node:fs/promises';
-import { chooseBlockSize, hashBlocks, READ_NO_FOLLOW, type BlockHashes } from '../../../shared/delta';
+import { assertRegularFile, chooseBlockSize, hashBlocks, READ_NO_FOLLOW, type BlockHashes } from '../../../shared/delta';
 import type { FileMeta } from '../../../shared/protocol/ops';
 import { BlockDiffer, shouldRegrade } from './block-diff';
 import { fileHashes, type FileHashes } from './tree-index';
@@ -26,18 +26,21 @@ async function readFully(fh: FileHandle, buf: Buffer, position: number): Promise
 }
 
 /**
- * Opens `path` for reading, checking it is still the file `expectKey` (dev:ino) when given: a path read a moment
- * after it was looked at may by then name another file (renamed over it), whose content must not be sent as this
- * one's. A different file is reported as ENOENT: this one is gone from that path.
+ * Opens `path` for reading, checking it is still a regular file, and the file `expectKey` (dev:ino) when given: a
+ * path read a moment after it was looked at may by then name another file (renamed over it), whose content must not
+ * be sent as this one's, or a FIFO or device. Either is reported as ENOENT: this file is gone from that path.
  */
 async function openExpected(path: string, expectKey: string | undefined): Promise<{ fh: FileHandle; size: number }> {
   const fh = await open(path, READ_NO_FOLLOW);
-  const st = await fh.stat({ bigint: true });
-  if (expectKey !== undefined && inodeKey(st) !== expectKey) {
+  try {
+    const st = await fh.stat({ bigint: true });
+    assertRegularFile(st, path);
+    if (expectKey !== undefined && inodeKey(st) !== expectKey) throw Object.assign(new Error(`${path} is now another file`), { code: 'ENOENT' });
+    return { fh, size: Number(st.size) };
+  } catch (err) {
     await fh.close();
-    throw Object.assign(new Error(`${path} is now another file`), { code: 'ENOENT' });
+    throw err;
   }
-  return { fh, size: Number(st.size) };
 }
 
 /**
