@@ -189,3 +189,39 @@ describe('reading a walked file that is a FIFO now', () => {
     }
   });
 });
+
+describe('MirrorRun: a batch that fails and is sent again', () => {
+  it('counts its files and bytes once, not once per attempt', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tandem-mirror-'));
+    try {
+      for (const n of ['a', 'b', 'c']) await writeFile(join(root, n), n.repeat(1000));
+      let attempts = 0;
+      const peer = {
+        limit: new SharedLimit(),
+        async json<T>(_path: string, body: unknown): Promise<T> {
+          const needs = (body as ManifestRequest).entries.map((e: ManifestEntry) => (e.type === 'file' ? { action: 'whole', reason: 'missing' } : { action: 'skip', reason: 'identical' }));
+          return { needs, orphans: { found: 0, removed: 0, moved: 0, kept: 0, paths: [] } } as T;
+        },
+        async stream<T>(_path: string, frames: AsyncIterable<Buffer>): Promise<T> {
+          for await (const _ of decodeFrames(frames)) { /* the target reads the whole batch… */ }
+          // …and fails to apply it the first time (a full disk, say).
+          if (++attempts === 1) throw Object.assign(new Error('The target has no space left'), { code: 'target_out_of_space' });
+          return { applied: 4, refused: [], bytes: 3000 } as T;
+        },
+      } as unknown as PeerClient;
+      const stats = emptyMirrorStats('m');
+      const params = {
+        jobId: 'j', mirrorId: 'm', purpose: 'mirror' as const, rules: [{ path: root, type: 'include' as const, recursive: true }], mode: 'all' as const,
+        newerOnly: false, blockChecksum: false, orphans: { action: 'keep' as const }, compression: 0, peer, after: null,
+        stats, signal: new AbortController().signal, onBatch: async () => {},
+      };
+      await expect(new MirrorRun(params).run()).rejects.toMatchObject({ code: 'target_out_of_space' });
+      expect(stats).toMatchObject({ filesSent: 0, bytesSent: 0 });
+      await new MirrorRun(params).run();
+      expect(attempts).toBe(2);
+      expect(stats).toMatchObject({ filesSent: 3, bytesSent: 3000 });
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});

@@ -273,7 +273,17 @@ export class MirrorRun {
         const compared = await this.compareDeferred(entries, res.needs);
         return this.p.peer.stream(`/v1/data/apply?job=${encodeURIComponent(this.p.jobId)}`, coalesce(this.framesFor(batch, entries, res.needs, compared)), ApplyAnswer, this.p.signal);
       };
-      await (this.p.aroundBatch ? this.p.aroundBatch(send) : send());
+      // The counts grow as the batch streams (progress while it is sent); a batch that fails is sent again from the
+      // cursor, so what it counted is taken back: otherwise every retry counts it again, up to "100%" with most of
+      // the set still missing on the target.
+      const s = this.p.stats;
+      const before = { filesSent: s.filesSent, bytesSent: s.bytesSent, filesSkipped: s.filesSkipped, bytesSkipped: s.bytesSkipped };
+      try {
+        await (this.p.aroundBatch ? this.p.aroundBatch(send) : send());
+      } catch (err) {
+        Object.assign(s, before);
+        throw err;
+      }
       this.p.stats.wireRawBytes = this.p.stats.wireRawBytes + this.wire.rawBytes;
       this.p.stats.wireCompressedBytes = this.p.stats.wireCompressedBytes + this.wire.wireBytes;
       this.wire.rawBytes = 0;
