@@ -62,7 +62,9 @@ export class DataServer {
       const e = err instanceof TandemError ? err
         : err instanceof ZodError ? new TandemError('invalid_request', `The request body is not valid: ${zodMessageOf(err)}.`, 400)
           : new TandemError('internal', (err as Error).message, 500);
-      if (e.status >= 500) this.log.error({ err: (err as Error).stack, path: url.pathname }, 'data-port handler failed');
+      // An unexpected failure with its stack; one the target knows (its disk full) by its code and what to do.
+      if (e.status >= 500 && err instanceof TandemError) this.log.error({ code: e.code, err: e.message, path: url.pathname }, 'data-port request failed');
+      else if (e.status >= 500) this.log.error({ err: (err as Error).stack, path: url.pathname }, 'data-port handler failed');
       else this.log.warn({ code: e.code, path: url.pathname, msg2: e.message }, 'data-port request refused');
       if (!res.headersSent) {
         // A refused stream's body may still be arriving: the connection closes after this answer, so the client does

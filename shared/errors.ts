@@ -1,6 +1,6 @@
 // Typed errors with a searchable code and an HTTP status; the hub turns them into {"error":{code,message}}.
 
-export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422 | 429 | 500 | 502 | 503;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422 | 429 | 500 | 502 | 503 | 507;
 
 export class TandemError extends Error {
   readonly code: string;

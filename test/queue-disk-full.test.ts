@@ -2,35 +2,17 @@
 // the job auto-disconnects, waits while there is no room, and reconnects with a difference mirror once space returns.
 // Mounting needs root (CAP_SYS_ADMIN); without it the file is skipped, and the unit tests of `roomToReconnect` remain.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
-import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
-import os from 'node:os';
+import { statfsSync } from 'node:fs';
 import path from 'node:path';
 import { startCluster, filesJob, type Cluster } from './support/cluster';
 import { tempDir, waitFor, startAgentProcess } from './support/processes';
 import { snapshotTree, diffTrees, randomData } from './support/trees';
+import { canMountTmpfs, mountTmpfs, unmount } from './support/tmpfs';
 
 const MiB = 1024 * 1024;
 
-function mountTmpfs(dir: string, sizeMB: number): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMB}m`, 'tandem-test', dir], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const canMount = (() => {
-  const probe = mkdtempSync(path.join(os.tmpdir(), 'tandem-mount-probe-'));
-  const ok = mountTmpfs(probe, 1);
-  if (ok) execFileSync('umount', [probe]);
-  rmSync(probe, { recursive: true, force: true });
-  return ok;
-})();
-
-describe.skipIf(!canMount)('disk queue on a full file system', () => {
+describe.skipIf(!canMountTmpfs)('disk queue on a full file system', () => {
   let c: Cluster;
   let mnt: string;
   beforeAll(async () => {
@@ -45,7 +27,7 @@ describe.skipIf(!canMount)('disk queue on a full file system', () => {
   });
   afterAll(async () => {
     await c?.stop();
-    if (mnt) execFileSync('umount', ['-l', mnt]);
+    if (mnt) unmount(mnt);
   });
 
   it('auto-disconnects when free space reaches the minimum, waits (no remirror loop) until space returns, then mirrors the difference', async () => {

@@ -59,6 +59,12 @@ const FAILED_OVER_STATES = new Set(['failing_over', 'failed_over', 'restoring', 
 /** The target does not know the job, its epoch or its running state yet: it catches up on its next poll. */
 const PEER_CATCHING_UP = new Set(['job_unknown', 'epoch_ahead', 'job_not_running']);
 const RETRYABLE = new Set(['peer_unreachable', 'job_unknown', 'epoch_ahead', 'job_not_running', 'peer_error', 'internal', 'file_chunk_gap', 'target_paused']);
+/**
+ * Failures that are the normal course of things (the target down or catching up, paused, a continued file it lost):
+ * the mirror waits for them without a warning. Anything else (the target out of space, an error on either side) is
+ * reported as the mirror being blocked until a batch goes through.
+ */
+const WAITING_NOT_BLOCKED = new Set(['peer_unreachable', 'job_unknown', 'epoch_ahead', 'job_not_running', 'file_chunk_gap', 'target_paused', 'epoch_stale']);
 /** While the target is paused the mirror asks again at this pace (no growing back-off: resuming should be felt soon). */
 const TARGET_PAUSED_RETRY_MS = 2000;
 /** After an auto-disconnect: a moment for the disk, then a look at the free space every few seconds until there is room. */
@@ -90,6 +96,8 @@ export class SourceJob {
   private replicator: Replicator | null = null;
   private capture: ChangeCapture | null = null;
   private captureWarnings = new Map<string, CaptureWarning>();
+  /** The mirror or verify failed for a reason the operator should see; cleared by the next batch that goes through. */
+  private workBlocked: { what: 'mirror' | 'verify'; message: string } | null = null;
   private replicating = false;
   private autoMirrorId: string | null = null;
   private isolation: string | null = null;
@@ -524,6 +532,7 @@ export class SourceJob {
   private async halt(): Promise<void> {
     this.abort.abort();
     await this.running?.catch(() => {});
+    this.workBlocked = null; // stopped or paused: nothing is being retried
   }
 
   async stop(): Promise<void> {
@@ -535,20 +544,24 @@ export class SourceJob {
 
   private async work(signal: AbortSignal): Promise<void> {
     const epoch = this.desired.epoch;
+    let what: 'mirror' | 'verify' = this.state.verify?.status === 'running' ? 'verify' : 'mirror';
     try {
       await this.peer.json(`/v1/data/hello?job=${encodeURIComponent(this.jobId)}`, {}, HelloAnswer, signal);
       if (!this.connection.id) this.connection = { id: randomId('conn'), since: Date.now(), error: null };
       this.connection.error = null;
       if (this.state.verify?.status === 'running') await this.runVerify(signal);
+      what = 'mirror';
       if (!signal.aborted && this.state.mirror?.status === 'running') await this.runMirror(signal);
       this.attempt = 0;
       this.lastWorkErrorCode = null;
       this.catchingUpSince = null;
+      this.workBlocked = null;
     } catch (err) {
       if (signal.aborted) return;
       const e = err as TandemError;
       this.lastWorkErrorCode = e.code ?? null;
       this.connection = { id: null, since: null, error: e.message };
+      this.workBlocked = WAITING_NOT_BLOCKED.has(e.code) ? null : { what, message: e.message };
       if (e.code === 'epoch_stale') {
         if (epoch === this.desired.epoch) this.fenced = e.message;
         this.ctx.log.error({ job: this.jobId }, 'fenced: the target refused our epoch; not replicating');
@@ -601,6 +614,7 @@ export class SourceJob {
         .catch((err) => this.ctx.log.warn({ job: this.jobId, err }, 'sending paths again failed')),
       onBatch: async (cursor) => {
         if (cursor) m.cursor = cursor;
+        this.workBlocked = null;
         await this.save();
         this.ctx.onChange();
       },
@@ -622,6 +636,7 @@ export class SourceJob {
       stats: emptyMirrorStats(null), verify: report, signal,
       onBatch: async (cursor) => {
         if (cursor) v.cursor = cursor;
+        this.workBlocked = null;
         await this.save();
       },
     });
@@ -680,6 +695,7 @@ export class SourceJob {
       warnings: [
         ...[...this.captureWarnings.values()].map((w) => ({ code: w.code, message: w.message })),
         ...(this.waitingForRoom ? [{ code: 'queue_waiting_for_space', message: this.waitingForRoom }] : []),
+        ...(this.workBlocked ? [{ code: 'mirror_blocked', message: `The ${this.workBlocked.what} cannot go on (retrying): ${this.workBlocked.message}` }] : []),
         // Nothing is sent to a peer that is not the registered one: the job is unprotected until that is resolved.
         ...(this.peer.certMismatch ? [{ code: 'peer_cert_mismatch', message: this.peer.certMismatch }] : []),
       ],

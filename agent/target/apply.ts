@@ -127,6 +127,18 @@ export function asOpConflict(op: FileOp, err: unknown): unknown {
   return new TandemError('op_conflict', `The target could not apply ${op.op} of "${op.path.slice(0, 500)}" to what its replica holds there: ${(err as Error).message}.`, 409);
 }
 
+/**
+ * The target's own file system full (or its user's quota used up) becomes a 507 that says where and what to do: a bare
+ * ENOSPC reached the source as an internal error of an unnamed peer. `roots`: the job's replica roots on this target.
+ */
+export function asOutOfSpace(err: unknown, roots: readonly string[]): unknown {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (err instanceof TandemError || (code !== 'ENOSPC' && code !== 'EDQUOT')) return err;
+  const what = code === 'EDQUOT' ? 'the disk quota of the agent\'s user is used up' : 'no space is left';
+  const where = roots.length ? roots.map((r) => `"${r}"`).join(', ') : 'the replica';
+  return new TandemError('target_out_of_space', `The target cannot write the replica: ${what} on the file system of ${where}. Free space there or grow the volume; the mirror retries by itself and goes on from where it stopped.`, 507);
+}
+
 function removeAny(p: string): void {
   fss.rmSync(p, { recursive: true, force: true });
 }

@@ -9,7 +9,7 @@ import type { FilesJobSpec } from '../../shared/jobs/definition';
 import type { AgentLogger } from '../log';
 import type { HubKeyCache } from '../jobs/hub-keys';
 import { ReplicaFs } from './replica-fs';
-import { ApplySession, asOpConflict } from './apply';
+import { ApplySession, asOpConflict, asOutOfSpace } from './apply';
 import { mirrorGroupSync } from './group-sync';
 import { answerBlockHashes, answerManifest } from './manifest';
 import { BlockHashesRequest, ManifestRequest, type ApplyAnswer, type BlockHashesAnswer, type ManifestAnswer, type ReplicateAnswer } from '../../shared/protocol/data-port';
@@ -310,7 +310,7 @@ export class TargetJob {
             }
             const e = err as TandemError;
             if (!(err instanceof TandemError) || !e.code.startsWith('path_')) {
-              failed ??= { err: asOpConflict(op, err) };
+              failed ??= { err: asOpConflict(op, asOutOfSpace(err, this.replicaRoots())) };
               return;
             }
             // Refused paths are logged and counted, never performed; the rest of the batch goes on.
@@ -323,12 +323,17 @@ export class TargetJob {
         this.lastApplyAt = Date.now();
         this.lastError = null;
         return result;
-      } catch (err) {
+      } catch (caught) {
         await session.abort();
+        const err = asOutOfSpace(caught, this.replicaRoots()); // the group sync or a rename at commit may find the disk full too
         this.lastError = (err as Error).message;
         throw err;
       }
     });
+  }
+
+  private replicaRoots(): string[] {
+    return this.replica.roots.map((r) => r.targetPath);
   }
 
   report(): JobReport {

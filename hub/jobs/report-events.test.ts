@@ -28,6 +28,17 @@ describe('report events', () => {
     const after = { ...base, replication: { autoDisconnects: 1, exhaustedReason: 'disk queue full' } };
     expect(names(sourceReportEvents(before, after, ctx))).toEqual(['queue.exhausted', 'queue.auto_disconnected', 'mirror.required']);
   });
+  it('a mirror that cannot go on raises blocked once, with the reason, and unblocked when it goes on', () => {
+    const reason = 'The mirror cannot go on (retrying): The target cannot write the replica: no space is left on the file system of "/r".';
+    const fine = { ...base, warnings: [] };
+    const stuck = { ...base, warnings: [{ code: 'mirror_blocked', message: reason }] };
+    const raised = sourceReportEvents(fine, stuck, ctx);
+    expect(names(raised)).toEqual(['mirror.blocked']);
+    expect(raised[0]!.fields).toMatchObject({ jobName: 'web', reason });
+    expect(names(sourceReportEvents(stuck, stuck, ctx))).toEqual([]);
+    expect(names(sourceReportEvents(stuck, fine, ctx))).toEqual(['mirror.unblocked']);
+    expect(names(sourceReportEvents(null, fine, ctx))).toEqual([]);
+  });
   it('snapshots are new only against an earlier list: not in a first report, nor after the job was still starting', () => {
     const t: JobReport = { ...base, role: 'target' };
     const snap = { id: 's1', takenAt: 1, method: 'copy', bytes: 1, scheduled: false };

@@ -40,6 +40,10 @@ export function sourceReportEvents(prev: JobReport | null, next: JobReport, ctx:
     out.push({ event: 'mirror.required', fields: { jobName, reason: String(n.exhaustedReason ?? 'queue exhausted') } });
   }
   if (p.exhaustedReason && !n.exhaustedReason) out.push({ event: 'queue.auto_reconnected', fields: { jobName } });
+  const blocked = (r: JobReport | null) => r?.warnings?.find((w) => w.code === 'mirror_blocked');
+  const nb = blocked(next);
+  if (nb && !blocked(prev)) out.push({ event: 'mirror.blocked', fields: { jobName, reason: nb.message } });
+  if (!nb && prev && blocked(prev)) out.push({ event: 'mirror.unblocked', fields: { jobName } });
   // Outside its transmit windows a job queues by design: its lag says nothing until a window opens and it sends.
   const held = (r: JobReport | null) => r?.transmitMode === 'scheduled';
   const lagSec = Math.round(num(n.lagMs) / 1000);

@@ -60,6 +60,14 @@ describe('rollUpJobStatus', () => {
     const unblocked = rollUpJobStatus({ state: 'protecting', sourceReport: ready, targetReport: { ...tgt, replication: { blocked: null } }, sourceReportAt: now, targetReportAt: now, now, calculateSize: false });
     expect(unblocked.replicationStatus).toBe('ready');
   });
+  it('a mirror that cannot go on makes the job an error, other warnings a warning', () => {
+    const at = { sourceReportAt: now, targetReportAt: now, now, calculateSize: true, targetReport: tgt };
+    const blocked = rollUpJobStatus({ ...at, state: 'mirroring', sourceReport: { ...src, warnings: [{ code: 'mirror_blocked', message: 'The mirror cannot go on (retrying): no space' }] } });
+    expect(blocked.health).toBe('error');
+    expect(blocked.warnings).toEqual([{ code: 'mirror_blocked', message: 'The mirror cannot go on (retrying): no space' }]);
+    const other = rollUpJobStatus({ ...at, state: 'mirroring', sourceReport: { ...src, warnings: [{ code: 'peer_cert_mismatch', message: 'x' }] } });
+    expect(other.health).toBe('warning');
+  });
   it('outside its transmit windows a job is healthy, transmit mode scheduled, and says until when changes are queued', () => {
     const opens = Date.UTC(2026, 11, 7, 22, 0);
     const held: JobReport = { ...src, mirrorStatus: 'idle', targetDataState: 'ok', replicationStatus: 'pending', transmitMode: 'scheduled', transmit: { limitBytesPerSec: 50_000, windowOpen: false, windowChangesAt: opens } };

@@ -70,7 +70,8 @@ export function rollUpJobStatus(i: JobStatusInput): JobStatusView {
   let health: JobHealth = 'healthy';
   if (stopped) health = 'unknown';
   else if (!replicating) health = i.state === 'error' ? 'error' : 'warning';
-  else if (['error'].includes(i.state) || replicationStatus === 'failed' || transmitMode === 'error') health = 'error';
+  // A mirror that cannot go on (the target out of space, say) leaves the target short of data: as replication blocked.
+  else if (['error'].includes(i.state) || replicationStatus === 'failed' || transmitMode === 'error' || warnings.some((w) => w.code === 'mirror_blocked')) health = 'error';
   else if (!src || !tgt) health = 'warning';
   else if (warnings.length || ['failover_condition_met', 'mirror_required', 'restore_required'].includes(i.state) || (src?.refusedPaths ?? 0) > 0 || (tgt?.refusedPaths ?? 0) > 0) health = 'warning';
   if (replicating && !src) warnings.push({ code: 'source_not_reporting', message: 'The source agent has not reported recently: is it running and can it reach the hub?' });

@@ -49,6 +49,8 @@ export const EVENT_CATALOG = [
   def({ id: 2102, name: 'mirror.completed', severity: 'info', template: 'Mirror of job {jobName} completed: {files} files, {bytes} bytes sent in {durationSec} s.', fields: ['jobName', 'files', 'bytes', 'durationSec'], resolves: 'mirror.required', manual: '4023/6150: mirror completed' }),
   def({ id: 2103, name: 'mirror.stopped', severity: 'warning', template: 'Mirror of job {jobName} stopped before completing: {reason}', fields: ['jobName', 'reason'], manual: '4020: mirror paused / stopped' }),
   def({ id: 2104, name: 'mirror.required', severity: 'warning', template: 'Job {jobName} needs a remirror: {reason}', fields: ['jobName', 'reason'], manual: '4018/4070: mirroring and replication disabled, a restore or remirror is required' }),
+  def({ id: 2105, name: 'mirror.blocked', severity: 'error', template: 'Job {jobName}: {reason}', fields: ['jobName', 'reason'], manual: '4110-4113: the target could not write %1 (disk full, access denied)' }),
+  def({ id: 2106, name: 'mirror.unblocked', severity: 'info', template: 'The mirror of job {jobName} goes on again.', fields: ['jobName'], resolves: 'mirror.blocked' }),
   def({ id: 2110, name: 'verify.completed', severity: 'info', template: 'Verify of job {jobName} finished: {differences} differences in {files} files checked.', fields: ['jobName', 'files', 'differences', 'remirrored'], manual: '4062: verification completed' }),
 
   // ── Replication, queues and lag (22xx) ──────────────────────────────────────
