@@ -73,3 +73,20 @@ describe('walkProtectedSet', () => {
     expect(quiet).toEqual([]);
   });
 });
+
+describe('walkProtectedSet: a name that is not UTF-8', () => {
+  it('is left out, not taken for a file that vanished (the change capture reports it)', async () => {
+    const root = await tree();
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(Buffer.concat([Buffer.from(`${root}/a/caf`), Buffer.from([0xe9])]), 'latin-1 name');
+    const vanished: string[] = [];
+    const seen: string[] = [];
+    for await (const item of walkProtectedSet([{ path: root, type: 'include', recursive: true }], { onVanished: (p) => vanished.push(p) })) {
+      if (item.kind === 'entry') seen.push(item.entry.path);
+      else expect(item.names.some((n) => n.includes('\uFFFD'))).toBe(false);
+    }
+    expect(vanished).toEqual([]);
+    expect(seen).toContain(join(root, 'a', 'plain'));
+    expect(seen.some((p) => p.includes('\uFFFD'))).toBe(false);
+  });
+});

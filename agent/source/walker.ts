@@ -7,6 +7,7 @@ import type { BigIntStats } from 'node:fs';
 import type { ManifestEntry, FileMeta } from '../../shared/protocol/ops';
 import { compileRules, protectedRoots, type RuleInput } from '../../shared/rules';
 import { joinAbsolute } from '../../shared/paths';
+import { splitUtf8Names } from './dir-names';
 
 export type WalkItem =
   | { kind: 'entry'; entry: ManifestEntry }
@@ -70,7 +71,7 @@ export async function* walkProtectedSet(rules: RuleInput[], opts: WalkOptions = 
     const visit = async (dir: string): Promise<void> => {
       let names: string[];
       try {
-        names = (await fs.readdir(dir)).sort();
+        names = splitUtf8Names(dir, await fs.readdir(dir)).names.sort();
       } catch {
         return;
       }
@@ -114,7 +115,8 @@ export async function* walkProtectedSet(rules: RuleInput[], opts: WalkOptions = 
   async function* visitDir(dir: string, dirSt: BigIntStats): AsyncGenerator<WalkItem> {
     let names: string[];
     try {
-      names = (await fs.readdir(dir)).sort();
+      // Names that are not UTF-8 cannot be sent; the change capture, which lists every directory too, reports them.
+      names = splitUtf8Names(dir, await fs.readdir(dir)).names.sort();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') { // vanished while walking: replication catches up
         opts.onVanished?.(dir);

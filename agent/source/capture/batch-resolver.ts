@@ -33,6 +33,8 @@ export interface ResolverContext {
   watchDir(key: string, path: string, renew: boolean): void;
   /** A path could not be read (not "missing": e.g. EACCES); the capture reports it and retries `retry` later. */
   cannotRead(path: string, err: unknown, retry: DirtyItem): void;
+  /** Names in `dir` that are not UTF-8 (escaped): they cannot be replicated, and the capture says so. */
+  namesNotUtf8?(dir: string, escaped: string[]): void;
   /** The inode a name not in the model was a further name of when its event arrived (a new hard link), if it was one. */
   linkedAt?(path: string): string | undefined;
   /**
@@ -295,14 +297,16 @@ class BatchResolution {
   private async list(dir: string, dirKey: string | undefined, content: boolean, deep: boolean, modelledAt?: string): Promise<string[] | undefined> {
     if (this.listed.has(dir)) return undefined;
     this.listed.add(dir);
-    let names: string[] | null;
+    let names: string[];
     try {
-      names = await listDir(dir);
+      const listing = await listDir(dir);
+      if (listing === null) return undefined;
+      names = listing.names;
+      if (listing.notUtf8.length) this.ctx.namesNotUtf8?.(dir, listing.notUtf8);
     } catch (err) {
       this.ctx.cannotRead(dir, err, { kind: 'rescan', path: dir, deep: false });
       return undefined;
     }
-    if (names === null) return undefined;
     for (const name of names) this.push(this.nameIn(dir, dirKey, name, content, deep));
     if (modelledAt !== undefined) this.pushVanished(dir, dirKey, names, modelledAt);
     return names;

@@ -906,3 +906,30 @@ describe('ChangeCapture: writes through a hard link that is gone before the batc
     await h.expectReplicaEqual();
   });
 });
+
+describe('ChangeCapture: names that are not UTF-8', () => {
+  const latin1 = (dir: string, name: string) => Buffer.concat([Buffer.from(`${dir}/${name}`), Buffer.from([0xe9]), Buffer.from('.txt')]);
+
+  it('are reported with the directory and the name escaped, never sent under a mangled name; their siblings replicate', async () => {
+    const h = await setup((src) => mkdir(join(src, 'docs')));
+    writeFileSync(latin1(join(h.src, 'docs'), 'caf'), 'written by an old application');
+    await writeFile(join(h.src, 'docs', 'ok.txt'), 'a UTF-8 name');
+    const ops = await h.drain();
+    expect(ops.map((o) => o.op.path)).toEqual([join(h.src, 'docs', 'ok.txt')]);
+    const w = h.warnings.find((x) => x.code === 'name_not_utf8');
+    expect(w?.path).toBe(join(h.src, 'docs'));
+    expect(w?.message).toContain(`A name in ${join(h.src, 'docs')} is not valid UTF-8 and cannot be replicated: "caf\\xe9.txt"`);
+    expect(w?.message).toMatch(/rename it \(for example convmv/);
+  });
+
+  it('already there when the capture starts: reported by its first look at the set', async () => {
+    const h = await setup();
+    await h.cap.stop();
+    writeFileSync(latin1(h.src, 'old-'), 'x');
+    h.warnings.length = 0;
+    await h.restart();
+    await h.drain();
+    expect(h.warnings.map((x) => x.code)).toContain('name_not_utf8');
+    expect(h.ops.some((o) => o.op.path.includes('\uFFFD'))).toBe(false);
+  });
+});

@@ -480,7 +480,9 @@ export class ChangeCapture {
   private onWatchEvent(dirKey: string, event: WatchEventType, filename: string | null): void {
     if (!this.running) return;
     this.overflow?.noteEvent();
-    if (filename === null) {
+    // No name, or one that is not UTF-8 (it reads back with replacement characters and names nothing on disk):
+    // the directory is listed again, which finds what changed and reports a name it cannot replicate.
+    if (filename === null || filename.includes('\uFFFD')) {
       const dir = this.tree.dirPathOf(dirKey);
       if (dir !== undefined) this.addDirty({ kind: 'rescan', path: dir, deep: false });
       return;
@@ -596,6 +598,7 @@ export class ChangeCapture {
         mayContainIncluded: (dir) => this.matcher.mayContainIncluded(dir),
         watchDir: (key, path, renew) => this.watchDir(key, path, renew),
         cannotRead: (path, err, retry) => this.cannotRead(path, err, retry),
+        namesNotUtf8: (dir, escaped) => this.namesNotUtf8(dir, escaped),
         linkedAt: (path) => linkSeenAt?.get(path),
         maxObservations: this.opts.sliceObservations,
       });
@@ -776,6 +779,11 @@ export class ChangeCapture {
     } else {
       this.warn('watch_failed', `Cannot watch ${failure.path} (${failure.error.message}); changes there are found by a rescan every ${every}. Check the directory's permissions.`, failure.path);
     }
+  }
+
+  private namesNotUtf8(dir: string, escaped: string[]): void {
+    const shown = escaped.slice(0, 3).map((n) => `"${n}"`).join(', ') + (escaped.length > 3 ? ` and ${escaped.length - 3} more` : '');
+    this.warn('name_not_utf8', `${escaped.length === 1 ? 'A name' : `${escaped.length} names`} in ${dir} ${escaped.length === 1 ? 'is' : 'are'} not valid UTF-8 and cannot be replicated: ${shown} (bytes that are not UTF-8 written \\xHH). Tandem replicates UTF-8 names only: rename ${escaped.length === 1 ? 'it' : 'them'} (for example convmv -f latin1 -t utf-8 --notest -r ${dir}); a renamed file is replicated at once.`, dir);
   }
 
   private cannotRead(path: string, err: unknown, retry: DirtyItem): void {

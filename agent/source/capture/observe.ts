@@ -4,6 +4,7 @@
 // capture makes one per changed path.
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import type { Observed } from './types';
+import { splitUtf8Names, type NameListing } from '../dir-names';
 import { timeMsOf } from '../walker';
 
 /**
@@ -62,10 +63,10 @@ export async function observePath(path: string): Promise<Observed | null> {
   return obs;
 }
 
-/** Names in a directory, or null when it is gone or no longer a directory. */
-export async function listDir(dir: string): Promise<string[] | null> {
+/** Names in a directory (those that are not UTF-8 apart), or null when it is gone or no longer a directory. */
+export async function listDir(dir: string): Promise<NameListing | null> {
   try {
-    return readdirSync(dir);
+    return splitUtf8Names(dir, readdirSync(dir));
   } catch (err) {
     if (isGone(err)) return null;
     throw err;

@@ -18,8 +18,9 @@ export interface CapturedOp {
  * - watch_failed: a directory could not be watched for another reason (permissions, I/O error).
  * - read_failed: a file or directory could not be read; it is retried by the next rescan.
  * - capture_failed: an unexpected error in a capture batch; a full light rescan was scheduled.
+ * - name_not_utf8: a name in the set is not valid UTF-8 (Tandem's paths are text): it is not replicated.
  */
-export type CaptureWarningCode = 'watch_limit' | 'watch_overflow' | 'overflow_undetected' | 'watch_failed' | 'read_failed' | 'capture_failed';
+export type CaptureWarningCode = 'watch_limit' | 'watch_overflow' | 'overflow_undetected' | 'watch_failed' | 'read_failed' | 'capture_failed' | 'name_not_utf8';
 
 export interface CaptureWarning {
   code: CaptureWarningCode;
