@@ -54,6 +54,8 @@ export interface MirrorParams {
    * there may have been moved to a place the mirror has passed, which it will not come back to.
    */
   onMissed?: (paths: string[]) => void;
+  /** A path the walk could not look at or list: left out, the target's copy kept (the change capture warns of it). */
+  onUnreadable?: (path: string, err: unknown) => void;
 }
 
 export function emptyMirrorStats(mirrorId: string | null): MirrorStats {
@@ -229,9 +231,10 @@ export class MirrorRun {
     let entries = 0;
     let bytes = 0;
     const onVanished = (p: string) => this.missed(p);
+    const onUnreadable = (p: string, err: unknown) => this.p.onUnreadable?.(p, err);
     // Under a bandwidth limit a batch is cut at about ten seconds' worth (read once per batch, not per entry).
     let maxBytes = requestBytesFor(this.p.peer.limit.rate(), BATCH_BYTES);
-    for await (const item of walkProtectedSet(this.p.rules, { after: this.p.after, signal: this.p.signal, onVanished })) {
+    for await (const item of walkProtectedSet(this.p.rules, { after: this.p.after, signal: this.p.signal, onVanished, onUnreadable })) {
       if (this.p.signal.aborted) return;
       batch.push(item);
       if (item.kind !== 'entry') continue;

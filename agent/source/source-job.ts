@@ -612,6 +612,7 @@ export class SourceJob {
       // Gone when the mirror came to it, and perhaps moved to where the mirror has been: replication sends it again.
       onMissed: (paths) => void this.capture?.resend(paths, 'the mirror found them gone (moved or deleted)')
         .catch((err) => this.ctx.log.warn({ job: this.jobId, err }, 'sending paths again failed')),
+      onUnreadable: (path, err) => this.ctx.log.warn({ job: this.jobId, path, err: (err as Error)?.message }, 'the mirror cannot read this path: left out, the target keeps its copy'),
       onBatch: async (cursor) => {
         if (cursor) m.cursor = cursor;
         this.workBlocked = null;

@@ -90,3 +90,36 @@ describe('walkProtectedSet: a name that is not UTF-8', () => {
     expect(seen.some((p) => p.includes('\uFFFD'))).toBe(false);
   });
 });
+
+describe('walkProtectedSet: a path there but not readable', () => {
+  it('is reported and still listed as present (the target must not take its copy for an orphan), and the walk goes on', async () => {
+    const root = await tree();
+    // A chain of directories deeper than PATH_MAX (4096 bytes): the last one cannot be looked at by its path.
+    const { execFileSync } = await import('node:child_process');
+    const seg = 'd'.repeat(200);
+    execFileSync('bash', ['-c', `cd "$1" && for i in $(seq 1 21); do mkdir ${seg} && cd ${seg}; done`, 'bash', join(root, 'b')]);
+    try {
+      const unreadable: Array<{ path: string; code?: string }> = [];
+      const vanished: string[] = [];
+      const names = new Map<string, string[]>();
+      const seen: string[] = [];
+      const walk = walkProtectedSet([{ path: root, type: 'include', recursive: true }], {
+        onVanished: (p) => vanished.push(p),
+        onUnreadable: (p, err) => unreadable.push({ path: p, code: (err as NodeJS.ErrnoException).code }),
+      });
+      for await (const item of walk) {
+        if (item.kind === 'entry') seen.push(item.entry.path);
+        else names.set(item.path, item.names);
+      }
+      expect(vanished).toEqual([]);
+      expect(unreadable).toHaveLength(1);
+      expect(unreadable[0]!.code).toBe('ENAMETOOLONG');
+      const parent = unreadable[0]!.path.slice(0, unreadable[0]!.path.lastIndexOf('/'));
+      expect(names.get(parent)).toEqual([seg]);
+      expect(seen).toContain(join(root, 'c', 'solo')); // what comes after it is still walked
+    } finally {
+      // Node's rm works by full paths, which this chain outgrows: rm -rf (by descriptors) clears it.
+      execFileSync('rm', ['-rf', join(root, 'b', seg)]);
+    }
+  });
+});

@@ -44,7 +44,15 @@ export interface WalkOptions {
   signal?: AbortSignal;
   /** Hears of each name the walk listed but found gone when it came to it (and of a directory gone before it was read). */
   onVanished?: (path: string) => void;
+  /**
+   * Hears of each path that is there but could not be looked at or listed (permissions, an I/O error, a path longer
+   * than the system allows). It is left out of this walk, never taken for gone: the target keeps its copy.
+   */
+  onUnreadable?: (path: string, err: unknown) => void;
 }
+
+/** Errors that mean the path is not there (any more), as opposed to "there, but could not be read". */
+const isGoneError = (err: unknown) => ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException)?.code ?? '');
 
 function readlinkOrEmpty(p: string): string {
   try {
@@ -118,11 +126,13 @@ export async function* walkProtectedSet(rules: RuleInput[], opts: WalkOptions = 
       // Names that are not UTF-8 cannot be sent; the change capture, which lists every directory too, reports them.
       names = splitUtf8Names(dir, await fs.readdir(dir)).names.sort();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') { // vanished while walking: replication catches up
+      if (isGoneError(err)) { // vanished while walking (or a file there now): replication catches up
         opts.onVanished?.(dir);
         return;
       }
-      throw err;
+      // Unreadable: its contents are left alone on both sides (no orphans looked for there); the rest goes on.
+      opts.onUnreadable?.(dir, err);
+      return;
     }
     const present: string[] = [];
     let statted = 0;
@@ -135,7 +145,14 @@ export async function* walkProtectedSet(rules: RuleInput[], opts: WalkOptions = 
       let st: BigIntStats | undefined;
       try {
         st = fss.lstatSync(p, { bigint: true, throwIfNoEntry: false });
-      } catch {
+      } catch (err) {
+        if (isGoneError(err)) {
+          opts.onVanished?.(p);
+          continue;
+        }
+        // There but not readable: still listed as present, so the target does not take its copy for an orphan.
+        present.push(name);
+        opts.onUnreadable?.(p, err);
         continue;
       }
       if (!st) {
