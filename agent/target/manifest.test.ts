@@ -6,6 +6,7 @@ import type { ManifestRequest } from '../../shared/protocol/data-port';
 import type { RuleInput } from '../../shared/rules';
 import { answerBlockHashes, answerManifest } from './manifest';
 import { ReplicaFs } from './replica-fs';
+import { canMountTmpfs, mountTmpfs, unmount } from '../../test/support/tmpfs';
 
 const SRC = '/srcroot';
 let base: string;
@@ -103,5 +104,30 @@ describe('a large file needing a block comparison', () => {
     await expect(answerBlockHashes(replicaFs(), { path: '/etc/passwd', blockSize: 4096 })).rejects.toMatchObject({ code: 'path_outside_set' });
     expect(await answerBlockHashes(replicaFs(), { path: `${SRC}/keep/none`, blockSize: 4096 })).toEqual({ fileSize: 0, digests: '' });
     expect(await answerBlockHashes(replicaFs(), { path: `${SRC}/keep`, blockSize: 4096 })).toEqual({ fileSize: 0, digests: '' });
+  });
+});
+
+describe.skipIf(!canMountTmpfs)('orphans moved to a folder on another file system', () => {
+  it('are copied there with their metadata and removed from the replica (a rename cannot cross file systems)', async () => {
+    const moveTo = path.join(base, 'other-fs');
+    await fs.mkdir(moveTo);
+    expect(mountTmpfs(moveTo, 4)).toBe(true);
+    try {
+      await fs.chmod(path.join(root, 'gone', 'top.txt'), 0o640);
+      await fs.utimes(path.join(root, 'gone', 'top.txt'), 1_500_000_000, 1_500_000_000);
+      await fs.symlink('top.txt', path.join(root, 'gone', 'link'));
+      const res = await answerManifest(replicaFs(), request({ action: 'move', moveTo }));
+      expect(res.orphans.moved).toBe(1);
+      expect(await files(root)).toEqual(['gone/deep/notes.keep', 'keep/a']);
+      const moved = path.join(moveTo, SRC.slice(1));
+      expect(await files(moved)).toEqual(['gone/deep/junk.txt', 'gone/plain/x.txt', 'gone/top.txt']);
+      const st = await fs.stat(path.join(moved, 'gone', 'top.txt'));
+      expect(st.mode & 0o777).toBe(0o640);
+      expect(st.mtimeMs).toBe(1_500_000_000_000);
+      expect(await fs.readlink(path.join(moved, 'gone', 'link'))).toBe('top.txt');
+      expect(await fs.readFile(path.join(moved, 'gone', 'top.txt'), 'utf8')).toBe('gone/top.txt');
+    } finally {
+      unmount(moveTo);
+    }
   });
 });

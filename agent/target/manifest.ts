@@ -1,8 +1,10 @@
 // The target's half of a mirror or verify: for each source entry, what it needs (nothing, metadata, whole file,
 // or block hashes for a delta), plus orphan handling for each directory the source listed.
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import fss from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { ManifestEntry, FileMeta } from '../../shared/protocol/ops';
 import type { BlockHashesAnswer, BlockHashesRequest, ManifestAnswer, ManifestRequest, Need } from '../../shared/protocol/data-port';
 import { chooseBlockSize, hashFile } from '../../shared/delta';
@@ -143,13 +145,33 @@ async function removeOrphan(replica: ReplicaFs, sourcePath: string, victim: stri
   return !kept;
 }
 
+const execFileAsync = promisify(execFile);
+
+/**
+ * A rename, or where `moveTo` is on another file system (EXDEV) a copy with everything a rename keeps (`cp -a`: modes,
+ * owners, times, links inside) and then the removal. A copy that fails leaves the orphan where it was.
+ */
+async function moveAcross(from: string, to: string): Promise<void> {
+  try {
+    await fs.rename(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    try {
+      await execFileAsync('cp', ['-a', '--no-target-directory', '--', from, to]);
+    } catch (cpErr) {
+      throw new TandemError('orphans_move_failed', `Moving the orphan "${from}" to "${to}" (another file system) failed: ${((cpErr as { stderr?: string }).stderr || (cpErr as Error).message).trim()}. The orphan stays where it is; check the space and permissions of orphans.moveTo.`, 500);
+    }
+    await fs.rm(from, { recursive: true, force: true });
+  }
+}
+
 /** Moves an orphan under `moveTo` at its source path, except what exclude rules protect inside it. */
 async function moveOrphan(replica: ReplicaFs, sourcePath: string, victim: string, moveTo: string): Promise<void> {
   const dest = joinAbsolute(moveTo, sourcePath.slice(1));
   if (!mustLookInside(replica, sourcePath, victim)) {
     await fs.mkdir(path.posix.dirname(dest), { recursive: true });
     await fs.rm(dest, { recursive: true, force: true });
-    await fs.rename(victim, dest);
+    await moveAcross(victim, dest);
     return;
   }
   for (const name of await fs.readdir(victim)) {
