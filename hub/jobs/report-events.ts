@@ -40,10 +40,7 @@ export function sourceReportEvents(prev: JobReport | null, next: JobReport, ctx:
     out.push({ event: 'mirror.required', fields: { jobName, reason: String(n.exhaustedReason ?? 'queue exhausted') } });
   }
   if (p.exhaustedReason && !n.exhaustedReason) out.push({ event: 'queue.auto_reconnected', fields: { jobName } });
-  const blocked = (r: JobReport | null) => r?.warnings?.find((w) => w.code === 'mirror_blocked');
-  const nb = blocked(next);
-  if (nb && !blocked(prev)) out.push({ event: 'mirror.blocked', fields: { jobName, reason: nb.message } });
-  if (!nb && prev && blocked(prev)) out.push({ event: 'mirror.unblocked', fields: { jobName } });
+  out.push(...mirrorBlockedEvents(prev, next, jobName));
   // Outside its transmit windows a job queues by design: its lag says nothing until a window opens and it sends.
   const held = (r: JobReport | null) => r?.transmitMode === 'scheduled';
   const lagSec = Math.round(num(n.lagMs) / 1000);
@@ -56,6 +53,18 @@ export function sourceReportEvents(prev: JobReport | null, next: JobReport, ctx:
     }
   }
   return out.map((e) => ({ ...e, orgId: ctx.orgId, jobId: ctx.jobId }));
+}
+
+/**
+ * A mirror (or a restore, which is a mirror the other way) that cannot go on, from the source's `mirror_blocked`
+ * warning: blocked when it appears, unblocked when it goes.
+ */
+export function mirrorBlockedEvents(prev: JobReport | null, next: JobReport, jobName: string): Ev[] {
+  const blocked = (r: JobReport | null) => r?.warnings?.find((w) => w.code === 'mirror_blocked');
+  const nb = blocked(next);
+  if (nb && !blocked(prev)) return [{ event: 'mirror.blocked', fields: { jobName, reason: nb.message } }];
+  if (!nb && prev && blocked(prev)) return [{ event: 'mirror.unblocked', fields: { jobName } }];
+  return [];
 }
 
 export function targetReportEvents(prev: JobReport | null, next: JobReport, ctx: ReportContext): RaiseInput[] {

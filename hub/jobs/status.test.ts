@@ -17,6 +17,17 @@ describe('rollUpJobStatus', () => {
     expect(rollUpJobStatus({ ...base, state: 'restoring', restoreReport: { ...reverse, mirrorStatus: 'waiting' } }).mirrorStatus).toBe('waiting');
     expect(rollUpJobStatus({ ...base, state: 'restored', restoreReport: reverse }).mirrorStatus).toBe('unknown');
   });
+  it('a restore that cannot go on makes the job an error, with its warning and its reason in the activity', () => {
+    const why = 'The target cannot write the replica: no space is left on the file system of "/srv/data".';
+    const stuck: JobReport = {
+      ...src, jobId: 'j~restore', mirror: { ...mirror, bytesSent: 250, bytesSkipped: 0 }, lastError: why,
+      warnings: [{ code: 'mirror_blocked', message: `The mirror cannot go on (retrying): ${why}` }],
+    };
+    const v = rollUpJobStatus({ sourceReport: null, targetReport: tgt, sourceReportAt: null, targetReportAt: now, now, calculateSize: true, state: 'restoring', restoreReport: stuck });
+    expect(v.health).toBe('error');
+    expect(v.activity).toBe(`Restoring 25% (${why})`);
+    expect(v.warnings.map((w) => w.code)).toContain('mirror_blocked');
+  });
 
   it('a mirroring job shows percent, remaining and ETA from the source report', () => {
     const v = rollUpJobStatus({ state: 'mirroring', sourceReport: src, targetReport: tgt, sourceReportAt: now, targetReportAt: now, now, calculateSize: true });

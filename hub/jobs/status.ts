@@ -37,13 +37,15 @@ export function rollUpJobStatus(i: JobStatusInput): JobStatusView {
   const fresh = (at: number | null) => at != null && i.now - at <= REPORT_STALE_MS;
   const src = fresh(i.sourceReportAt) ? i.sourceReport : null;
   const tgt = fresh(i.targetReportAt) ? i.targetReport : null;
-  const warnings = [...(src?.warnings ?? []), ...(tgt?.warnings ?? [])];
   const stopped = i.state === 'stopped';
   // Outside the protecting states (failed over, restoring, failing back…) the source does not replicate.
   const replicating = RUNNING_STATES.has(i.state);
 
   // A restore is a mirror the other way: while it sends, the job's mirror status is the manual's "Restoring".
   const restore = RESTORING_STATES.has(i.state) && i.restoreReport && fresh(i.restoreReport.at) ? i.restoreReport : null;
+  const warnings = [...(src?.warnings ?? []), ...(tgt?.warnings ?? []), ...(restore?.warnings ?? [])];
+  // A mirror (or restore) that cannot go on (the target out of space, say) leaves a copy short of data: an error.
+  const mirrorBlocked = warnings.some((w) => w.code === 'mirror_blocked');
   const mirrorStatus: MirrorStatus = stopped ? 'stopped'
     : restore ? (restore.mirrorStatus === 'in_progress' ? 'restoring' : reportedMirrorStatus(restore))
       : src ? reportedMirrorStatus(src) : 'unknown';
@@ -60,6 +62,7 @@ export function rollUpJobStatus(i: JobStatusInput): JobStatusView {
   if (i.state === 'mirroring' && src?.mirror) activity += progressSuffix(src.mirror, i.calculateSize);
   if (restore?.mirror && !restore.mirrorComplete) activity += progressSuffix(restore.mirror, i.calculateSize);
   if (src?.lastError && ['starting', 'mirroring', 'protecting', 'paused'].includes(i.state)) activity += ` (${src.lastError})`;
+  if (restore?.lastError && !restore.mirrorComplete) activity += ` (${restore.lastError})`;
   const busy = [src?.busy && `source agent ${busyText(src.busy, 'source')}`, tgt?.busy && `target agent ${busyText(tgt.busy, 'target')}`].filter(Boolean);
   if (busy.length && !stopped) activity += ` (${busy.join('; ')})`;
   if (transmitMode === 'scheduled') {
@@ -69,9 +72,8 @@ export function rollUpJobStatus(i: JobStatusInput): JobStatusView {
 
   let health: JobHealth = 'healthy';
   if (stopped) health = 'unknown';
-  else if (!replicating) health = i.state === 'error' ? 'error' : 'warning';
-  // A mirror that cannot go on (the target out of space, say) leaves the target short of data: as replication blocked.
-  else if (['error'].includes(i.state) || replicationStatus === 'failed' || transmitMode === 'error' || warnings.some((w) => w.code === 'mirror_blocked')) health = 'error';
+  else if (!replicating) health = i.state === 'error' || mirrorBlocked ? 'error' : 'warning';
+  else if (['error'].includes(i.state) || replicationStatus === 'failed' || transmitMode === 'error' || mirrorBlocked) health = 'error';
   else if (!src || !tgt) health = 'warning';
   else if (warnings.length || ['failover_condition_met', 'mirror_required', 'restore_required'].includes(i.state) || (src?.refusedPaths ?? 0) > 0 || (tgt?.refusedPaths ?? 0) > 0) health = 'warning';
   if (replicating && !src) warnings.push({ code: 'source_not_reporting', message: 'The source agent has not reported recently: is it running and can it reach the hub?' });
