@@ -66,6 +66,8 @@ describe('target data port', () => {
   it('accepts a valid token for this job, target and epoch', async () => {
     const r = await post('/v1/data/hello?job=job_1', '{}', await token({}));
     expect(r).toMatchObject({ status: 200, body: { ok: true, epoch: 3 } });
+    // What it can do beyond the first protocol: a source sends a directory's names in parts only to a target saying so.
+    expect(r.body.features).toContain('dir_name_parts');
   });
 
   it('refuses a forged token (signed by another key)', async () => {

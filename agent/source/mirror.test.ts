@@ -9,7 +9,7 @@ import type { ManifestRequest } from '../../shared/protocol/data-port';
 import type { PeerClient } from '../peer/client';
 import { SharedLimit } from '../peer/bandwidth';
 import { fifoWithLateWriter } from '../../test/support/late-fifo';
-import { coalesce, emptyMirrorStats, MirrorRun, openNow, readRange } from './mirror';
+import { coalesce, emptyMirrorStats, MirrorRun, openNow, readRange, splitNames } from './mirror';
 
 async function* parts(sizes: number[]): AsyncGenerator<Buffer> {
   let n = 0;
@@ -223,5 +223,75 @@ describe('MirrorRun: a batch that fails and is sent again', () => {
     } finally {
       await rm(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('MirrorRun: a directory too large for one request', () => {
+  it('sends its names in parts, and the target looks for orphans only against all of them', async () => {
+    const { ReplicaFs } = await import('../target/replica-fs');
+    const { answerManifest } = await import('../target/manifest');
+    const { DirNameParts } = await import('../target/dir-name-parts');
+    const { ManifestRequest: RequestSchema } = await import('../../shared/protocol/data-port');
+    const { readdir: list } = await import('node:fs/promises');
+    const base = await mkdtemp(join(tmpdir(), 'tandem-mirror-'));
+    try {
+      const src = join(base, 'src');
+      const dst = join(base, 'dst');
+      await mkdir(src);
+      await mkdir(dst);
+      const names = Array.from({ length: 100 }, (_, i) => `file-${String(i).padStart(3, '0')}`);
+      for (const n of names) {
+        await writeFile(join(src, n), n);
+        await writeFile(join(dst, n), n);
+      }
+      for (const n of ['orphan-a', 'orphan-b', 'zz-orphan']) await writeFile(join(dst, n), 'not on the source');
+      const replica = new ReplicaFs([{ path: src, type: 'include', recursive: true }], { mode: 'custom', entries: [{ source: src, target: dst }] }, 'src');
+      const parts = new DirNameParts();
+      const requests: ManifestRequest[] = [];
+      const peer = {
+        limit: new SharedLimit(),
+        // The target's half, in process, through the shared schema as over the wire.
+        async json<T>(_path: string, body: unknown): Promise<T> {
+          const req = RequestSchema.parse(JSON.parse(JSON.stringify(body)));
+          requests.push(req);
+          return await answerManifest(replica, req, (fn) => fn(), parts) as T;
+        },
+        async stream<T>(_path: string, frames: AsyncIterable<Buffer>): Promise<T> {
+          for await (const _ of decodeFrames(frames)) { /* nothing to write: the target has every file */ }
+          return { applied: 0, refused: [], bytes: 0 } as T;
+        },
+      } as unknown as PeerClient;
+      const stats = emptyMirrorStats('m');
+      await new MirrorRun({
+        jobId: 'j', mirrorId: 'm', purpose: 'mirror', rules: [{ path: src, type: 'include', recursive: true }], mode: 'different',
+        newerOnly: false, blockChecksum: false, orphans: { action: 'delete' }, compression: 0, peer, after: null,
+        stats, signal: new AbortController().signal, onBatch: async () => {}, dirNameParts: 30,
+      }).run();
+      const partsSent = requests.flatMap((r) => r.dirs.filter((d) => d.path === src).map((d) => ({ n: d.names.length, more: !!d.more, entries: r.entries.length })));
+      expect(partsSent).toEqual([{ n: 30, more: true, entries: 0 }, { n: 30, more: true, entries: 0 }, { n: 30, more: true, entries: 0 }, { n: 10, more: false, entries: expect.any(Number) }]);
+      expect((await list(dst)).sort()).toEqual(names);
+      expect(stats.orphansFound).toBe(3);
+
+      // A target that did not say it takes parts (an older one would read a part as the whole listing) gets one request.
+      requests.length = 0;
+      await new MirrorRun({
+        jobId: 'j', mirrorId: 'm2', purpose: 'mirror', rules: [{ path: src, type: 'include', recursive: true }], mode: 'different',
+        newerOnly: false, blockChecksum: false, orphans: { action: 'delete' }, compression: 0, peer, after: null,
+        stats: emptyMirrorStats('m2'), signal: new AbortController().signal, onBatch: async () => {}, dirNameParts: false,
+      }).run();
+      expect(requests.flatMap((r) => r.dirs.filter((d) => d.path === src).map((d) => d.names.length))).toEqual([100]);
+      expect((await list(dst)).sort()).toEqual(names);
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('splitNames', () => {
+  it('cuts by count and by bytes, keeps order, and always gives at least one part', () => {
+    expect(splitNames(['a', 'b', 'c', 'd', 'e'], 2, 1000)).toEqual([['a', 'b'], ['c', 'd'], ['e']]);
+    expect(splitNames(['x'.repeat(10), 'y'.repeat(10), 'z'], 100, 20)).toEqual([['x'.repeat(10)], ['y'.repeat(10), 'z']]);
+    expect(splitNames([], 2, 1000)).toEqual([[]]);
+    expect(splitNames(['a very long name beyond the byte budget'], 2, 5)).toEqual([['a very long name beyond the byte budget']]);
   });
 });

@@ -54,6 +54,11 @@ export interface MirrorParams {
    * there may have been moved to a place the mirror has passed, which it will not come back to.
    */
   onMissed?: (paths: string[]) => void;
+  /**
+   * The target takes a directory's names in parts (it said so in its hello): a large directory's names are then sent
+   * at most this many per request (true: 100,000; a test sets a number to see the parts). Otherwise in one request.
+   */
+  dirNameParts?: boolean | number;
   /** A path the walk could not look at or list: left out, the target's copy kept (the change capture warns of it). */
   onUnreadable?: (path: string, err: unknown) => void;
 }
@@ -69,6 +74,32 @@ type Outgoing = { op: FileOp; payload?: Buffer } | { read: { path: string; offse
 
 /** Files up to this size are read in one synchronous call (a page-cache copy, cheaper than a thread-pool trip). */
 const SMALL_FILE_BYTES = 256 * 1024;
+/**
+ * A directory's names go to the target in parts of at most this many names and bytes: the names of a directory of
+ * millions of files would outgrow one request (the data port takes 32 MiB of JSON).
+ */
+const DIR_NAMES_PER_REQUEST = 100_000;
+const DIR_NAME_BYTES_PER_REQUEST = 8 * 1024 * 1024;
+
+/** Cuts `names` into parts of at most `maxNames` names and about `maxBytes` bytes; at least one part, maybe empty. */
+export function splitNames(names: string[], maxNames: number, maxBytes: number): string[][] {
+  const parts: string[][] = [];
+  let part: string[] = [];
+  let bytes = 0;
+  for (const name of names) {
+    const size = Buffer.byteLength(name) + 4; // quotes, comma, and room for escapes
+    if (part.length && (part.length >= maxNames || bytes + size > maxBytes)) {
+      parts.push(part);
+      part = [];
+      bytes = 0;
+    }
+    part.push(name);
+    bytes += size;
+  }
+  parts.push(part);
+  return parts;
+}
+
 /** Small frames are sent in buffers of about this size (fewer TLS records and socket writes). */
 const COALESCE_BYTES = 256 * 1024;
 
@@ -252,14 +283,25 @@ export class MirrorRun {
   }
 
   private async manifest(batch: WalkItem[], entries: ManifestEntry[]): Promise<ManifestAnswer> {
-    const dirs = batch.filter((b): b is Extract<WalkItem, { kind: 'dirDone' }> => b.kind === 'dirDone');
-    const req: ManifestRequest = {
-      mirrorId: this.p.mirrorId, purpose: this.p.purpose, mode: this.p.purpose === 'verify' ? 'different' : this.p.mode,
+    const done = batch.filter((b): b is Extract<WalkItem, { kind: 'dirDone' }> => b.kind === 'dirDone');
+    const base = {
+      mirrorId: this.p.mirrorId, purpose: this.p.purpose, mode: this.p.purpose === 'verify' ? 'different' as const : this.p.mode,
       newerOnly: this.p.newerOnly, blockChecksum: this.p.blockChecksum, orphans: this.p.orphans,
-      entries, dirs: dirs.map((d) => ({ path: d.path, names: d.names })),
-      ...(this.p.blockChecksum ? { deferHashesFrom: DEFER_HASHES_FROM } : {}),
     };
-    const res = await this.p.peer.json(`/v1/data/manifest?job=${encodeURIComponent(this.p.jobId)}`, req, ManifestAnswer, this.p.signal);
+    const url = `/v1/data/manifest?job=${encodeURIComponent(this.p.jobId)}`;
+    const dirs: ManifestRequest['dirs'] = [];
+    for (const d of done) {
+      // A large directory's names go first in parts of their own, the last part with this batch (see ManifestRequest).
+      const perRequest = this.p.dirNameParts;
+      const parts = perRequest ? splitNames(d.names, perRequest === true ? DIR_NAMES_PER_REQUEST : perRequest, DIR_NAME_BYTES_PER_REQUEST) : [d.names];
+      for (const names of parts.slice(0, -1)) {
+        const partReq: ManifestRequest = { ...base, entries: [], dirs: [{ path: d.path, names, more: true }] };
+        await this.p.peer.json(url, partReq, ManifestAnswer, this.p.signal);
+      }
+      dirs.push({ path: d.path, names: parts.at(-1)! });
+    }
+    const req: ManifestRequest = { ...base, entries, dirs, ...(this.p.blockChecksum ? { deferHashesFrom: DEFER_HASHES_FROM } : {}) };
+    const res = await this.p.peer.json(url, req, ManifestAnswer, this.p.signal);
     if (res.needs.length !== entries.length) {
       throw new TandemError('peer_protocol', `The target answered ${res.needs.length} needs for a manifest of ${entries.length} entries; the batch is asked again.`, 502);
     }

@@ -2,7 +2,7 @@
 // keeps the cursor on disk so a killed agent or a dropped link resumes where it was, and reports status.
 import path from 'node:path';
 import { z } from 'zod';
-import { HelloAnswer } from '../../shared/protocol/data-port';
+import { HelloAnswer, TARGET_FEATURES } from '../../shared/protocol/data-port';
 import type { DesiredJob, JobReport, MirrorStats, VerifyReport } from '../../shared/protocol/jobs';
 import type { FilesJobSpec } from '../../shared/jobs/definition';
 import type { MirrorStatus, TargetDataState } from '../../shared/states';
@@ -98,6 +98,8 @@ export class SourceJob {
   private captureWarnings = new Map<string, CaptureWarning>();
   /** The mirror or verify failed for a reason the operator should see; cleared by the next batch that goes through. */
   private workBlocked: { what: 'mirror' | 'verify'; message: string } | null = null;
+  /** What the target said it can do in its last hello (see TARGET_FEATURES). */
+  private targetFeatures = new Set<string>();
   private replicating = false;
   private autoMirrorId: string | null = null;
   private isolation: string | null = null;
@@ -546,7 +548,8 @@ export class SourceJob {
     const epoch = this.desired.epoch;
     let what: 'mirror' | 'verify' = this.state.verify?.status === 'running' ? 'verify' : 'mirror';
     try {
-      await this.peer.json(`/v1/data/hello?job=${encodeURIComponent(this.jobId)}`, {}, HelloAnswer, signal);
+      const hello = await this.peer.json(`/v1/data/hello?job=${encodeURIComponent(this.jobId)}`, {}, HelloAnswer, signal);
+      this.targetFeatures = new Set(hello.features ?? []);
       if (!this.connection.id) this.connection = { id: randomId('conn'), since: Date.now(), error: null };
       this.connection.error = null;
       if (this.state.verify?.status === 'running') await this.runVerify(signal);
@@ -606,7 +609,7 @@ export class SourceJob {
     const run = new MirrorRun({
       jobId: this.jobId, mirrorId: m.mirrorId, purpose: 'mirror', rules: this.spec.rules, mode: m.mode, newerOnly: m.newerOnly,
       blockChecksum: m.blockChecksum, orphans: this.spec.orphans, compression: this.spec.compression === 'off' ? 0 : this.spec.compression,
-      peer: this.peer, after: m.cursor, stats, signal,
+      peer: this.peer, after: m.cursor, stats, signal, dirNameParts: this.targetFeatures.has(TARGET_FEATURES.dirNameParts),
       checkContent: m.checkContent ? new Set(m.checkContent.map((p) => normalizeAbsolutePath(p))) : undefined,
       aroundBatch: (send) => (this.replicator ? this.replicator.holdDuring(send) : send()),
       // Gone when the mirror came to it, and perhaps moved to where the mirror has been: replication sends it again.
@@ -634,6 +637,7 @@ export class SourceJob {
     const run = new MirrorRun({
       jobId: this.jobId, mirrorId: v.verifyId, purpose: 'verify', rules: this.spec.rules, mode: 'different', newerOnly: v.order.newerOnly,
       blockChecksum: v.order.blockChecksum, orphans: this.spec.orphans, compression: 0, peer: this.peer, after: v.cursor,
+      dirNameParts: this.targetFeatures.has(TARGET_FEATURES.dirNameParts),
       stats: emptyMirrorStats(null), verify: report, signal,
       onBatch: async (cursor) => {
         if (cursor) v.cursor = cursor;

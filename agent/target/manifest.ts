@@ -11,6 +11,7 @@ import { chooseBlockSize, hashFile } from '../../shared/delta';
 import { isSameOrInside, joinAbsolute } from '../../shared/paths';
 import { TandemError } from '../../shared/errors';
 import { isTempName, type ReplicaFs } from './replica-fs';
+import { DirNameParts } from './dir-name-parts';
 
 const IS_ROOT = process.getuid?.() === 0;
 const sameTime = (a: number, b: number) => Math.floor(a) === Math.floor(b);
@@ -193,11 +194,18 @@ async function moveOrphan(replica: ReplicaFs, sourcePath: string, victim: string
  */
 export async function answerManifest(
   replica: ReplicaFs, req: ManifestRequest, exclusive: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn(),
+  parts: DirNameParts = new DirNameParts(),
 ): Promise<ManifestAnswer> {
   const needs: Need[] = [];
   for (const e of req.entries) needs.push(await needFor(replica, req, e));
   const out = { found: 0, removed: 0, moved: 0, kept: 0, paths: [] as string[] };
-  const orphans = await findOrphans(replica, req);
+  // A directory's listing is complete with its part that has no `more`: only then are its orphans looked for.
+  const dirs: ManifestRequest['dirs'] = [];
+  for (const d of req.dirs) {
+    if (d.more) parts.hold(req.mirrorId, d.path, d.names);
+    else dirs.push({ path: d.path, names: parts.complete(req.mirrorId, d.path, d.names) });
+  }
+  const orphans = await findOrphans(replica, { ...req, dirs });
   const changes = orphans.length > 0 && req.purpose === 'mirror' && req.orphans.action !== 'keep';
   if (changes) await exclusive(() => handleOrphans(replica, req, orphans, out));
   else await handleOrphans(replica, req, orphans, out);

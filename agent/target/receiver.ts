@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { TandemError } from '../../shared/errors';
 import { sendJson, type DataServer } from '../data-server';
 import type { TargetJob } from './target-job';
-import type { HelloAnswer } from '../../shared/protocol/data-port';
+import { TARGET_FEATURES, type HelloAnswer } from '../../shared/protocol/data-port';
 
 /** Largest JSON body (a manifest batch) accepted on the data port. */
 export const MAX_JSON_BYTES = 32 * 1024 * 1024;
@@ -35,7 +35,7 @@ export function registerTargetRoutes(data: DataServer, lookup: (jobId: string) =
   data.route('POST', '/v1/data/hello', async (req, res, params) => {
     const job = await jobFor(req, params);
     req.resume();
-    sendJson(res, 200, { ok: true, jobId: job.jobId, epoch: job.epoch } satisfies HelloAnswer);
+    sendJson(res, 200, { ok: true, jobId: job.jobId, epoch: job.epoch, features: [TARGET_FEATURES.dirNameParts] } satisfies HelloAnswer);
   });
   data.route('POST', '/v1/data/manifest', async (req, res, params) => {
     const job = await jobFor(req, params);

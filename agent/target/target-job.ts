@@ -12,6 +12,7 @@ import { ReplicaFs } from './replica-fs';
 import { ApplySession, asOpConflict, asOutOfSpace } from './apply';
 import { mirrorGroupSync } from './group-sync';
 import { answerBlockHashes, answerManifest } from './manifest';
+import { DirNameParts } from './dir-name-parts';
 import { BlockHashesRequest, ManifestRequest, type ApplyAnswer, type BlockHashesAnswer, type ManifestAnswer, type ReplicateAnswer } from '../../shared/protocol/data-port';
 import { ReplicationSink, type IncomingOp } from './replication-sink';
 import path from 'node:path';
@@ -30,6 +31,8 @@ export class TargetJob {
   private busy: Promise<unknown> = Promise.resolve();
   private lastApplyAt: number | null = null;
   private lastError: string | null = null;
+  /** Parts of large directories' listings, held until their last part arrives (see DirNameParts). */
+  private readonly dirNameParts = new DirNameParts();
   readonly wire = createByteCounter();
 
   readonly sink: ReplicationSink;
@@ -278,7 +281,7 @@ export class TargetJob {
     }
     const orphans = { action: req.orphans.action, ...(moveTo !== undefined ? { moveTo } : {}) };
     // Not serialised with the applier: the source asks for the next batch's manifest while this one streams.
-    return answerManifest(this.replica, { ...req, orphans }, (fn) => this.serial(fn));
+    return answerManifest(this.replica, { ...req, orphans }, (fn) => this.serial(fn), this.dirNameParts);
   }
 
   /** The digests of one replica file, deferred from a manifest answer: read-only, beside the applier like it. */

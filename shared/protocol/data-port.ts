@@ -4,8 +4,17 @@ import { z } from 'zod';
 import { ManifestEntry } from './ops';
 import { MAX_BLOCK_SIZE, MIN_BLOCK_SIZE } from '../delta/block-size';
 
+/**
+ * What a target can do beyond the first protocol, named in its hello: a source uses a feature only when its target
+ * names it (an older target would read a directory's names sent in parts as the whole listing, and delete the rest).
+ */
+export const TARGET_FEATURES = { dirNameParts: 'dir_name_parts' } as const;
+
 /** `POST /v1/data/hello`: the target accepts this job token and epoch. */
-export const HelloAnswer = z.object({ ok: z.literal(true), jobId: z.string(), epoch: z.number().int() });
+export const HelloAnswer = z.object({
+  ok: z.literal(true), jobId: z.string(), epoch: z.number().int(),
+  features: z.array(z.string().max(100)).max(100).optional(),
+});
 export type HelloAnswer = z.infer<typeof HelloAnswer>;
 
 /** `POST /v1/data/manifest`: one batch of the source's walk, and the directories whose listings it completes. */
@@ -17,7 +26,12 @@ export const ManifestRequest = z.object({
   blockChecksum: z.boolean(),
   orphans: z.object({ action: z.enum(['keep', 'delete', 'move']), moveTo: z.string().optional() }),
   entries: z.array(ManifestEntry).max(10_000),
-  dirs: z.array(z.object({ path: z.string(), names: z.array(z.string()).max(1_000_000) })).max(10_000),
+  /**
+   * Directories whose walk this batch completes, with the names the source has in each (what else the target has
+   * there is an orphan). A large directory's names come in parts: each with `more` is held by the target until the
+   * part without it, in a later request of the same mirror; such parts come alone, with no entries.
+   */
+  dirs: z.array(z.object({ path: z.string(), names: z.array(z.string()).max(1_000_000), more: z.literal(true).optional() })).max(10_000),
   /**
    * Files of at least this many bytes that need a block comparison are answered without their digests: the source
    * asks for them (`/v1/data/hashes`) and hashes its own copy meanwhile, so the two agents read and hash at once
