@@ -60,11 +60,12 @@ const FAILED_OVER_STATES = new Set(['failing_over', 'failed_over', 'restoring', 
 const PEER_CATCHING_UP = new Set(['job_unknown', 'epoch_ahead', 'job_not_running']);
 const RETRYABLE = new Set(['peer_unreachable', 'job_unknown', 'epoch_ahead', 'job_not_running', 'peer_error', 'internal', 'file_chunk_gap', 'target_paused']);
 /**
- * Failures that are the normal course of things (the target down or catching up, paused, a continued file it lost):
- * the mirror waits for them without a warning. Anything else (the target out of space, an error on either side) is
- * reported as the mirror being blocked until a batch goes through.
+ * Failures that are the normal course of things (the target down or catching up, paused, a continued file it lost),
+ * or that the job reports in their own right (fenced, a peer with another certificate): the mirror waits for them
+ * without a warning of its own. Anything else (the target out of space, an error on either side) is reported as the
+ * mirror being blocked until a batch goes through.
  */
-const WAITING_NOT_BLOCKED = new Set(['peer_unreachable', 'job_unknown', 'epoch_ahead', 'job_not_running', 'file_chunk_gap', 'target_paused', 'epoch_stale']);
+const WAITING_NOT_BLOCKED = new Set(['peer_unreachable', 'job_unknown', 'epoch_ahead', 'job_not_running', 'file_chunk_gap', 'target_paused', 'epoch_stale', 'peer_cert_mismatch']);
 /** While the target is paused the mirror asks again at this pace (no growing back-off: resuming should be felt soon). */
 const TARGET_PAUSED_RETRY_MS = 2000;
 /** After an auto-disconnect: a moment for the disk, then a look at the free space every few seconds until there is room. */
