@@ -8,7 +8,7 @@ import path from 'node:path';
 import { startCluster, filesJob, type Cluster } from './support/cluster';
 import { tempDir, waitFor, startAgentProcess } from './support/processes';
 import { snapshotTree, diffTrees, randomData } from './support/trees';
-import { canMountTmpfs, mountTmpfs, unmount } from './support/tmpfs';
+import { canMountTmpfs, mountTmpfs, unmount } from './support/mounts';
 
 const MiB = 1024 * 1024;
 

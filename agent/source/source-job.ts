@@ -301,6 +301,12 @@ export class SourceJob {
       onPersisted: () => this.replicator?.indexCommitted(),
       backlogged: () => { const q = this.replicator?.queueStats(); return !!q && q.lastSeq > q.ackedSeq; },
       onWarning: (w) => { this.captureWarnings.set(w.code, w); this.ctx.onChange(); },
+      // A volume gone from under the set: a mirror would take its empty mount point for the truth, so it waits.
+      onVolumesChanged: () => {
+        if (this.capture?.heldVolumes().length) void this.halt();
+        else this.kick();
+        this.ctx.onChange(true);
+      },
       mirrorCursor: () => (this.state.mirror?.status === 'running' ? this.state.mirror.cursor : undefined),
       log: this.ctx.log,
     });
@@ -508,6 +514,7 @@ export class SourceJob {
   private kick(): void {
     // Paused means nothing is sent, a mirror the source starts by itself (auto-reconnect) included: resume kicks it.
     if (this.running || this.fenced || this.reconnectPending || this.transmissionHeld() || !this.hasWork()) return;
+    if (this.capture?.heldVolumes().length) return; // kicked again when the volume is back
     this.abort = new AbortController();
     const signal = this.abort.signal;
     this.running = this.work(signal).finally(() => {
@@ -701,6 +708,10 @@ export class SourceJob {
       warnings: [
         ...[...this.captureWarnings.values()].map((w) => ({ code: w.code, message: w.message })),
         ...(this.waitingForRoom ? [{ code: 'queue_waiting_for_space', message: this.waitingForRoom }] : []),
+        ...(this.capture?.heldVolumes() ?? []).map((v) => ({
+          code: 'source_volume_changed',
+          message: `The file system at ${v.path} is not the one protected there (device ${v.was}, now ${v.now}): an unmounted volume, most likely. Nothing under it is replicated or mirrored, and the target keeps its copy. Mount the volume again and replication goes on by itself; if another volume is meant to be protected there, stop and start the job (it remirrors).`,
+        })),
         ...(this.workBlocked ? [{ code: 'mirror_blocked', message: `The ${this.workBlocked.what} cannot go on (retrying): ${this.workBlocked.message}` }] : []),
         // Nothing is sent to a peer that is not the registered one: the job is unprotected until that is resolved.
         ...(this.peer.certMismatch ? [{ code: 'peer_cert_mismatch', message: this.peer.certMismatch }] : []),

@@ -123,3 +123,22 @@ describe('walkProtectedSet: a path there but not readable', () => {
     }
   });
 });
+
+describe('walkProtectedSet: a directory that is another one by the time its listing is done', () => {
+  it('gives no list of names for it (the target must not delete against it), and reports it gone', async () => {
+    const root = await tree();
+    const vanished: string[] = [];
+    const done: string[] = [];
+    for await (const item of walkProtectedSet([{ path: root, type: 'include', recursive: true }], { onVanished: (p) => vanished.push(p) })) {
+      if (item.kind === 'entry' && item.entry.path === join(root, 'a', 'first')) {
+        // As an unmount does to a mount point: another directory at the same path, holding nothing.
+        await rename(join(root, 'a'), join(root, 'a-old'));
+        await mkdir(join(root, 'a'));
+      }
+      if (item.kind === 'dirDone') done.push(item.path);
+    }
+    expect(done).not.toContain(join(root, 'a'));
+    expect(done).toContain(join(root, 'c'));
+    expect(vanished).toContain(join(root, 'a'));
+  });
+});

@@ -176,6 +176,16 @@ export async function* walkProtectedSet(rules: RuleInput[], opts: WalkOptions = 
       }
       if (descend) yield* visitDir(p, st);
     }
+    // Its list of names says what the target may delete as orphans: only while the directory is still the one
+    // listed. A volume unmounted meanwhile leaves an empty mount point (another device) where its files were.
+    let now: BigIntStats | undefined;
+    try {
+      now = fss.lstatSync(dir, { bigint: true, throwIfNoEntry: false });
+    } catch { /* not a directory path any more: as gone */ }
+    if (!now || now.dev !== dirSt.dev || now.ino !== dirSt.ino) {
+      opts.onVanished?.(dir);
+      return;
+    }
     yield { kind: 'dirDone', path: dir, names: present, meta: metaOf(dirSt) };
   }
 

@@ -6,7 +6,7 @@ import type { ManifestRequest } from '../../shared/protocol/data-port';
 import type { RuleInput } from '../../shared/rules';
 import { answerBlockHashes, answerManifest } from './manifest';
 import { ReplicaFs } from './replica-fs';
-import { canMountTmpfs, mountTmpfs, unmount } from '../../test/support/tmpfs';
+import { canMountTmpfs, mountTmpfs, unmount } from '../../test/support/mounts';
 
 const SRC = '/srcroot';
 let base: string;

@@ -6,7 +6,7 @@ import { jobs } from '../db/schema';
 import type { HubDeps } from '../deps';
 import type { JobRow } from './lookup';
 import { transitionIfLegal } from './transition';
-import { mirrorBlockedEvents, sourceReportEvents, targetReportEvents } from './report-events';
+import { warningEvents, sourceReportEvents, targetReportEvents } from './report-events';
 import { RESTORE_SUFFIX } from './desired';
 import type { FilesJobSpec } from '../../shared/jobs/definition';
 import { zodMessage } from '../middleware/errors';
@@ -109,7 +109,7 @@ async function ingestRestoreReport(deps: HubDeps, serverId: string, report: JobR
   const kept = report.busy ? keptWhileBusy(job.controls.restoreStatus as JobReport | undefined, report) : report;
   await deps.db.update(jobs).set({ controls: { ...job.controls, restoreStatus: kept } }).where(eq(jobs.id, job.id));
   if (report.busy) return;
-  for (const e of mirrorBlockedEvents((job.controls.restoreStatus as JobReport | undefined) ?? null, report, job.name)) {
+  for (const e of warningEvents((job.controls.restoreStatus as JobReport | undefined) ?? null, report, job.name)) {
     deps.events.raise({ ...e, orgId: job.orgId, jobId: job.id });
   }
   if (restore && report.mirrorRequestId === restore.id && report.mirrorComplete) {

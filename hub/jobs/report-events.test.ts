@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { mirrorBlockedEvents, sourceReportEvents, targetReportEvents } from './report-events';
+import { warningEvents, sourceReportEvents, targetReportEvents } from './report-events';
 import type { JobReport } from '../../shared/protocol/jobs';
 
 const ctx = { orgId: 'o', jobId: 'j', jobName: 'web', lagThresholdSec: 10 };
@@ -39,8 +39,8 @@ describe('report events', () => {
     expect(names(sourceReportEvents(stuck, fine, ctx))).toEqual(['mirror.unblocked']);
     expect(names(sourceReportEvents(null, fine, ctx))).toEqual([]);
     // A restore's reports (a mirror the other way) raise the same two, and nothing else of a mirror's.
-    expect(names(mirrorBlockedEvents(fine, stuck, 'web'))).toEqual(['mirror.blocked']);
-    expect(names(mirrorBlockedEvents(stuck, fine, 'web'))).toEqual(['mirror.unblocked']);
+    expect(names(warningEvents(fine, stuck, 'web'))).toEqual(['mirror.blocked']);
+    expect(names(warningEvents(stuck, fine, 'web'))).toEqual(['mirror.unblocked']);
   });
   it('snapshots are new only against an earlier list: not in a first report, nor after the job was still starting', () => {
     const t: JobReport = { ...base, role: 'target' };

@@ -40,7 +40,7 @@ export function sourceReportEvents(prev: JobReport | null, next: JobReport, ctx:
     out.push({ event: 'mirror.required', fields: { jobName, reason: String(n.exhaustedReason ?? 'queue exhausted') } });
   }
   if (p.exhaustedReason && !n.exhaustedReason) out.push({ event: 'queue.auto_reconnected', fields: { jobName } });
-  out.push(...mirrorBlockedEvents(prev, next, jobName));
+  out.push(...warningEvents(prev, next, jobName));
   // Outside its transmit windows a job queues by design: its lag says nothing until a window opens and it sends.
   const held = (r: JobReport | null) => r?.transmitMode === 'scheduled';
   const lagSec = Math.round(num(n.lagMs) / 1000);
@@ -55,16 +55,24 @@ export function sourceReportEvents(prev: JobReport | null, next: JobReport, ctx:
   return out.map((e) => ({ ...e, orgId: ctx.orgId, jobId: ctx.jobId }));
 }
 
-/**
- * A mirror (or a restore, which is a mirror the other way) that cannot go on, from the source's `mirror_blocked`
- * warning: blocked when it appears, unblocked when it goes.
- */
-export function mirrorBlockedEvents(prev: JobReport | null, next: JobReport, jobName: string): Ev[] {
-  const blocked = (r: JobReport | null) => r?.warnings?.find((w) => w.code === 'mirror_blocked');
-  const nb = blocked(next);
-  if (nb && !blocked(prev)) return [{ event: 'mirror.blocked', fields: { jobName, reason: nb.message } }];
-  if (!nb && prev && blocked(prev)) return [{ event: 'mirror.unblocked', fields: { jobName } }];
-  return [];
+/** Source warnings that are problems with an event each way: raised when the warning appears, resolved when it goes. */
+const WARNING_EVENTS = {
+  // A mirror (or a restore, which is a mirror the other way) that cannot go on.
+  mirror_blocked: { raised: 'mirror.blocked', resolved: 'mirror.unblocked' },
+  // A volume gone from under the protected set: replication of it held, the target keeps its copy.
+  source_volume_changed: { raised: 'replication.volume_changed', resolved: 'replication.volume_back' },
+} as const;
+
+/** The events of the source warnings that came or went between two reports (see WARNING_EVENTS). */
+export function warningEvents(prev: JobReport | null, next: JobReport, jobName: string): Ev[] {
+  const out: Ev[] = [];
+  for (const [code, ev] of Object.entries(WARNING_EVENTS)) {
+    const find = (r: JobReport | null) => r?.warnings?.find((w) => w.code === code);
+    const now = find(next);
+    if (now && !find(prev)) out.push({ event: ev.raised, fields: { jobName, reason: now.message } });
+    if (!now && prev && find(prev)) out.push({ event: ev.resolved, fields: { jobName } });
+  }
+  return out;
 }
 
 export function targetReportEvents(prev: JobReport | null, next: JobReport, ctx: ReportContext): RaiseInput[] {

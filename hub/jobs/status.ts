@@ -44,8 +44,9 @@ export function rollUpJobStatus(i: JobStatusInput): JobStatusView {
   // A restore is a mirror the other way: while it sends, the job's mirror status is the manual's "Restoring".
   const restore = RESTORING_STATES.has(i.state) && i.restoreReport && fresh(i.restoreReport.at) ? i.restoreReport : null;
   const warnings = [...(src?.warnings ?? []), ...(tgt?.warnings ?? []), ...(restore?.warnings ?? [])];
-  // A mirror (or restore) that cannot go on (the target out of space, say) leaves a copy short of data: an error.
-  const mirrorBlocked = warnings.some((w) => w.code === 'mirror_blocked');
+  // A mirror (or restore) that cannot go on (the target out of space, say), or a protected volume gone from under the
+  // source, leaves a copy short of data: an error.
+  const copyShort = warnings.some((w) => w.code === 'mirror_blocked' || w.code === 'source_volume_changed');
   const mirrorStatus: MirrorStatus = stopped ? 'stopped'
     : restore ? (restore.mirrorStatus === 'in_progress' ? 'restoring' : reportedMirrorStatus(restore))
       : src ? reportedMirrorStatus(src) : 'unknown';
@@ -72,8 +73,8 @@ export function rollUpJobStatus(i: JobStatusInput): JobStatusView {
 
   let health: JobHealth = 'healthy';
   if (stopped) health = 'unknown';
-  else if (!replicating) health = i.state === 'error' || mirrorBlocked ? 'error' : 'warning';
-  else if (['error'].includes(i.state) || replicationStatus === 'failed' || transmitMode === 'error' || mirrorBlocked) health = 'error';
+  else if (!replicating) health = i.state === 'error' || copyShort ? 'error' : 'warning';
+  else if (['error'].includes(i.state) || replicationStatus === 'failed' || transmitMode === 'error' || copyShort) health = 'error';
   else if (!src || !tgt) health = 'warning';
   else if (warnings.length || ['failover_condition_met', 'mirror_required', 'restore_required'].includes(i.state) || (src?.refusedPaths ?? 0) > 0 || (tgt?.refusedPaths ?? 0) > 0) health = 'warning';
   if (replicating && !src) warnings.push({ code: 'source_not_reporting', message: 'The source agent has not reported recently: is it running and can it reach the hub?' });

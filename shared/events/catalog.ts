@@ -60,6 +60,8 @@ export const EVENT_CATALOG = [
   def({ id: 2204, name: 'queue.exhausted', severity: 'error', template: 'The replication queue of job {jobName} is exhausted ({bytes} bytes); {action}.', fields: ['jobName', 'bytes', 'action'], manual: '8196: maximum replication queue memory reached' }),
   def({ id: 2205, name: 'queue.auto_disconnected', severity: 'error', template: 'Job {jobName} auto-disconnected because its queue is exhausted; it will reconnect and remirror.', fields: ['jobName', 'reason'], manual: '4007/4008: replication set auto-disconnected' }),
   def({ id: 2206, name: 'queue.auto_reconnected', severity: 'info', template: 'Job {jobName} reconnected after an auto-disconnect.', fields: ['jobName'], resolves: 'queue.auto_disconnected', manual: '4009: auto-reconnecting replication set' }),
+  def({ id: 2207, name: 'replication.volume_changed', severity: 'error', template: 'Job {jobName}: {reason}', fields: ['jobName', 'reason'], manual: '4110-4113: the source could not read the replication set' }),
+  def({ id: 2208, name: 'replication.volume_back', severity: 'info', template: 'The protected volume of job {jobName} is back: replication goes on.', fields: ['jobName'], resolves: 'replication.volume_changed' }),
   def({ id: 2210, name: 'job.lag_above_threshold', severity: 'warning', template: 'Replication lag of job {jobName} is {lagSec} s, above its threshold of {thresholdSec} s.', fields: ['jobName', 'lagSec', 'thresholdSec'] }),
   def({ id: 2211, name: 'job.lag_below_threshold', severity: 'info', template: 'Replication lag of job {jobName} is back under {thresholdSec} s ({lagSec} s).', fields: ['jobName', 'lagSec', 'thresholdSec'], resolves: 'job.lag_above_threshold' }),
 

@@ -19,6 +19,7 @@ import { TreeIndex, fileHashes } from './tree-index';
 import type { CaptureWarning, CaptureWarningCode, CapturedOp, EntryKind, PlannedOp } from './types';
 import { Fifo } from './fifo';
 import { inotifyOverflowSentinel, type OverflowSource } from './overflow-sentinel';
+import { findVolumeChanges, isSameOrUnder, type VolumeChange } from './volume-guard';
 
 export interface CaptureLogger {
   debug(obj: object, msg?: string): void;
@@ -36,6 +37,8 @@ export interface ChangeCaptureOptions {
    */
   onOps: (ops: CapturedOp[]) => void | Promise<void>;
   onWarning?: (warning: CaptureWarning) => void;
+  /** The set of held volumes changed (see heldVolumes): one was found changed, or came back. */
+  onVolumesChanged?: () => void;
   /**
    * While a mirror runs: the last path the target acknowledged (null before the first batch); undefined when no
    * mirror runs. Renames that move something the mirror has not sent yet are followed by a whole send.
@@ -137,6 +140,16 @@ const HASH_PAGE = 256;
 /** The count of files awaiting a block index is a query over the index: asked at most this often unless the index
  *  changed (a batch was planned, a file was indexed). */
 const AWAITING_COUNT_MS = 2_000;
+/** The device of the directory at `path` now (a symlink is not followed), or null. */
+function deviceOfDirNow(path: string): string | null {
+  try {
+    const st = lstatSync(path, { throwIfNoEntry: false, bigint: true });
+    return st?.isDirectory() ? String(st.dev) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Meta entry of the index: the rules it was filtered with (a start with other rules drops what they exclude). */
 const RULES_META = 'rules';
 /** Set once the index's keys include the birth time (`inodeKey`), so the look for older keys runs once. */
@@ -169,7 +182,7 @@ class OpSink {
 }
 
 export class ChangeCapture {
-  private readonly opts: Required<Omit<ChangeCaptureOptions, 'onWarning' | 'log' | 'watch' | 'overflow' | 'rules' | 'backlogged' | 'mirrorCursor' | 'onPersisted'>>;
+  private readonly opts: Required<Omit<ChangeCaptureOptions, 'onWarning' | 'onVolumesChanged' | 'log' | 'watch' | 'overflow' | 'rules' | 'backlogged' | 'mirrorCursor' | 'onPersisted'>>;
   private readonly matcher: RuleMatcher;
   private readonly roots: string[];
   private readonly store: IndexStore;
@@ -200,6 +213,9 @@ export class ChangeCapture {
   private readonly verifyTimers = new Map<string, { timer: NodeJS.Timeout; firstAt: number }>();
   private persistTimer: NodeJS.Timeout | undefined;
   private readonly lastWarning = new Map<CaptureWarningCode, number>();
+  /** Directories held because their file system changed (see heldVolumes), by path. */
+  private readonly held = new Map<string, VolumeChange>();
+  private volumeCheck: NodeJS.Timeout | undefined;
   /**
    * The background block-index build walks the index's files without one in key order (`hashCursor`: where the walk
    * is, undefined when none runs), a page at a time; files that must wait (written moments ago, or interrupted)
@@ -319,6 +335,10 @@ export class ChangeCapture {
     if (!this.running) return;
     this.running = false;
     this.compared = false;
+    // Held volumes are found again by the next start's comparison, while the model still has the old device.
+    this.held.clear();
+    clearInterval(this.volumeCheck);
+    this.volumeCheck = undefined;
     clearTimeout(this.batchTimer);
     this.batchTimer = undefined;
     for (const t of this.intervals) clearInterval(t);
@@ -603,8 +623,12 @@ export class ChangeCapture {
         maxObservations: this.opts.sliceObservations,
       });
       next = leftover;
-      if (observations.length === 0) continue;
-      const plan = planOps(observations, this.tree);
+      for (const v of findVolumeChanges(observations, this.tree, deviceOfDirNow)) this.holdVolume(v);
+      // Nothing under a held volume is planned: the model, and so the target, keep what was there.
+      const held = [...this.held.keys()];
+      const kept = held.length ? observations.filter((o) => !held.some((h) => isSameOrUnder(o.path, h))) : observations;
+      if (kept.length === 0) continue;
+      const plan = planOps(kept, this.tree);
       this.counters.batches++;
       const cursor = this.mirrorCursor?.();
       const ahead = cursor === undefined ? [] : movesAheadOfMirror(plan, cursor);
@@ -778,6 +802,38 @@ export class ChangeCapture {
       this.warn('watch_limit', `Cannot watch ${failure.path}: the inotify watch limit is reached (fs.inotify.max_user_watches, ${failure.error.message}). Changes in unwatched directories are found by a rescan every ${every} instead of at once. Raise the limit: sysctl -w fs.inotify.max_user_watches=524288 (and add it to /etc/sysctl.d/ to keep it).`, failure.path);
     } else {
       this.warn('watch_failed', `Cannot watch ${failure.path} (${failure.error.message}); changes there are found by a rescan every ${every}. Check the directory's permissions.`, failure.path);
+    }
+  }
+
+  /**
+   * Directories of the set whose file system is not the one the model has (an unmounted volume): nothing under them
+   * is replicated until their device is back. The source job holds its mirror meanwhile and reports each.
+   */
+  heldVolumes(): VolumeChange[] {
+    return [...this.held.values()];
+  }
+
+  private holdVolume(v: VolumeChange): void {
+    if (this.held.has(v.path)) return;
+    this.held.set(v.path, v);
+    this.log.error({ path: v.path, was: v.was, now: v.now }, 'the file system of a protected directory changed (an unmounted volume?): holding replication of it, the target keeps its copy');
+    this.volumeCheck ??= setInterval(() => this.checkHeldVolumes(), this.opts.unwatchedRescanMs);
+    this.volumeCheck.unref();
+    this.options.onVolumesChanged?.();
+  }
+
+  /** A held directory on its own device again (the volume mounted back): compared with the model and replicated. */
+  private checkHeldVolumes(): void {
+    for (const v of this.held.values()) {
+      if (deviceOfDirNow(v.path) !== v.was) continue;
+      this.held.delete(v.path);
+      this.log.info({ path: v.path }, 'the protected volume is back: comparing it and replicating again');
+      this.addDirty({ kind: 'rescan', path: v.path, deep: true });
+      this.options.onVolumesChanged?.();
+    }
+    if (this.held.size === 0) {
+      clearInterval(this.volumeCheck);
+      this.volumeCheck = undefined;
     }
   }
 

@@ -1,0 +1,57 @@
+// Pure: finds the directories of the protected set whose file system changed under the same path. When a volume is
+// unmounted (a disk failed, a mount was lost at boot) its mount point reads as an empty directory of the file system
+// below: taken as it looks, every file on the volume was deleted, and replication would empty the replica, the one
+// copy left. A directory the model has on one device and that now stands on another is held instead: nothing under
+// it is planned until the original device is back there.
+import { posix } from 'node:path';
+import type { Observation } from './types';
+import type { TreeIndex } from './tree-index';
+
+export interface VolumeChange {
+  /** The directory whose file system changed (a mount point). */
+  path: string;
+  /** The device the model has for it, and the one there now. */
+  was: string;
+  now: string;
+}
+
+/** The device part of an inode key (`dev:ino:btime`). */
+export const deviceOf = (key: string): string => key.slice(0, key.indexOf(':'));
+
+/** The device of the directory at `path` now, or null when no directory is there. */
+export type DeviceOfDir = (path: string) => string | null;
+
+/**
+ * Directories observed on another device than the model has for the same path; and for what is observed gone, the
+ * nearest directory above it that is still there, if that one changed device (inotify reports an unmount as the
+ * volume's directories going away, without a word on the mount point itself).
+ */
+export function findVolumeChanges(observations: readonly Observation[], tree: Pick<TreeIndex, 'get'>, deviceOfDir: DeviceOfDir): VolumeChange[] {
+  const found = new Map<string, VolumeChange>();
+  const checked = new Set<string>();
+  const compare = (path: string, now: string) => {
+    const old = tree.get(path);
+    if (old?.kind !== 'dir') return;
+    const was = deviceOf(old.key);
+    if (was !== now) found.set(path, { path, was, now });
+  };
+  for (const o of observations) {
+    if (o.now?.kind === 'dir') compare(o.path, deviceOf(o.now.key));
+    if (o.now !== null) continue;
+    // Gone: up to the first directory of the model that is still there, once per directory and batch.
+    for (let dir = posix.dirname(o.path); !checked.has(dir); dir = posix.dirname(dir)) {
+      checked.add(dir);
+      const now = tree.get(dir)?.kind === 'dir' ? deviceOfDir(dir) : null;
+      if (now !== null) {
+        compare(dir, now);
+        break;
+      }
+      if (dir === '/') break;
+    }
+  }
+  return [...found.values()];
+}
+
+/** Whether `path` is `dir` or inside it. */
+export const isSameOrUnder = (path: string, dir: string): boolean =>
+  path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`);

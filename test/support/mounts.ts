@@ -1,0 +1,69 @@
+// Mounts for tests: small tmpfs volumes to fill, and a loop-device volume that can be unmounted and mounted back on
+// the same device. Mounting needs root (CAP_SYS_ADMIN); `canMountTmpfs` and `canMountLoop` say whether this machine
+// allows it, so such tests skip instead of failing where it does not.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export function mountTmpfs(dir: string, sizeMB: number): boolean {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMB}m`, 'tandem-test', dir], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Grows (or shrinks) a mounted tmpfs: the space an operator frees or adds. */
+export function resizeTmpfs(dir: string, sizeMB: number): void {
+  execFileSync('mount', ['-o', `remount,size=${sizeMB}m`, dir], { stdio: 'ignore' });
+}
+
+/** Shows `from` at `to` (a bind mount): `to` then stands on `from`'s file system, as a volume mounted there. */
+export function bindMount(from: string, to: string): void {
+  execFileSync('mount', ['--bind', from, to], { stdio: 'ignore' });
+}
+
+export function unmount(dir: string): void {
+  execFileSync('umount', ['-l', dir], { stdio: 'ignore' });
+}
+
+export const canMountTmpfs = (() => {
+  const probe = mkdtempSync(path.join(os.tmpdir(), 'tandem-mount-probe-'));
+  const ok = mountTmpfs(probe, 1);
+  if (ok) execFileSync('umount', [probe]);
+  rmSync(probe, { recursive: true, force: true });
+  return ok;
+})();
+
+/** An ext4 volume on a loop device (kept attached, so it mounts back with the same device number). */
+export interface LoopVolume {
+  device: string;
+  mount(at: string): void;
+  detach(): void;
+}
+
+export function loopVolume(image: string, sizeMB: number): LoopVolume {
+  execFileSync('truncate', ['-s', `${sizeMB}M`, image]);
+  execFileSync('mkfs.ext4', ['-q', '-F', image], { stdio: 'ignore' });
+  const device = execFileSync('losetup', ['--find', '--show', image], { encoding: 'utf8' }).trim();
+  return {
+    device,
+    mount: (at) => execFileSync('mount', [device, at], { stdio: 'ignore' }),
+    detach: () => execFileSync('losetup', ['-d', device], { stdio: 'ignore' }),
+  };
+}
+
+export const canMountLoop = canMountTmpfs && (() => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tandem-loop-probe-'));
+  try {
+    const v = loopVolume(path.join(dir, 'probe.img'), 8);
+    v.detach();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+})();
