@@ -177,3 +177,20 @@ function mountNamespacesWork(): boolean {
     rmSync(b, { recursive: true, force: true });
   }
 }
+
+describe('a protected path that is a symbolic link', () => {
+  it('is replicated as the link, and the job warns that what it points to is not protected', async () => {
+    const real = await tempDir('real-data');
+    await write(real, 'index.html', 'the data behind the link');
+    const base = await tempDir('links');
+    const src = path.join(base, 'www');
+    await fs.symlink(real, src);
+    const dst = await tempDir('dst');
+    const job = await c.api('POST', '/v1/jobs', filesJob('root-link', src, dst));
+    expect(job.status).toBe(201);
+    const j = await c.waitJob('warned', job.body.id, (x) => mirrored(x) && x.warnings.some((w: any) => w.code === 'root_is_symlink'));
+    expect(j.health).toBe('warning');
+    expect(j.warnings.find((w: any) => w.code === 'root_is_symlink').message).toContain(`protect ${real} (the link's target)`);
+    await c.api('DELETE', `/v1/jobs/${job.body.id}`);
+  });
+});

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { HelloAnswer, TARGET_FEATURES } from '../../shared/protocol/data-port';
+import { rootLinkMessage, rootsThatAreLinks } from './root-links';
 import type { DesiredJob, JobReport, MirrorStats, VerifyReport } from '../../shared/protocol/jobs';
 import type { FilesJobSpec } from '../../shared/jobs/definition';
 import type { MirrorStatus, TargetDataState } from '../../shared/states';
@@ -708,6 +709,7 @@ export class SourceJob {
       warnings: [
         ...[...this.captureWarnings.values()].map((w) => ({ code: w.code, message: w.message })),
         ...(this.waitingForRoom ? [{ code: 'queue_waiting_for_space', message: this.waitingForRoom }] : []),
+        ...rootsThatAreLinks(this.spec.rules).map((l) => ({ code: 'root_is_symlink', message: rootLinkMessage(l) })),
         ...(this.capture?.heldVolumes() ?? []).map((v) => ({
           code: 'source_volume_changed',
           message: `The file system at ${v.path} is not the one protected there (device ${v.was}, now ${v.now}): an unmounted volume, most likely. Nothing under it is replicated or mirrored, and the target keeps its copy. Mount the volume again and replication goes on by itself; if another volume is meant to be protected there, stop and start the job (it remirrors).`,
