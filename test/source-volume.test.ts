@@ -51,13 +51,22 @@ describe.skipIf(!canMountLoop)('a protected volume unmounted from under the job'
     await new Promise((r) => setTimeout(r, 2000));
     expect(diffTrees(replica, await snapshotTree(dst, { dirMtimes: false }))).toEqual([]);
 
-    // The agent restarted meanwhile (a reboot without the disk): still held, nothing deleted, no mirror of the empty path.
+    // Mounted back: healthy again, nothing was lost on either side.
+    volume!.mount(src);
+    await c.waitJob('volume back', job.body.id, (j) => protecting(j) && j.health === 'healthy' && !j.warnings.length, 60_000);
+    await waitFor('replication.volume_back raised', async () => (await events()).includes('replication.volume_back'), 10_000);
+
+    // A reboot without the disk, its mount point removed too (as automounters do): the agent finds the protected
+    // path gone. It was the top of another volume, which cannot be deleted while mounted: an unmount, not a deletion.
     await c.source.stop('SIGTERM');
+    unmount(src);
+    await fs.rmdir(src);
     c.source = await startAgentProcess({ name: 'alpha', dataDir: c.source.dataDir, port: c.source.dataPort });
-    await c.waitJob('held again after the restart', job.body.id,
+    await c.waitJob('held after the restart', job.body.id,
       (j) => j.warnings.some((w: any) => w.code === 'source_volume_changed') && j.stats.reportedAt && Date.parse(j.stats.reportedAt) > Date.now() - 2000, 30_000);
     await new Promise((r) => setTimeout(r, 2000));
     expect(diffTrees(replica, await snapshotTree(dst, { dirMtimes: false }))).toEqual([]);
+    await fs.mkdir(src);
 
     // Changed on the volume while it was away (mounted elsewhere), then mounted back: replicated, healthy again.
     const elsewhere = await tempDir('elsewhere');
@@ -66,13 +75,12 @@ describe.skipIf(!canMountLoop)('a protected volume unmounted from under the job'
     await fs.rm(path.join(elsewhere, 'f0.txt'));
     unmount(elsewhere);
     volume.mount(src);
-    await c.waitJob('volume back', job.body.id, (j) => protecting(j) && j.health === 'healthy' && !j.warnings.length, 60_000);
+    await c.waitJob('volume back again', job.body.id, (j) => protecting(j) && j.health === 'healthy' && !j.warnings.length, 60_000);
     let diff: string[] = [];
     await waitFor('replica equal to the volume', async () => {
       diff = diffTrees(await snapshotTree(src, { dirMtimes: false }), await snapshotTree(dst, { dirMtimes: false }));
       return diff.length === 0;
     }, 30_000).catch((err) => { throw new Error(`${(err as Error).message}: ${diff.slice(0, 5).join(' | ')}`); });
-    await waitFor('replication.volume_back raised', async () => (await events()).includes('replication.volume_back'), 10_000);
     // Replication works on it again.
     await fs.writeFile(path.join(src, 'after.txt'), 'after');
     await waitFor('a later change replicated', () => fs.readFile(path.join(dst, 'after.txt'), 'utf8').then((t) => t === 'after', () => false), 20_000);

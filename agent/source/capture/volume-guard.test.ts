@@ -17,7 +17,6 @@ describe('findVolumeChanges', () => {
       seen('/data', node('64:5:1')), // replaced by another directory on the same file system
       seen('/data/new', node('80:2:0')), // not in the model
       seen('/data/f', node('80:9:0', 'file')),
-      seen('/data/vol', null), // deleted, its parent on its own device: a deletion, as before
     ], tree, (p) => (p === '/data' ? '64' : null))).toEqual([]);
   });
 
@@ -31,6 +30,19 @@ describe('findVolumeChanges', () => {
     const changes = findVolumeChanges([seen('/data/vol/sub/a', null), seen('/data/vol/sub/b', null), seen('/data/vol/sub', null)], t, dev);
     expect(changes).toEqual([{ path: '/data/vol', was: '70', now: '64' }]);
     expect(lookups).toEqual(['/data/vol/sub', '/data/vol']); // once per directory and batch
+  });
+
+  it('a directory gone that was on another device than what is above it was the top of a volume: held, not deleted', () => {
+    // /data/vol (device 70) removed along with its mount point after an unmount; /data is on 64.
+    expect(findVolumeChanges([seen('/data/vol', null)], tree, (p) => (p === '/data' ? '64' : null)))
+      .toEqual([{ path: '/data/vol', was: '70', now: '64' }]);
+    // Above the protected set too: a root that was a mount point, its parent outside the model.
+    const rootModel = new Map<string, Observed>([['/media/disk', node('90:2:0')]]);
+    const t = { get: (p: string) => rootModel.get(p) as never };
+    expect(findVolumeChanges([seen('/media/disk', null)], t, (p) => (p === '/media' ? '64' : null)))
+      .toEqual([{ path: '/media/disk', was: '90', now: '64' }]);
+    // A directory removed on the device it shares with its parent is a deletion.
+    expect(findVolumeChanges([seen('/data/f', null), seen('/data/x', null)], { get: (p: string) => (p === '/data/x' ? node('64:12:0') : model.get(p)) as never }, (p) => (p === '/data' ? '64' : null))).toEqual([]);
   });
 
   it('isSameOrUnder', () => {

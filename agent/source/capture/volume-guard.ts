@@ -22,11 +22,19 @@ export const deviceOf = (key: string): string => key.slice(0, key.indexOf(':'));
 export type DeviceOfDir = (path: string) => string | null;
 
 /**
- * Directories observed on another device than the model has for the same path; and for what is observed gone, the
+ * Directories observed on another device than the model has for the same path; for what is observed gone, the
  * nearest directory above it that is still there, if that one changed device (inotify reports an unmount as the
- * volume's directories going away, without a word on the mount point itself).
+ * volume's directories going away, without a word on the mount point itself); and a directory gone that was on
+ * another device than what is above it now: the top of a volume, which cannot be removed while mounted, so it was
+ * unmounted (and its mount point removed, as automounters do).
  */
-export function findVolumeChanges(observations: readonly Observation[], tree: Pick<TreeIndex, 'get'>, deviceOfDir: DeviceOfDir): VolumeChange[] {
+export function findVolumeChanges(observations: readonly Observation[], tree: Pick<TreeIndex, 'get'>, lookUp: DeviceOfDir): VolumeChange[] {
+  // Each directory looked up once per batch.
+  const devices = new Map<string, string | null>();
+  const deviceOfDir = (d: string): string | null => {
+    if (!devices.has(d)) devices.set(d, lookUp(d));
+    return devices.get(d)!;
+  };
   const found = new Map<string, VolumeChange>();
   const checked = new Set<string>();
   const compare = (path: string, now: string) => {
@@ -35,9 +43,21 @@ export function findVolumeChanges(observations: readonly Observation[], tree: Pi
     const was = deviceOf(old.key);
     if (was !== now) found.set(path, { path, was, now });
   };
+  /** The device of the nearest directory at or above `dir` that is there now (in the model or not), or null. */
+  const deviceAbove = (dir: string): string | null => {
+    for (let d = dir; ; d = posix.dirname(d)) {
+      const now = deviceOfDir(d);
+      if (now !== null || d === '/') return now;
+    }
+  };
   for (const o of observations) {
     if (o.now?.kind === 'dir') compare(o.path, deviceOf(o.now.key));
     if (o.now !== null) continue;
+    const gone = tree.get(o.path);
+    if (gone?.kind === 'dir' && o.path !== '/') {
+      const above = deviceAbove(posix.dirname(o.path));
+      if (above !== null && above !== deviceOf(gone.key)) found.set(o.path, { path: o.path, was: deviceOf(gone.key), now: above });
+    }
     // Gone: up to the first directory of the model that is still there, once per directory and batch.
     for (let dir = posix.dirname(o.path); !checked.has(dir); dir = posix.dirname(dir)) {
       checked.add(dir);
@@ -49,7 +69,9 @@ export function findVolumeChanges(observations: readonly Observation[], tree: Pi
       if (dir === '/') break;
     }
   }
-  return [...found.values()];
+  // Only the outermost: a directory held holds everything under it.
+  const all = [...found.values()];
+  return all.filter((v) => !all.some((o) => o !== v && isSameOrUnder(v.path, o.path)));
 }
 
 /** Whether `path` is `dir` or inside it. */
