@@ -5,7 +5,7 @@
 import { lstatSync, readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { chooseBlockSize, hashFile } from '../../../shared/delta';
-import { normalizeAbsolutePath, outermostPaths } from '../../../shared/paths';
+import { isSameOrInside, normalizeAbsolutePath, outermostPaths } from '../../../shared/paths';
 import { compileRules, protectedRoots, type RuleInput, type RuleMatcher } from '../../../shared/rules';
 import { resolveBatch, type DirtyItem } from './batch-resolver';
 import { fsWatchDir, WatchSet, type WatchEventType, type WatchFailure, type WatchFunction } from './dir-watcher';
@@ -19,7 +19,7 @@ import { TreeIndex, fileHashes } from './tree-index';
 import type { CaptureWarning, CaptureWarningCode, CapturedOp, EntryKind, PlannedOp } from './types';
 import { Fifo } from './fifo';
 import { inotifyOverflowSentinel, type OverflowSource } from './overflow-sentinel';
-import { findVolumeChanges, isSameOrUnder, type VolumeChange } from './volume-guard';
+import { findVolumeChanges, type VolumeChange } from './volume-guard';
 
 export interface CaptureLogger {
   debug(obj: object, msg?: string): void;
@@ -626,7 +626,7 @@ export class ChangeCapture {
       for (const v of findVolumeChanges(observations, this.tree, deviceOfDirNow)) this.holdVolume(v);
       // Nothing under a held volume is planned: the model, and so the target, keep what was there.
       const held = [...this.held.keys()];
-      const kept = held.length ? observations.filter((o) => !held.some((h) => isSameOrUnder(o.path, h))) : observations;
+      const kept = held.length ? observations.filter((o) => !held.some((h) => isSameOrInside(h, o.path))) : observations;
       if (kept.length === 0) continue;
       const plan = planOps(kept, this.tree);
       this.counters.batches++;

@@ -4,6 +4,7 @@
 // copy left. A directory the model has on one device and that now stands on another is held instead: nothing under
 // it is planned until the original device is back there.
 import { posix } from 'node:path';
+import { isSameOrInside } from '../../../shared/paths';
 import type { Observation } from './types';
 import type { TreeIndex } from './tree-index';
 
@@ -71,9 +72,5 @@ export function findVolumeChanges(observations: readonly Observation[], tree: Pi
   }
   // Only the outermost: a directory held holds everything under it.
   const all = [...found.values()];
-  return all.filter((v) => !all.some((o) => o !== v && isSameOrUnder(v.path, o.path)));
+  return all.filter((v) => !all.some((o) => o !== v && isSameOrInside(o.path, v.path)));
 }
-
-/** Whether `path` is `dir` or inside it. */
-export const isSameOrUnder = (path: string, dir: string): boolean =>
-  path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`);
