@@ -10,24 +10,29 @@ import { tempDir, waitFor, startAgentProcess } from './support/processes';
 import { snapshotTree, diffTrees } from './support/trees';
 import { canMountLoop, loopVolume, unmount, type LoopVolume } from './support/mounts';
 
-describe.skipIf(!canMountLoop)('a protected volume unmounted from under the job', () => {
+describe.skipIf(!canMountLoop)('volumes unmounted from under a job', () => {
   let c: Cluster;
-  let volume: LoopVolume | undefined;
-  let mounted: string | undefined;
+  const volumes: LoopVolume[] = [];
+  const mountPoints: string[] = [];
   beforeAll(async () => { c = await startCluster(); });
   afterAll(async () => {
     await c?.stop();
-    if (mounted) { try { unmount(mounted); } catch { /* not mounted */ } }
-    volume?.detach();
+    for (const m of mountPoints) { try { unmount(m); } catch { /* not mounted */ } }
+    for (const v of volumes) v.detach();
   });
+  /** An ext4 volume on a loop device, mounted at `at` (it can go and come back as the same device). */
+  async function volumeAt(at: string): Promise<LoopVolume> {
+    const v = loopVolume(path.join(await tempDir('images'), 'volume.img'), 32);
+    volumes.push(v);
+    mountPoints.push(at);
+    v.mount(at);
+    await fs.rm(path.join(at, 'lost+found'), { recursive: true });
+    return v;
+  }
 
-  it('holds replication of it and keeps the replica, then replicates what changed once it is back', async () => {
-    // The volume: ext4 on a loop device, mounted at the protected path (it can go and come back as the same device).
+  it('the source\'s: holds replication of it and keeps the replica, then replicates what changed once it is back', async () => {
     const src = await tempDir('src');
-    volume = loopVolume(path.join(await tempDir('images'), 'volume.img'), 32);
-    volume.mount(src);
-    mounted = src;
-    await fs.rm(path.join(src, 'lost+found'), { recursive: true });
+    const volume = await volumeAt(src);
     await fs.mkdir(path.join(src, 'sub', 'deeper'), { recursive: true });
     for (let i = 0; i < 5; i++) await fs.writeFile(path.join(src, `f${i}.txt`), `file ${i}`);
     await fs.writeFile(path.join(src, 'sub', 'deeper', 'g.txt'), 'deep');
@@ -52,7 +57,7 @@ describe.skipIf(!canMountLoop)('a protected volume unmounted from under the job'
     expect(diffTrees(replica, await snapshotTree(dst, { dirMtimes: false }))).toEqual([]);
 
     // Mounted back: healthy again, nothing was lost on either side.
-    volume!.mount(src);
+    volume.mount(src);
     await c.waitJob('volume back', job.body.id, (j) => protecting(j) && j.health === 'healthy' && !j.warnings.length, 60_000);
     await waitFor('replication.volume_back raised', async () => (await events()).includes('replication.volume_back'), 10_000);
 
@@ -84,5 +89,31 @@ describe.skipIf(!canMountLoop)('a protected volume unmounted from under the job'
     // Replication works on it again.
     await fs.writeFile(path.join(src, 'after.txt'), 'after');
     await waitFor('a later change replicated', () => fs.readFile(path.join(dst, 'after.txt'), 'utf8').then((t) => t === 'after', () => false), 20_000);
+  });
+
+  it('the target\'s: nothing is written on the disk below, the job says so, and it goes on once the volume is back', async () => {
+    const src = await tempDir('src');
+    await fs.writeFile(path.join(src, 'a.txt'), 'first');
+    const dst = await tempDir('replica-disk');
+    const volume = await volumeAt(dst);
+    const root = path.join(dst, 'replica');
+    const job = await c.api('POST', '/v1/jobs', filesJob('replica-volume', src, root));
+    expect(job.status).toBe(201);
+    const protecting = (j: any) => j.state === 'protecting' && j.mirrorStatus === 'idle' && j.targetDataState === 'ok';
+    await c.waitJob('protecting', job.body.id, protecting);
+
+    unmount(dst); // the replica's disk is gone: dst is now a directory of the system disk
+    await new Promise((r) => setTimeout(r, 500)); // past the target's last look at it (it looks at most every 100 ms)
+    await fs.writeFile(path.join(src, 'b.txt'), 'written while the replica disk is away');
+    const blocked = await c.waitJob('the target refuses to write', job.body.id,
+      (j) => j.warnings.some((w: any) => w.message.includes('is not on the file system it was on')), 30_000);
+    expect(blocked.health).toBe('error');
+    expect(await fs.readdir(dst)).toEqual([]); // nothing landed on the disk below
+
+    volume.mount(dst);
+    await c.waitJob('going on once it is back', job.body.id, (j) => protecting(j) && j.health === 'healthy' && !j.warnings.length, 60_000);
+    await waitFor('the change replicated onto the volume', () => fs.readFile(path.join(root, 'b.txt'), 'utf8').then((t) => t.startsWith('written'), () => false), 30_000);
+    expect(diffTrees(await snapshotTree(src, { dirMtimes: false }), await snapshotTree(root, { dirMtimes: false }))).toEqual([]);
+    await c.api('DELETE', `/v1/jobs/${job.body.id}`);
   });
 });

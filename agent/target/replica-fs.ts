@@ -3,6 +3,7 @@
 import { lstatSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { TandemError } from '../../shared/errors';
+import type { ReplicaVolumes } from './replica-volumes';
 import { compileRules, type RuleMatcher, type RuleInput } from '../../shared/rules';
 import { mapSourcePath, mappedTargetRoots, normalizeAbsolutePath, isSameOrInside, unmapTargetPath, type PathMapping } from '../../shared/paths';
 
@@ -31,7 +32,8 @@ export class ReplicaFs {
   private safeDirs = new Set<string>();
   refused = 0;
 
-  constructor(private rules: RuleInput[], private mapping: PathMapping, private sourceName: string) {
+  /** `volumes`: when given, nothing is resolved under a replica root that is not on its recorded file system. */
+  constructor(private rules: RuleInput[], private mapping: PathMapping, private sourceName: string, private volumes?: Pick<ReplicaVolumes, 'check'>) {
     this.roots = mappedTargetRoots(rules, mapping, sourceName);
     this.matcher = compileRules(rules);
   }
@@ -66,6 +68,7 @@ export class ReplicaFs {
    */
   async resolve(sourcePath: string): Promise<string> {
     const { target, root } = this.mapLexical(sourcePath);
+    await this.volumes?.check(root.targetPath);
     let dir = path.posix.dirname(target);
     const chain: string[] = [];
     // The root itself is checked too: an operation on its path may have made it a symlink (the source's protected

@@ -13,6 +13,7 @@ import { ApplySession, asOpConflict, asOutOfSpace } from './apply';
 import { mirrorGroupSync } from './group-sync';
 import { answerBlockHashes, answerManifest } from './manifest';
 import { DirNameParts } from './dir-name-parts';
+import { ReplicaVolumes } from './replica-volumes';
 import { BlockHashesRequest, ManifestRequest, type ApplyAnswer, type BlockHashesAnswer, type ManifestAnswer, type ReplicateAnswer } from '../../shared/protocol/data-port';
 import { ReplicationSink, type IncomingOp } from './replication-sink';
 import path from 'node:path';
@@ -36,6 +37,8 @@ export class TargetJob {
   readonly wire = createByteCounter();
 
   readonly sink: ReplicationSink;
+  /** The file system of each replica root, from the job's start: nothing is written on another (an unmounted disk). */
+  private readonly volumes: ReplicaVolumes;
 
   constructor(desired: DesiredJob, private ctx: {
     serverId: string; keys: HubKeyCache; log: AgentLogger; dataDir: string; onChange?: () => void;
@@ -43,6 +46,7 @@ export class TargetJob {
     queueLimits?: () => Record<string, number>;
   }) {
     this.desired = desired;
+    this.volumes = new ReplicaVolumes(path.join(ctx.dataDir, 'jobs', desired.jobId, 'target', 'replica-volumes.json'));
     this.replica = this.buildReplica(desired);
     this.sink = new ReplicationSink({
       dir: path.join(ctx.dataDir, 'jobs', desired.jobId, 'target'), replica: () => this.replica, log: ctx.log, jobId: desired.jobId,
@@ -176,7 +180,7 @@ export class TargetJob {
 
   private buildReplica(d: DesiredJob): ReplicaFs {
     const spec = d.spec as unknown as FilesJobSpec;
-    return new ReplicaFs(spec.rules, spec.pathMapping, d.sourceName);
+    return new ReplicaFs(spec.rules, spec.pathMapping, d.sourceName, this.volumes);
   }
 
   get jobId() {
@@ -190,6 +194,8 @@ export class TargetJob {
   async update(d: DesiredJob, targetPaused: boolean): Promise<void> {
     const specChanged = JSON.stringify(d.spec) !== JSON.stringify(this.desired.spec) || d.sourceName !== this.desired.sourceName;
     const epochChanged = d.epoch !== this.desired.epoch;
+    // Stopped: the replica may be moved to another disk before the next start, which records where it is then.
+    if (d.run === 'stopped' && this.desired.run !== 'stopped') await this.volumes.forget();
     this.desired = d;
     if (specChanged) this.replica = this.buildReplica(d);
     // A failover's epoch change waits for its queue step (apply or discard) before the clean slate.
