@@ -89,6 +89,19 @@ describe.skipIf(!canMountLoop)('volumes unmounted from under a job', () => {
     // Replication works on it again.
     await fs.writeFile(path.join(src, 'after.txt'), 'after');
     await waitFor('a later change replicated', () => fs.readFile(path.join(dst, 'after.txt'), 'utf8').then((t) => t === 'after', () => false), 20_000);
+    const kept = await snapshotTree(dst, { dirMtimes: false });
+
+    // The disk dies and a new, empty one takes its slot (the same device number): mounted there, it is not the
+    // protected volume coming back, and the replica, now the only copy of the data, is kept whole.
+    unmount(src);
+    await c.waitJob('held again', job.body.id, (j) => j.warnings.some((w: any) => w.code === 'source_volume_changed'), 30_000);
+    volume.replaceDisk(path.join(await tempDir('images'), 'new-disk.img'));
+    volume.mount(src);
+    await fs.rm(path.join(src, 'lost+found'), { recursive: true });
+    await new Promise((r) => setTimeout(r, 5000)); // two looks at it at least (every 2 s)
+    const stillHeld = await c.job(job.body.id);
+    expect(stillHeld.warnings.find((w: any) => w.code === 'source_volume_changed')?.message).toMatch(/If a new volume replaces it, its data is on the target/);
+    expect(diffTrees(kept, await snapshotTree(dst, { dirMtimes: false }))).toEqual([]);
   });
 
   it('the target\'s: nothing is written on the disk below, the job says so, and it goes on once the volume is back', async () => {

@@ -712,7 +712,7 @@ export class SourceJob {
         ...rootsThatAreLinks(this.spec.rules).map((l) => ({ code: 'root_is_symlink', message: rootLinkMessage(l) })),
         ...(this.capture?.heldVolumes() ?? []).map((v) => ({
           code: 'source_volume_changed',
-          message: `The file system at ${v.path} is not the one protected there (device ${v.was}, now ${v.now}): an unmounted volume, most likely. Nothing under it is replicated or mirrored, and the target keeps its copy. Mount the volume again and replication goes on by itself; if another volume is meant to be protected there, stop and start the job (it remirrors).`,
+          message: `The file system at ${v.path} is not the one protected there (device ${v.was}, now ${v.now}): an unmounted volume, most likely. Nothing under it is replicated or mirrored, and the target keeps its copy. Mount the volume again and replication goes on by itself. If a new volume replaces it, its data is on the target: fail over, or copy it back, before you stop and start the job (a start mirrors the new volume onto the replica).`,
         })),
         ...(this.workBlocked ? [{ code: 'mirror_blocked', message: `The ${this.workBlocked.what} cannot go on (retrying): ${this.workBlocked.message}` }] : []),
         // Nothing is sent to a peer that is not the registered one: the job is unprotected until that is resolved.

@@ -42,6 +42,8 @@ export interface LoopVolume {
   device: string;
   mount(at: string): void;
   detach(): void;
+  /** Puts a new, empty file system on the same loop device (a new disk in the old one's slot: same device number). */
+  replaceDisk(image: string): void;
 }
 
 export function loopVolume(image: string, sizeMB: number): LoopVolume {
@@ -52,6 +54,12 @@ export function loopVolume(image: string, sizeMB: number): LoopVolume {
     device,
     mount: (at) => execFileSync('mount', [device, at], { stdio: 'ignore' }),
     detach: () => execFileSync('losetup', ['-d', device], { stdio: 'ignore' }),
+    replaceDisk: (next) => {
+      execFileSync('losetup', ['-d', device], { stdio: 'ignore' });
+      execFileSync('truncate', ['-s', `${sizeMB}M`, next]);
+      execFileSync('mkfs.ext4', ['-q', '-F', next], { stdio: 'ignore' });
+      execFileSync('losetup', [device, next], { stdio: 'ignore' });
+    },
   };
 }
 

@@ -140,6 +140,19 @@ const HASH_PAGE = 256;
 /** The count of files awaiting a block index is a query over the index: asked at most this often unless the index
  *  changed (a batch was planned, a file was indexed). */
 const AWAITING_COUNT_MS = 2_000;
+/** How often a held volume's mount point is looked at (one lstat each): its return is replicated within this. */
+const VOLUME_CHECK_MS = 2_000;
+
+/** The key (device, inode, birth time) of the directory at `path` now, or null. */
+function dirKeyNow(path: string): string | null {
+  try {
+    const st = lstatSync(path, { throwIfNoEntry: false, bigint: true });
+    return st?.isDirectory() ? inodeKey(st) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The device of the directory at `path` now (a symlink is not followed), or null. */
 function deviceOfDirNow(path: string): string | null {
   try {
@@ -817,15 +830,23 @@ export class ChangeCapture {
     if (this.held.has(v.path)) return;
     this.held.set(v.path, v);
     this.log.error({ path: v.path, was: v.was, now: v.now }, 'the file system of a protected directory changed (an unmounted volume?): holding replication of it, the target keeps its copy');
-    this.volumeCheck ??= setInterval(() => this.checkHeldVolumes(), this.opts.unwatchedRescanMs);
+    this.volumeCheck ??= setInterval(() => this.checkHeldVolumes(), VOLUME_CHECK_MS);
     this.volumeCheck.unref();
     this.options.onVolumesChanged?.();
   }
 
-  /** A held directory on its own device again (the volume mounted back): compared with the model and replicated. */
+  /**
+   * A held directory back as itself (its volume mounted again): compared with the model and replicated. Another
+   * volume there, even on the same device number (a new disk in the old one's slot), does not end the hold: taken
+   * at its word it would delete from the replica everything the new disk lacks.
+   */
   private checkHeldVolumes(): void {
     for (const v of this.held.values()) {
-      if (deviceOfDirNow(v.path) !== v.was) continue;
+      if (dirKeyNow(v.path) !== v.wasKey) {
+        const dev = deviceOfDirNow(v.path);
+        if (dev !== null) v.now = dev;
+        continue;
+      }
       this.held.delete(v.path);
       this.log.info({ path: v.path }, 'the protected volume is back: comparing it and replicating again');
       this.addDirty({ kind: 'rescan', path: v.path, deep: true });

@@ -9,7 +9,7 @@ const seen = (path: string, now: Observed | null): Observation => ({ path, now, 
 
 describe('findVolumeChanges', () => {
   it('a directory of the model now on another device is a volume change (an unmount leaves the mount point)', () => {
-    expect(findVolumeChanges([seen('/data/vol', node('64:77:0'))], tree, () => null)).toEqual([{ path: '/data/vol', was: '70', now: '64' }]);
+    expect(findVolumeChanges([seen('/data/vol', node('64:77:0'))], tree, () => null)).toEqual([{ path: '/data/vol', was: '70', now: '64', wasKey: '70:2:0' }]);
   });
 
   it('the same device, a new directory, a file, or nothing there is not', () => {
@@ -28,19 +28,19 @@ describe('findVolumeChanges', () => {
     // Unmounted: /data/vol/sub is gone with the volume, /data/vol is the empty mount point on the device below.
     const dev = (p: string) => { lookups.push(p); return p === '/data/vol' ? '64' : p === '/data' ? '64' : null; };
     const changes = findVolumeChanges([seen('/data/vol/sub/a', null), seen('/data/vol/sub/b', null), seen('/data/vol/sub', null)], t, dev);
-    expect(changes).toEqual([{ path: '/data/vol', was: '70', now: '64' }]);
+    expect(changes).toEqual([{ path: '/data/vol', was: '70', now: '64', wasKey: '70:2:0' }]);
     expect(lookups).toEqual(['/data/vol/sub', '/data/vol']); // once per directory and batch
   });
 
   it('a directory gone that was on another device than what is above it was the top of a volume: held, not deleted', () => {
     // /data/vol (device 70) removed along with its mount point after an unmount; /data is on 64.
     expect(findVolumeChanges([seen('/data/vol', null)], tree, (p) => (p === '/data' ? '64' : null)))
-      .toEqual([{ path: '/data/vol', was: '70', now: '64' }]);
+      .toEqual([{ path: '/data/vol', was: '70', now: '64', wasKey: '70:2:0' }]);
     // Above the protected set too: a root that was a mount point, its parent outside the model.
     const rootModel = new Map<string, Observed>([['/media/disk', node('90:2:0')]]);
     const t = { get: (p: string) => rootModel.get(p) as never };
     expect(findVolumeChanges([seen('/media/disk', null)], t, (p) => (p === '/media' ? '64' : null)))
-      .toEqual([{ path: '/media/disk', was: '90', now: '64' }]);
+      .toEqual([{ path: '/media/disk', was: '90', now: '64', wasKey: '90:2:0' }]);
     // A directory removed on the device it shares with its parent is a deletion.
     expect(findVolumeChanges([seen('/data/f', null), seen('/data/x', null)], { get: (p: string) => (p === '/data/x' ? node('64:12:0') : model.get(p)) as never }, (p) => (p === '/data' ? '64' : null))).toEqual([]);
   });

@@ -14,6 +14,11 @@ export interface VolumeChange {
   /** The device the model has for it, and the one there now. */
   was: string;
   now: string;
+  /**
+   * The model's whole key of the directory (device, inode, birth time): only that same directory ends the hold. A
+   * new disk given the old one's device number (the same slot) has another root directory, born when it was made.
+   */
+  wasKey: string;
 }
 
 /** The device part of an inode key (`dev:ino:btime`). */
@@ -42,7 +47,7 @@ export function findVolumeChanges(observations: readonly Observation[], tree: Pi
     const old = tree.get(path);
     if (old?.kind !== 'dir') return;
     const was = deviceOf(old.key);
-    if (was !== now) found.set(path, { path, was, now });
+    if (was !== now) found.set(path, { path, was, now, wasKey: old.key });
   };
   /** The device of the nearest directory at or above `dir` that is there now (in the model or not), or null. */
   const deviceAbove = (dir: string): string | null => {
@@ -57,7 +62,7 @@ export function findVolumeChanges(observations: readonly Observation[], tree: Pi
     const gone = tree.get(o.path);
     if (gone?.kind === 'dir' && o.path !== '/') {
       const above = deviceAbove(posix.dirname(o.path));
-      if (above !== null && above !== deviceOf(gone.key)) found.set(o.path, { path: o.path, was: deviceOf(gone.key), now: above });
+      if (above !== null && above !== deviceOf(gone.key)) found.set(o.path, { path: o.path, was: deviceOf(gone.key), now: above, wasKey: gone.key });
     }
     // Gone: up to the first directory of the model that is still there, once per directory and batch.
     for (let dir = posix.dirname(o.path); !checked.has(dir); dir = posix.dirname(dir)) {
