@@ -102,6 +102,14 @@ describe.skipIf(!canMountLoop)('volumes unmounted from under a job', () => {
     const stillHeld = await c.job(job.body.id);
     expect(stillHeld.warnings.find((w: any) => w.code === 'source_volume_changed')?.message).toMatch(/If a new volume replaces it, its data is on the target/);
     expect(diffTrees(kept, await snapshotTree(dst, { dirMtimes: false }))).toEqual([]);
+    // Also when the agent finds the new disk at its start (a reboot after the swap): the same device number, but not
+    // the same file system.
+    await c.source.stop('SIGTERM');
+    c.source = await startAgentProcess({ name: 'alpha', dataDir: c.source.dataDir, port: c.source.dataPort });
+    await c.waitJob('held after the restart with the new disk', job.body.id,
+      (j) => j.warnings.some((w: any) => w.code === 'source_volume_changed') && j.stats.reportedAt && Date.parse(j.stats.reportedAt) > Date.now() - 2000, 30_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(diffTrees(kept, await snapshotTree(dst, { dirMtimes: false }))).toEqual([]);
   });
 
   it('the target\'s: nothing is written on the disk below, the job says so, and it goes on once the volume is back', async () => {

@@ -12,6 +12,14 @@ describe('findVolumeChanges', () => {
     expect(findVolumeChanges([seen('/data/vol', node('64:77:0'))], tree, () => null)).toEqual([{ path: '/data/vol', was: '70', now: '64', wasKey: '70:2:0' }]);
   });
 
+  it('another directory at the top of a volume on the same device number is another volume (a new disk in its slot)', () => {
+    // /data/vol is a mount point (70 under 64): a new file system there has a new root directory.
+    expect(findVolumeChanges([seen('/data/vol', node('70:2:999'))], tree, (p) => (p === '/data' ? '64' : null)))
+      .toEqual([{ path: '/data/vol', was: '70', now: '70', wasKey: '70:2:0' }]);
+    // A directory replaced by another on its parent's file system is an ordinary change.
+    expect(findVolumeChanges([seen('/data/vol', node('70:9:5'))], tree, (p) => (p === '/data' ? '70' : null))).toEqual([]);
+  });
+
   it('the same device, a new directory, a file, or nothing there is not', () => {
     expect(findVolumeChanges([
       seen('/data', node('64:5:1')), // replaced by another directory on the same file system

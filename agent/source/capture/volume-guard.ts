@@ -32,7 +32,8 @@ export type DeviceOfDir = (path: string) => string | null;
  * nearest directory above it that is still there, if that one changed device (inotify reports an unmount as the
  * volume's directories going away, without a word on the mount point itself); and a directory gone that was on
  * another device than what is above it now: the top of a volume, which cannot be removed while mounted, so it was
- * unmounted (and its mount point removed, as automounters do).
+ * unmounted (and its mount point removed, as automounters do); and another directory at the top of a volume on the
+ * same device number (a new disk in the old one's slot).
  */
 export function findVolumeChanges(observations: readonly Observation[], tree: Pick<TreeIndex, 'get'>, lookUp: DeviceOfDir): VolumeChange[] {
   // Each directory looked up once per batch.
@@ -57,7 +58,17 @@ export function findVolumeChanges(observations: readonly Observation[], tree: Pi
     }
   };
   for (const o of observations) {
-    if (o.now?.kind === 'dir') compare(o.path, deviceOf(o.now.key));
+    if (o.now?.kind === 'dir') {
+      compare(o.path, deviceOf(o.now.key));
+      // The same device number but another directory, at the top of a volume (a device of its own, not its parent's):
+      // another file system in the old one's slot (a new disk), never the protected one changed in place.
+      const old = tree.get(o.path);
+      const now = deviceOf(o.now.key);
+      if (old?.kind === 'dir' && old.key !== o.now.key && deviceOf(old.key) === now && o.path !== '/') {
+        const parent = deviceOfDir(posix.dirname(o.path));
+        if (parent !== null && parent !== now) found.set(o.path, { path: o.path, was: now, now, wasKey: old.key });
+      }
+    }
     if (o.now !== null) continue;
     const gone = tree.get(o.path);
     if (gone?.kind === 'dir' && o.path !== '/') {
