@@ -10,7 +10,7 @@ import { tempDir, waitFor, startAgentProcess } from './support/processes';
 import { snapshotTree, diffTrees } from './support/trees';
 import { canMountLoop, loopVolume, unmount, type LoopVolume } from './support/mounts';
 
-describe.skipIf(!canMountLoop)('volumes unmounted from under a job', () => {
+describe.skipIf(!canMountLoop())('volumes unmounted from under a job', () => {
   let c: Cluster;
   const volumes: LoopVolume[] = [];
   const mountPoints: string[] = [];

@@ -2,7 +2,7 @@
 // the same device. Mounting needs root (CAP_SYS_ADMIN); `canMountTmpfs` and `canMountLoop` say whether this machine
 // allows it, so such tests skip instead of failing where it does not.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -18,11 +18,6 @@ export function mountTmpfs(dir: string, sizeMB: number): boolean {
 /** Grows (or shrinks) a mounted tmpfs: the space an operator frees or adds. */
 export function resizeTmpfs(dir: string, sizeMB: number): void {
   execFileSync('mount', ['-o', `remount,size=${sizeMB}m`, dir], { stdio: 'ignore' });
-}
-
-/** Shows `from` at `to` (a bind mount): `to` then stands on `from`'s file system, as a volume mounted there. */
-export function bindMount(from: string, to: string): void {
-  execFileSync('mount', ['--bind', from, to], { stdio: 'ignore' });
 }
 
 export function unmount(dir: string): void {
@@ -63,15 +58,22 @@ export function loopVolume(image: string, sizeMB: number): LoopVolume {
   };
 }
 
-export const canMountLoop = canMountTmpfs && (() => {
+/** Whether loop volumes can be made and mounted here (asked only by the tests that use them: it runs mkfs). */
+export function canMountLoop(): boolean {
+  if (!canMountTmpfs) return false;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tandem-loop-probe-'));
+  let v: LoopVolume | undefined;
   try {
-    const v = loopVolume(path.join(dir, 'probe.img'), 8);
-    v.detach();
+    v = loopVolume(path.join(dir, 'probe.img'), 8);
+    const at = path.join(dir, 'mnt');
+    mkdirSync(at);
+    v.mount(at); // attaching is not enough: some containers allow loop devices but not mounting them
+    execFileSync('umount', [at]);
     return true;
   } catch {
     return false;
   } finally {
+    try { v?.detach(); } catch { /* not attached */ }
     rmSync(dir, { recursive: true, force: true });
   }
-})();
+}
