@@ -262,10 +262,9 @@ export class MirrorRun {
     let entries = 0;
     let bytes = 0;
     const onVanished = (p: string) => this.missed(p);
-    const onUnreadable = (p: string, err: unknown) => this.p.onUnreadable?.(p, err);
     // Under a bandwidth limit a batch is cut at about ten seconds' worth (read once per batch, not per entry).
     let maxBytes = requestBytesFor(this.p.peer.limit.rate(), BATCH_BYTES);
-    for await (const item of walkProtectedSet(this.p.rules, { after: this.p.after, signal: this.p.signal, onVanished, onUnreadable })) {
+    for await (const item of walkProtectedSet(this.p.rules, { after: this.p.after, signal: this.p.signal, onVanished, onUnreadable: this.p.onUnreadable })) {
       if (this.p.signal.aborted) return;
       batch.push(item);
       if (item.kind !== 'entry') continue;

@@ -12,11 +12,7 @@ describe('rootsThatAreLinks', () => {
   it('names each protected root that is a symbolic link, with its target; real directories and missing paths are not', async () => {
     await mkdir(join(dir, 'real'));
     await symlink(join(dir, 'real'), join(dir, 'www'));
-    const found = rootsThatAreLinks([
-      { path: join(dir, 'www'), type: 'include' },
-      { path: join(dir, 'real'), type: 'include' },
-      { path: join(dir, 'missing'), type: 'include' },
-    ]);
+    const found = rootsThatAreLinks([join(dir, 'www'), join(dir, 'real'), join(dir, 'missing')]);
     expect(found).toEqual([{ root: join(dir, 'www'), target: join(dir, 'real') }]);
     expect(rootLinkMessage(found[0]!)).toContain(`protect ${join(dir, 'real')} (the link's target)`);
   });
@@ -24,6 +20,6 @@ describe('rootsThatAreLinks', () => {
   it('a link above the root is followed as any path is: not reported', async () => {
     await mkdir(join(dir, 'real', 'data'), { recursive: true });
     await symlink(join(dir, 'real'), join(dir, 'srv'));
-    expect(rootsThatAreLinks([{ path: join(dir, 'srv', 'data'), type: 'include' }])).toEqual([]);
+    expect(rootsThatAreLinks([join(dir, 'srv', 'data')])).toEqual([]);
   });
 });

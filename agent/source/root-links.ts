@@ -1,17 +1,16 @@
 // A protected path that is itself a symbolic link (/var/www -> /srv/www): the walk and the change capture never follow
 // links, so only the link is replicated, not what it points to. Not wrong, but rarely what was meant: the job says so.
 import fs from 'node:fs';
-import { protectedRoots, type RuleInput } from '../../shared/rules';
 
 export interface RootLink {
   root: string;
   target: string;
 }
 
-/** The protected roots that are symbolic links now, with what each points to. */
-export function rootsThatAreLinks(rules: readonly RuleInput[]): RootLink[] {
+/** The protected roots (see protectedRoots) that are symbolic links now, with what each points to. */
+export function rootsThatAreLinks(roots: readonly string[]): RootLink[] {
   const out: RootLink[] = [];
-  for (const root of protectedRoots(rules)) {
+  for (const root of roots) {
     try {
       if (fs.lstatSync(root, { throwIfNoEntry: false })?.isSymbolicLink()) out.push({ root, target: fs.readlinkSync(root) });
     } catch { /* not there, or not readable: the capture reports what it cannot read */ }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { HelloAnswer, TARGET_FEATURES } from '../../shared/protocol/data-port';
 import { rootLinkMessage, rootsThatAreLinks } from './root-links';
+import { protectedRoots } from '../../shared/rules';
 import type { DesiredJob, JobReport, MirrorStats, VerifyReport } from '../../shared/protocol/jobs';
 import type { FilesJobSpec } from '../../shared/jobs/definition';
 import type { MirrorStatus, TargetDataState } from '../../shared/states';
@@ -102,6 +103,8 @@ export class SourceJob {
   private workBlocked: { what: 'mirror' | 'verify'; message: string } | null = null;
   /** What the target said it can do in its last hello (see TARGET_FEATURES). */
   private targetFeatures = new Set<string>();
+  /** The protected roots of the rules in force, worked out once per set of rules (every report looks at them). */
+  private roots: { rules: unknown; roots: string[] } = { rules: null, roots: [] };
   private replicating = false;
   private autoMirrorId: string | null = null;
   private isolation: string | null = null;
@@ -681,6 +684,11 @@ export class SourceJob {
     return { limitBytesPerSec: this.peer.limit.rate(), windowOpen: !this.outsideWindow, windowChangesAt: this.windowChange.at };
   }
 
+  private protectedRoots(): string[] {
+    if (this.roots.rules !== this.spec.rules) this.roots = { rules: this.spec.rules, roots: protectedRoots(this.spec.rules) };
+    return this.roots.roots;
+  }
+
   report(): JobReport {
     const m = this.state.mirror;
     let mirrorStatus: MirrorStatus = 'idle';
@@ -709,7 +717,7 @@ export class SourceJob {
       warnings: [
         ...[...this.captureWarnings.values()].map((w) => ({ code: w.code, message: w.message })),
         ...(this.waitingForRoom ? [{ code: 'queue_waiting_for_space', message: this.waitingForRoom }] : []),
-        ...rootsThatAreLinks(this.spec.rules).map((l) => ({ code: 'root_is_symlink', message: rootLinkMessage(l) })),
+        ...rootsThatAreLinks(this.protectedRoots()).map((l) => ({ code: 'root_is_symlink', message: rootLinkMessage(l) })),
         ...(this.capture?.heldVolumes() ?? []).map((v) => ({
           code: 'source_volume_changed',
           message: `The file system at ${v.path} is not the one protected there (device ${v.was}, now ${v.now}): an unmounted volume, most likely. Nothing under it is replicated or mirrored, and the target keeps its copy. Mount the volume again and replication goes on by itself. If a new volume replaces it, its data is on the target: fail over, or copy it back, before you stop and start the job (a start mirrors the new volume onto the replica).`,

@@ -19,7 +19,7 @@ import { TreeIndex, fileHashes } from './tree-index';
 import type { CaptureWarning, CaptureWarningCode, CapturedOp, EntryKind, PlannedOp } from './types';
 import { Fifo } from './fifo';
 import { inotifyOverflowSentinel, type OverflowSource } from './overflow-sentinel';
-import { findVolumeChanges, type VolumeChange } from './volume-guard';
+import { deviceOf, findVolumeChanges, type VolumeChange } from './volume-guard';
 
 export interface CaptureLogger {
   debug(obj: object, msg?: string): void;
@@ -143,7 +143,7 @@ const AWAITING_COUNT_MS = 2_000;
 /** How often a held volume's mount point is looked at (one lstat each): its return is replicated within this. */
 const VOLUME_CHECK_MS = 2_000;
 
-/** The key (device, inode, birth time) of the directory at `path` now, or null. */
+/** The key (device, inode, birth time) of the directory at `path` now (a symlink is not followed), or null. */
 function dirKeyNow(path: string): string | null {
   try {
     const st = lstatSync(path, { throwIfNoEntry: false, bigint: true });
@@ -153,14 +153,10 @@ function dirKeyNow(path: string): string | null {
   }
 }
 
-/** The device of the directory at `path` now (a symlink is not followed), or null. */
+/** The device of the directory at `path` now, or null. */
 function deviceOfDirNow(path: string): string | null {
-  try {
-    const st = lstatSync(path, { throwIfNoEntry: false, bigint: true });
-    return st?.isDirectory() ? String(st.dev) : null;
-  } catch {
-    return null;
-  }
+  const key = dirKeyNow(path);
+  return key === null ? null : deviceOf(key);
 }
 
 /** Meta entry of the index: the rules it was filtered with (a start with other rules drops what they exclude). */
@@ -842,9 +838,9 @@ export class ChangeCapture {
    */
   private checkHeldVolumes(): void {
     for (const v of this.held.values()) {
-      if (dirKeyNow(v.path) !== v.wasKey) {
-        const dev = deviceOfDirNow(v.path);
-        if (dev !== null) v.now = dev;
+      const key = dirKeyNow(v.path);
+      if (key !== v.wasKey) {
+        if (key !== null) v.now = deviceOf(key);
         continue;
       }
       this.held.delete(v.path);

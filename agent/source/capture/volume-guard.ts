@@ -44,11 +44,10 @@ export function findVolumeChanges(observations: readonly Observation[], tree: Pi
   };
   const found = new Map<string, VolumeChange>();
   const checked = new Set<string>();
+  /** `path`, a directory of the model, is on device `now`: held when that is not the model's device. */
   const compare = (path: string, now: string) => {
     const old = tree.get(path);
-    if (old?.kind !== 'dir') return;
-    const was = deviceOf(old.key);
-    if (was !== now) found.set(path, { path, was, now, wasKey: old.key });
+    if (old?.kind === 'dir' && deviceOf(old.key) !== now) found.set(path, { path, was: deviceOf(old.key), now, wasKey: old.key });
   };
   /** The device of the nearest directory at or above `dir` that is there now (in the model or not), or null. */
   const deviceAbove = (dir: string): string | null => {
@@ -58,22 +57,22 @@ export function findVolumeChanges(observations: readonly Observation[], tree: Pi
     }
   };
   for (const o of observations) {
-    if (o.now?.kind === 'dir') {
-      compare(o.path, deviceOf(o.now.key));
-      // The same device number but another directory, at the top of a volume (a device of its own, not its parent's):
-      // another file system in the old one's slot (a new disk), never the protected one changed in place.
-      const old = tree.get(o.path);
+    const old = tree.get(o.path);
+    if (o.now?.kind === 'dir' && old?.kind === 'dir' && old.key !== o.now.key) {
       const now = deviceOf(o.now.key);
-      if (old?.kind === 'dir' && old.key !== o.now.key && deviceOf(old.key) === now && o.path !== '/') {
+      if (deviceOf(old.key) !== now) {
+        found.set(o.path, { path: o.path, was: deviceOf(old.key), now, wasKey: old.key });
+      } else if (o.path !== '/') {
+        // The same device number but another directory, at the top of a volume (a device of its own, not its
+        // parent's): another file system in the old one's slot (a new disk), never the protected one changed in place.
         const parent = deviceOfDir(posix.dirname(o.path));
         if (parent !== null && parent !== now) found.set(o.path, { path: o.path, was: now, now, wasKey: old.key });
       }
     }
     if (o.now !== null) continue;
-    const gone = tree.get(o.path);
-    if (gone?.kind === 'dir' && o.path !== '/') {
+    if (old?.kind === 'dir' && o.path !== '/') {
       const above = deviceAbove(posix.dirname(o.path));
-      if (above !== null && above !== deviceOf(gone.key)) found.set(o.path, { path: o.path, was: deviceOf(gone.key), now: above, wasKey: gone.key });
+      if (above !== null && above !== deviceOf(old.key)) found.set(o.path, { path: o.path, was: deviceOf(old.key), now: above, wasKey: old.key });
     }
     // Gone: up to the first directory of the model that is still there, once per directory and batch.
     for (let dir = posix.dirname(o.path); !checked.has(dir); dir = posix.dirname(dir)) {
